@@ -1,0 +1,1 @@
+"""SMPP client gateway (ESME) built on aiosmpplib through its extension points."""

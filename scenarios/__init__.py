@@ -1,0 +1,1 @@
+"""Scenario harness: schema, loader, runner, expectations, reports and the `smsh` CLI."""

@@ -1,0 +1,1 @@
+"""One module per `smsh` subcommand (see `scenarios.cli.COMMANDS`)."""

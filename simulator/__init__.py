@@ -1,0 +1,1 @@
+"""Simulated carrier SMSC. Never imports `gateway` (it must serve any ESME)."""

@@ -1,0 +1,1 @@
+"""Pure carrier model: subscribers, ownership history, routes, handsets, outcomes."""

@@ -1,0 +1,1 @@
+"""The event bus: versioned event models, topics, in-memory and MQTT transports."""
