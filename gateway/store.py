@@ -1,0 +1,2338 @@
+"""The gateway's durable message store: SQLite in WAL mode, the source of truth.
+
+Rule 1: every change of a message's state happens in this file, through `LEGAL_TRANSITIONS`.
+Rule 2: this file knows nothing about SMPP sessions; the ESME tells it facts (claimed, part
+sent, response, receipt) with the time they happened, and it answers with what is stored.
+
+Theory of operation
+-------------------
+States of a message (`MessageState`)::
+
+    accept ─> queued ─claim─> submitting ─all parts ROK─> submitted ─receipts─> delivered
+      │        ▲   ▲             │  │  │                                ├─> failed
+      │        │   └─release─────┘  │  └─requeue(retry_at)─> scheduled  ├─> expired
+      └─> scheduled (due: promote)  └─requeue(now)─> queued             └─> partially_delivered
+    queued | scheduled ─> cancelled | expired | failed;   submitting ─> failed | expired
+
+* ``queued``: durable and due; claimable in order (priority DESC, id ASC), i.e. FIFO per
+  priority. ``scheduled``: waiting for ``next_attempt_at`` (deferred start, retry back-off,
+  quiet hours); `claim` first promotes the due ones to ``queued``.
+* ``submitting``: claimed by a sender (attempts += 1). The claim is committed before the
+  caller gets the message, so a PDU is never written for a message the store does not know
+  to be in flight. A message held by a bind's throttle backlog stays ``submitting``.
+  ``submitted``: every part has an ESME_ROK response and an SMSC id. A late ESME_ROK (the
+  message was requeued after a response timeout) that completes the last part moves a
+  waiting message straight to ``submitted``, so it is not sent again.
+* Terminal: ``delivered``, ``failed``, ``expired``, ``cancelled`` and ``partially_delivered``
+  (final receipts mixed: at least one part delivered, at least one not). Terminal states are
+  absorbing: later receipts update parts, never the message.
+* Parts (`PartState`) exist from their first submit: ``submitting`` -> ``submitted`` (ROK,
+  SMSC id) or ``rejected`` (error status); receipts move ``submitted`` to ``delivered`` /
+  ``undelivered`` / ``expired``. A retry resends only parts without an SMSC id, so an
+  accepted part of a concatenated message is never sent twice.
+* Receipts are matched by the *normalised* SMSC message id (``normalize``, pluggable). One
+  that arrives before its submit_sm_resp is kept ``pending`` and applied when the response
+  lands; `sweep_receipts` marks old pending ones ``unmatched`` (kept, counted, and still
+  matched if the response ever arrives). A receipt for a part that is already final is kept
+  as ``duplicate`` and changes nothing (idempotent).
+
+Durability and threading
+------------------------
+* One writer thread owns the only write connection. Every mutation is an *op* put on a
+  queue; the writer takes everything queued (up to ``max_batch``), runs the ops within one
+  ``BEGIN IMMEDIATE`` transaction, COMMITs once, and only then resolves the ops' futures
+  (group commit). An op that raises is rolled back alone (the batch is re-run with one
+  SAVEPOINT per op); the others commit. A failed COMMIT fails every op of the batch.
+* Asyncio callers (`AsyncMessageStore`) await an asyncio future that the writer resolves
+  with one ``call_soon_threadsafe`` per loop per batch; the loop never blocks on sqlite for
+  writes. Synchronous callers (`MessageStore`, for tests and tools) block on a
+  `concurrent.futures.Future`. Reads use one read-only connection per calling thread (WAL
+  readers never block the writer); the async view runs them in a worker thread.
+* ``synchronous=FULL`` (default): the WAL is fsynced at every COMMIT, so an accepted message
+  survives power loss and OS crashes; group commit amortises the fsync over the batch.
+  ``synchronous=NORMAL``: the WAL is fsynced only at checkpoints; a COMMIT is in the OS page
+  cache, so it survives kill -9 of the process but the last transactions can be lost on power
+  loss (the file stays consistent either way).
+* When a caller's await of `accept` returns, its messages are committed (the invariant of
+  ARCHITECTURE.md rule 7). A message leaves the store only by an explicit purge (none yet).
+
+Crash recovery
+--------------
+`recover` (call it once at start-up, before any claim) moves every ``submitting`` message
+back to ``queued`` and counts it: the store cannot know whether the SMSC got the PDUs that
+were in flight. The duplicate risk is bounded by what was in flight at the crash: at most the
+claimed-but-unanswered messages, i.e. the sum of the binds' windows plus the claim batch
+not yet sent. Parts already answered with ESME_ROK are not resent. The count of parts whose
+submit was recorded without a response is reported as ``parts_in_doubt`` (exact if the ESME
+awaits `record_part_submit` before writing the PDU, a lower bound otherwise).
+
+Invariants
+----------
+* Every state change is an edge of `LEGAL_TRANSITIONS`. Per-message operations check it and
+  raise `IllegalTransitionError` (changing nothing) otherwise; the bulk updates (claim,
+  promotion, expiry, recovery) select only rows for which their edge is legal.
+* The counters table always equals ``SELECT state, COUNT(*) ... GROUP BY state`` (triggers).
+* Ids are assigned inside the write transaction; a rolled-back op's ids are never reported.
+* One store object per database file per process; several processes may read, and a second
+  writer process would serialise on SQLite's lock (``busy_timeout``), not corrupt anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import json
+import logging
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Final, Literal, TypeVar
+
+from gateway.errors import (
+    IllegalTransitionError,
+    StoreClosedError,
+    StoreError,
+    UnknownMessageError,
+)
+
+T = TypeVar("T")
+
+log = logging.getLogger("smsh.gateway.store")
+
+SCHEMA_VERSION: Final[int] = 1
+#: UPDATE ... RETURNING appeared in SQLite 3.35.
+MIN_SQLITE: Final[tuple[int, int, int]] = (3, 35, 0)
+#: SMPP concatenation carries the part count in one octet (GSM 03.40 §9.2.3.24.1).
+MAX_PARTS: Final[int] = 255
+
+
+class MessageState(StrEnum):
+    """Lifecycle state of a message (see the module docstring for the diagram)."""
+
+    QUEUED = "queued"
+    SCHEDULED = "scheduled"
+    SUBMITTING = "submitting"
+    SUBMITTED = "submitted"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+    PARTIALLY_DELIVERED = "partially_delivered"
+
+
+class PartState(StrEnum):
+    """State of one submit_sm part of a message."""
+
+    SUBMITTING = "submitting"
+    SUBMITTED = "submitted"
+    REJECTED = "rejected"
+    DELIVERED = "delivered"
+    UNDELIVERED = "undelivered"
+    EXPIRED = "expired"
+
+
+class ReceiptStatus(StrEnum):
+    """How a stored delivery receipt relates to our messages."""
+
+    MATCHED = "matched"
+    PENDING = "pending"
+    UNMATCHED = "unmatched"
+    DUPLICATE = "duplicate"
+
+
+TERMINAL_STATES: Final[frozenset[MessageState]] = frozenset(
+    {
+        MessageState.DELIVERED,
+        MessageState.FAILED,
+        MessageState.EXPIRED,
+        MessageState.CANCELLED,
+        MessageState.PARTIALLY_DELIVERED,
+    }
+)
+
+_Q, _S, _SG, _SD = (
+    MessageState.QUEUED,
+    MessageState.SCHEDULED,
+    MessageState.SUBMITTING,
+    MessageState.SUBMITTED,
+)
+
+#: Every allowed (from, to) state change. Anything else is an `IllegalTransitionError`.
+LEGAL_TRANSITIONS: Final[frozenset[tuple[MessageState, MessageState]]] = frozenset(
+    {
+        (_Q, _S),  # defer (quiet hours, operator)
+        (_S, _Q),  # promote: next_attempt_at reached
+        (_S, _S),  # defer again
+        (_Q, _Q),  # defer to a time already past: stays queued
+        (_Q, _SG),  # claim
+        (_SG, _Q),  # release without sending / requeue now / crash recovery
+        (_SG, _S),  # requeue with back-off
+        (_SG, _SD),  # every part answered ESME_ROK
+        (_Q, _SD),  # a late ESME_ROK completed a message that was requeued after a timeout
+        (_S, _SD),
+        (_SG, MessageState.FAILED),
+        (_SG, MessageState.EXPIRED),
+        (_Q, MessageState.FAILED),
+        (_S, MessageState.FAILED),
+        (_Q, MessageState.EXPIRED),
+        (_S, MessageState.EXPIRED),
+        (_Q, MessageState.CANCELLED),
+        (_S, MessageState.CANCELLED),
+        (_SD, MessageState.DELIVERED),
+        (_SD, MessageState.FAILED),
+        (_SD, MessageState.EXPIRED),
+        (_SD, MessageState.PARTIALLY_DELIVERED),
+    }
+)
+
+#: Part states that hold an SMSC id: such parts are never resent.
+PART_DONE: Final[frozenset[PartState]] = frozenset(
+    {PartState.SUBMITTED, PartState.DELIVERED, PartState.UNDELIVERED, PartState.EXPIRED}
+)
+#: Part states that no receipt changes any more.
+PART_FINAL: Final[frozenset[PartState]] = frozenset(
+    {PartState.DELIVERED, PartState.UNDELIVERED, PartState.EXPIRED}
+)
+
+#: Final receipt ``stat`` values (SMPP 3.4 Appendix B) -> part state. Anything else (ENROUTE,
+#: ACCEPTD, vendor values) is intermediate: recorded on the part, which stays ``submitted``.
+#: ACCEPTD and UNKNOWN are final in the spec; ACCEPTD is treated as intermediate because
+#: aggregators use it for "accepted by the SMSC".
+RECEIPT_FINAL_STATS: Final[Mapping[str, PartState]] = {
+    "DELIVRD": PartState.DELIVERED,
+    "EXPIRED": PartState.EXPIRED,
+    "UNDELIV": PartState.UNDELIVERED,
+    "REJECTD": PartState.UNDELIVERED,
+    "DELETED": PartState.UNDELIVERED,
+    "UNKNOWN": PartState.UNDELIVERED,
+}
+
+
+def check_transition(
+    message_id: int, current: MessageState, target: MessageState, action: str
+) -> None:
+    """Raise unless ``current -> target`` is in `LEGAL_TRANSITIONS`.
+
+    Args:
+        message_id: For the error.
+        current: The state now.
+        target: The requested state.
+        action: The operation asking (for the error).
+
+    Raises:
+        IllegalTransitionError: The change is not allowed.
+    """
+    if (current, target) not in LEGAL_TRANSITIONS:
+        raise IllegalTransitionError(message_id, current.value, target.value, action)
+
+
+def default_normalize(smsc_message_id: str) -> str:
+    """Default SMSC message-id normalisation: trim, lowercase, strip leading zeros.
+
+    Args:
+        smsc_message_id: The id as the SMSC wrote it (in a response or a receipt).
+
+    Returns:
+        The lookup key (``"0"`` for an all-zero id, ``""`` for an empty one).
+    """
+    value = smsc_message_id.strip().lower()
+    return value.lstrip("0") or ("0" if value else "")
+
+
+# --------------------------------------------------------------------------------------------
+# Records
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """A message to accept.
+
+    Raises:
+        ValueError: empty source/destination or a part count outside 1..255.
+    """
+
+    source: str
+    """Sender ID or number (source_addr)."""
+    destination: str
+    """Recipient MSISDN (destination_addr), already normalised by the caller."""
+    text: str
+    """The whole message text (the planner splits it into parts)."""
+    parts_total: int = 1
+    """Number of submit_sm parts the planner made."""
+    client_ref: str | None = None
+    """The submitter's own reference."""
+    encoding: str | None = None
+    """Chosen encoding (``gsm7``, ``ucs2``, ``latin1``)."""
+    profile: str | None = None
+    """Segmentation profile name."""
+    method: str | None = None
+    """Concatenation method (``udh``, ``sar``, ``payload``)."""
+    concat_ref: int | None = None
+    """Concatenation reference number shared by the parts."""
+    priority: int = 0
+    """Higher goes first (SMPP priority_flag 0-3 by convention)."""
+    validity_deadline: float | None = None
+    """Epoch seconds after which the message must not be sent."""
+    not_before: float | None = None
+    """Epoch seconds before which the message must not be sent (deferred start)."""
+    route: str | None = None
+    """Route hint for the dispatcher."""
+    bind: str | None = None
+    """Bind hint for the dispatcher."""
+    campaign_id: str | None = None
+    """Owning campaign, if any."""
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    """Free JSON-serialisable data stored with the message."""
+
+    def __post_init__(self) -> None:
+        if not self.source or not self.destination:
+            raise ValueError("source and destination must not be empty")
+        if not 1 <= self.parts_total <= MAX_PARTS:
+            raise ValueError(f"parts_total must be within 1..{MAX_PARTS}, got {self.parts_total}")
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedMessage:
+    """A message handed to a sender by `claim` (now ``submitting``)."""
+
+    id: int
+    """Store id."""
+    source: str
+    """Sender."""
+    destination: str
+    """Recipient."""
+    text: str
+    """Full text."""
+    parts_total: int
+    """Number of parts."""
+    pending_parts: tuple[int, ...]
+    """Part numbers (1-based) still to send: parts answered ESME_ROK earlier are left out."""
+    attempt: int
+    """This attempt's number (1 for the first claim)."""
+    priority: int
+    """Priority."""
+    client_ref: str | None
+    """Submitter reference."""
+    encoding: str | None
+    """Encoding."""
+    profile: str | None
+    """Segmentation profile."""
+    method: str | None
+    """Concatenation method."""
+    concat_ref: int | None
+    """Concatenation reference."""
+    validity_deadline: float | None
+    """Validity deadline."""
+    route: str | None
+    """Route hint."""
+    bind: str | None
+    """Bind hint."""
+    campaign_id: str | None
+    """Campaign."""
+    metadata: dict[str, Any]
+    """Stored metadata."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimBatch:
+    """What one `claim` did."""
+
+    messages: tuple[ClaimedMessage, ...]
+    """Claimed (now ``submitting``), highest priority first, FIFO within a priority."""
+    expired: tuple[int, ...]
+    """Ids found past their validity deadline and expired instead of claimed."""
+    promoted: int
+    """``scheduled`` messages that became due and were moved to ``queued``."""
+
+
+@dataclass(frozen=True, slots=True)
+class PartRecord:
+    """One part as stored."""
+
+    seq: int
+    """Part number, 1-based."""
+    total: int
+    """Parts in the message."""
+    state: PartState
+    """Part state."""
+    attempt_no: int
+    """Attempt of the last submit."""
+    bind: str | None
+    """Bind of the last submit."""
+    sequence_number: int | None
+    """SMPP sequence number of the last submit."""
+    smsc_message_id: str | None
+    """Id from submit_sm_resp as received."""
+    smsc_id_norm: str | None
+    """Normalised id used for receipt lookup."""
+    submitted_at: float | None
+    """Time of the last submit."""
+    resp_at: float | None
+    """Time of the last response."""
+    command_status: int | None
+    """Status of the last response."""
+    receipt_stat: str | None
+    """Last receipt ``stat``."""
+    receipt_err: str | None
+    """Last receipt ``err``."""
+    receipt_at: float | None
+    """When the last receipt was recorded."""
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRecord:
+    """One submit_sm PDU sent for a part."""
+
+    part_seq: int
+    """Part number."""
+    attempt_no: int
+    """Message attempt it belongs to."""
+    bind: str | None
+    """Bind that sent it."""
+    sequence_number: int | None
+    """SMPP sequence number."""
+    sent_at: float
+    """Send time."""
+    command_status: int | None
+    """Response status (None: no response)."""
+    resp_at: float | None
+    """Response time."""
+    error: str | None
+    """Why it ended without a response, if known."""
+
+
+@dataclass(frozen=True, slots=True)
+class MessageSummary:
+    """A message row without parts and attempts (for lists)."""
+
+    id: int
+    """Store id."""
+    state: MessageState
+    """State."""
+    source: str
+    """Sender."""
+    destination: str
+    """Recipient."""
+    parts_total: int
+    """Number of parts."""
+    priority: int
+    """Priority."""
+    attempts: int
+    """Claims so far."""
+    created_at: float
+    """Accept time."""
+    updated_at: float
+    """Last change."""
+    next_attempt_at: float
+    """When it is (or was) due."""
+    last_error: str | None
+    """Last failure reason."""
+    client_ref: str | None
+    """Submitter reference."""
+    campaign_id: str | None
+    """Campaign."""
+
+
+@dataclass(frozen=True, slots=True)
+class MessageStatus:
+    """Everything stored about one message."""
+
+    id: int
+    """Store id."""
+    state: MessageState
+    """State."""
+    source: str
+    """Sender."""
+    destination: str
+    """Recipient."""
+    text: str
+    """Text."""
+    parts_total: int
+    """Number of parts."""
+    priority: int
+    """Priority."""
+    attempts: int
+    """Claims so far."""
+    recoveries: int
+    """Times this message was requeued by crash recovery (duplicate risk)."""
+    created_at: float
+    """Accept time."""
+    updated_at: float
+    """Last change."""
+    next_attempt_at: float
+    """Due time."""
+    validity_deadline: float | None
+    """Validity deadline."""
+    first_submitted_at: float | None
+    """First part submit."""
+    done_at: float | None
+    """When it reached a terminal state."""
+    last_error: str | None
+    """Last failure reason."""
+    client_ref: str | None
+    """Submitter reference."""
+    encoding: str | None
+    """Encoding."""
+    profile: str | None
+    """Segmentation profile."""
+    method: str | None
+    """Concatenation method."""
+    concat_ref: int | None
+    """Concatenation reference."""
+    route: str | None
+    """Route hint."""
+    bind: str | None
+    """Bind hint."""
+    claimed_bind: str | None
+    """Bind that made the last claim."""
+    campaign_id: str | None
+    """Campaign."""
+    metadata: dict[str, Any]
+    """Stored metadata."""
+    parts: tuple[PartRecord, ...]
+    """Parts submitted so far."""
+    attempt_log: tuple[AttemptRecord, ...]
+    """Every PDU sent, in order."""
+
+
+@dataclass(frozen=True, slots=True)
+class RespOutcome:
+    """What `record_resp` stored."""
+
+    part_state: PartState
+    """The part's new state."""
+    message_state: MessageState
+    """The message's state afterwards."""
+    receipts_applied: int
+    """Receipts that had arrived before this response and were matched now."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptOutcome:
+    """What `record_receipt` stored."""
+
+    status: ReceiptStatus
+    """Matched, pending (no part with that id yet) or duplicate."""
+    receipt_id: int
+    """Row id in the receipts table."""
+    message_id: int | None
+    """Matched message, if any."""
+    part_seq: int | None
+    """Matched part, if any."""
+    message_state: MessageState | None
+    """The matched message's state afterwards."""
+
+
+@dataclass(frozen=True, slots=True)
+class MoRecord:
+    """A stored mobile-originated message."""
+
+    id: int
+    """Row id."""
+    source: str
+    """Handset number."""
+    destination: str
+    """Our number or short code."""
+    text: str
+    """Text (reassembled)."""
+    parts: int
+    """Number of parts it arrived in."""
+    received_at: float
+    """Receive time."""
+    linked_message_id: int | None
+    """The last message we sent to that handset, if any."""
+
+
+@dataclass(frozen=True, slots=True)
+class Suppression:
+    """A suppressed number."""
+
+    number: str
+    """The number."""
+    reason: str
+    """Why (``opt_out``, ``owner_changed``...)."""
+    at: float
+    """Since when."""
+
+
+@dataclass(frozen=True, slots=True)
+class RecoveryReport:
+    """What `recover` did at start-up."""
+
+    requeued: tuple[int, ...]
+    """Messages that were ``submitting`` and are ``queued`` again (possible duplicates)."""
+    parts_in_doubt: int
+    """Parts whose submit was recorded without a response."""
+
+
+@dataclass(frozen=True, slots=True)
+class WriterStats:
+    """Group-commit counters of the writer thread."""
+
+    ops: int
+    """Ops executed."""
+    batches: int
+    """Transactions committed (or attempted)."""
+    largest_batch: int
+    """Most ops in one transaction."""
+    failed_ops: int
+    """Ops that raised (rolled back alone)."""
+    failed_commits: int
+    """Transactions whose COMMIT failed."""
+
+
+# --------------------------------------------------------------------------------------------
+# Schema
+
+_SCHEMA: Final[str] = """
+CREATE TABLE messages (
+    id                 INTEGER PRIMARY KEY,
+    client_ref         TEXT,
+    source             TEXT NOT NULL,
+    destination        TEXT NOT NULL,
+    text               TEXT NOT NULL,
+    encoding           TEXT,
+    profile            TEXT,
+    method             TEXT,
+    concat_ref         INTEGER,
+    parts_total        INTEGER NOT NULL CHECK (parts_total BETWEEN 1 AND 255),
+    state              TEXT NOT NULL,
+    priority           INTEGER NOT NULL DEFAULT 0,
+    created_at         REAL NOT NULL,
+    updated_at         REAL NOT NULL,
+    validity_deadline  REAL,
+    next_attempt_at    REAL NOT NULL,
+    attempts           INTEGER NOT NULL DEFAULT 0,
+    recoveries         INTEGER NOT NULL DEFAULT 0,
+    last_error         TEXT,
+    route              TEXT,
+    bind               TEXT,
+    claimed_bind       TEXT,
+    campaign_id        TEXT,
+    metadata           TEXT NOT NULL DEFAULT '{}',
+    first_submitted_at REAL,
+    done_at            REAL
+);
+CREATE INDEX idx_messages_queued ON messages (priority DESC, id) WHERE state = 'queued';
+CREATE INDEX idx_messages_scheduled ON messages (next_attempt_at) WHERE state = 'scheduled';
+CREATE INDEX idx_messages_validity ON messages (validity_deadline)
+    WHERE validity_deadline IS NOT NULL AND state IN ('queued', 'scheduled');
+CREATE INDEX idx_messages_sent_to ON messages (destination, id)
+    WHERE first_submitted_at IS NOT NULL;
+CREATE INDEX idx_messages_client_ref ON messages (client_ref) WHERE client_ref IS NOT NULL;
+CREATE INDEX idx_messages_campaign ON messages (campaign_id, id) WHERE campaign_id IS NOT NULL;
+
+CREATE TABLE parts (
+    message_id      INTEGER NOT NULL REFERENCES messages (id),
+    seq             INTEGER NOT NULL,
+    total           INTEGER NOT NULL,
+    state           TEXT NOT NULL,
+    attempt_no      INTEGER NOT NULL,
+    bind            TEXT,
+    sequence_number INTEGER,
+    smsc_message_id TEXT,
+    smsc_id_norm    TEXT,
+    submitted_at    REAL,
+    resp_at         REAL,
+    command_status  INTEGER,
+    receipt_stat    TEXT,
+    receipt_err     TEXT,
+    receipt_at      REAL,
+    PRIMARY KEY (message_id, seq)
+) WITHOUT ROWID;
+CREATE INDEX idx_parts_smsc_id ON parts (smsc_id_norm) WHERE smsc_id_norm IS NOT NULL;
+
+CREATE TABLE attempts (
+    id              INTEGER PRIMARY KEY,
+    message_id      INTEGER NOT NULL REFERENCES messages (id),
+    part_seq        INTEGER NOT NULL,
+    attempt_no      INTEGER NOT NULL,
+    bind            TEXT,
+    sequence_number INTEGER,
+    sent_at         REAL NOT NULL,
+    command_status  INTEGER,
+    resp_at         REAL,
+    error           TEXT
+);
+CREATE INDEX idx_attempts_message ON attempts (message_id, part_seq, attempt_no);
+
+CREATE TABLE receipts (
+    id              INTEGER PRIMARY KEY,
+    smsc_message_id TEXT NOT NULL,
+    smsc_id_norm    TEXT NOT NULL,
+    stat            TEXT NOT NULL,
+    err             TEXT,
+    raw             TEXT,
+    done_at         REAL,
+    received_at     REAL NOT NULL,
+    status          TEXT NOT NULL,
+    message_id      INTEGER REFERENCES messages (id),
+    part_seq        INTEGER,
+    matched_at      REAL
+);
+CREATE INDEX idx_receipts_waiting ON receipts (smsc_id_norm)
+    WHERE status IN ('pending', 'unmatched');
+CREATE INDEX idx_receipts_pending_age ON receipts (received_at) WHERE status = 'pending';
+
+CREATE TABLE mo (
+    id                INTEGER PRIMARY KEY,
+    source            TEXT NOT NULL,
+    destination       TEXT NOT NULL,
+    text              TEXT NOT NULL,
+    parts             INTEGER NOT NULL,
+    received_at       REAL NOT NULL,
+    linked_message_id INTEGER REFERENCES messages (id),
+    metadata          TEXT NOT NULL DEFAULT '{}'
+);
+
+CREATE TABLE suppression (
+    number TEXT PRIMARY KEY,
+    reason TEXT NOT NULL,
+    at     REAL NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE counters (
+    kind TEXT NOT NULL,
+    key  TEXT NOT NULL,
+    n    INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (kind, key)
+) WITHOUT ROWID;
+
+CREATE TRIGGER trg_messages_ins AFTER INSERT ON messages BEGIN
+    UPDATE counters SET n = n + 1 WHERE kind = 'message' AND key = NEW.state;
+END;
+CREATE TRIGGER trg_messages_upd AFTER UPDATE OF state ON messages
+    WHEN OLD.state IS NOT NEW.state BEGIN
+    UPDATE counters SET n = n - 1 WHERE kind = 'message' AND key = OLD.state;
+    UPDATE counters SET n = n + 1 WHERE kind = 'message' AND key = NEW.state;
+END;
+CREATE TRIGGER trg_messages_del AFTER DELETE ON messages BEGIN
+    UPDATE counters SET n = n - 1 WHERE kind = 'message' AND key = OLD.state;
+END;
+CREATE TRIGGER trg_receipts_ins AFTER INSERT ON receipts BEGIN
+    UPDATE counters SET n = n + 1 WHERE kind = 'receipt' AND key = NEW.status;
+END;
+CREATE TRIGGER trg_receipts_upd AFTER UPDATE OF status ON receipts
+    WHEN OLD.status IS NOT NEW.status BEGIN
+    UPDATE counters SET n = n - 1 WHERE kind = 'receipt' AND key = OLD.status;
+    UPDATE counters SET n = n + 1 WHERE kind = 'receipt' AND key = NEW.status;
+END;
+"""
+
+_MESSAGE_COLUMNS: Final[str] = (
+    "id, client_ref, source, destination, text, encoding, profile, method, concat_ref,"
+    " parts_total, state, priority, created_at, updated_at, validity_deadline,"
+    " next_attempt_at, attempts, recoveries, last_error, route, bind, claimed_bind,"
+    " campaign_id, metadata, first_submitted_at, done_at"
+)
+_PART_COLUMNS: Final[str] = (
+    "seq, total, state, attempt_no, bind, sequence_number, smsc_message_id, smsc_id_norm,"
+    " submitted_at, resp_at, command_status, receipt_stat, receipt_err, receipt_at"
+)
+_SUMMARY_COLUMNS: Final[str] = (
+    "id, state, source, destination, parts_total, priority, attempts, created_at, updated_at,"
+    " next_attempt_at, last_error, client_ref, campaign_id"
+)
+
+
+def _create_schema(conn: sqlite3.Connection) -> None:
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version == SCHEMA_VERSION:
+        return
+    if version != 0:
+        raise StoreError(f"unsupported store schema version {version} (expected {SCHEMA_VERSION})")
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        # Not executescript(): it would COMMIT on its own, outside our transaction.
+        for statement in _split_sql(_SCHEMA):
+            conn.execute(statement)
+        conn.executemany(
+            "INSERT INTO counters (kind, key, n) VALUES (?, ?, 0)",
+            [("message", s.value) for s in MessageState]
+            + [("receipt", s.value) for s in ReceiptStatus],
+        )
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _split_sql(script: str) -> list[str]:
+    """Split a script into statements, keeping trigger bodies whole."""
+    statements: list[str] = []
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip():
+                statements.append(buffer.strip())
+            buffer = ""
+    if buffer.strip():
+        statements.append(buffer.strip())
+    return statements
+
+
+# --------------------------------------------------------------------------------------------
+# The writer thread
+
+_STOP: Final = object()
+
+
+@dataclass(slots=True)
+class _Op:
+    fn: Callable[[sqlite3.Connection], Any]
+    sync_future: concurrent.futures.Future[Any] | None = None
+    loop: asyncio.AbstractEventLoop | None = None
+    async_future: asyncio.Future[Any] | None = None
+    ok: bool = False
+    value: Any = None
+    error: BaseException | None = None
+
+
+def _settle(items: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
+    for fut, ok, value in items:
+        if fut.done():  # the awaiting task was cancelled: the op still ran
+            continue
+        if ok:
+            fut.set_result(value)
+        else:
+            fut.set_exception(value)
+
+
+class _Writer:
+    """The single writer: a thread draining an op queue into group-committed transactions."""
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        synchronous: str,
+        max_batch: int,
+        linger: float,
+        cache_kib: int,
+    ) -> None:
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._closed = False
+        self._max_batch = max_batch
+        self._linger = linger
+        self._ops = 0
+        self._batches = 0
+        self._largest = 0
+        self._failed_ops = 0
+        self._failed_commits = 0
+        self.conn = _connect(path, cache_kib=cache_kib, read_only=False)
+        try:
+            mode = self.conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise StoreError(f"could not enable WAL on {path} (journal_mode={mode})")
+            self.conn.execute(f"PRAGMA synchronous = {synchronous}")
+            self.conn.execute("PRAGMA foreign_keys = ON")
+            self.conn.execute("PRAGMA journal_size_limit = 67108864")
+            _create_schema(self.conn)
+        except BaseException:
+            self.conn.close()
+            raise
+        self._thread = threading.Thread(target=self._run, name="smsh-store-writer", daemon=True)
+        self._thread.start()
+
+    def stats(self) -> WriterStats:
+        return WriterStats(
+            self._ops, self._batches, self._largest, self._failed_ops, self._failed_commits
+        )
+
+    def submit(self, op: _Op) -> None:
+        with self._lock:
+            if self._closed:
+                raise StoreClosedError("the message store is closed")
+            self._queue.put(op)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._queue.put(_STOP)
+        self._thread.join()
+
+    def _run(self) -> None:
+        stopping = False
+        try:
+            while not stopping:
+                first = self._queue.get()
+                if first is _STOP:
+                    break
+                batch: list[_Op] = [first]
+                stopping = self._fill(batch)
+                self._execute(batch)
+        except BaseException as exc:  # pragma: no cover - defensive: keep callers from hanging
+            log.exception("smsh.gateway.store.writer_crashed")
+            with self._lock:
+                self._closed = True
+            self._fail_queued(exc)
+        finally:
+            try:
+                self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.Error:  # pragma: no cover - best effort at shutdown
+                log.warning("smsh.gateway.store.checkpoint_failed", exc_info=True)
+            self.conn.close()
+
+    def _fill(self, batch: list[_Op]) -> bool:
+        """Add queued ops to `batch`; returns True if the stop sentinel was seen."""
+        # I/O pacing of the writer shell, not domain time: the monotonic clock is right here.
+        deadline = time.monotonic() + self._linger
+        while len(batch) < self._max_batch:
+            wait = deadline - time.monotonic()
+            try:
+                item = self._queue.get(timeout=wait) if wait > 0 else self._queue.get_nowait()
+            except queue.Empty:
+                return False
+            if item is _STOP:
+                return True
+            batch.append(item)
+        return False
+
+    def _execute(self, batch: list[_Op]) -> None:
+        """Run a batch in one transaction.
+
+        Optimistic first pass without savepoints (ops rarely fail). If one raises, the whole
+        transaction is rolled back and the batch runs again with one SAVEPOINT per op, so the
+        failing op is rolled back alone. Ops are re-runnable: they read what they need from
+        the database and have no side effects outside it; no future is resolved before COMMIT.
+        """
+        conn = self.conn
+        if not self._begin(batch):
+            return
+        if self._run_ops(conn, batch, savepoints=False):
+            conn.execute("ROLLBACK")
+            if len(batch) == 1:  # it failed alone: nothing to commit
+                self._failed_ops += 1
+                self._batches += 1
+                self._finish(batch, None, None)
+                return
+            for op in batch:
+                op.ok, op.value, op.error = False, None, None
+            if not self._begin(batch):
+                return
+            self._run_ops(conn, batch, savepoints=True)
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self._failed_commits += 1
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:  # pragma: no cover - nothing more can be done
+                log.warning("smsh.gateway.store.rollback_failed", exc_info=True)
+            self._finish(batch, StoreError(f"commit failed: {exc}"), exc)
+            return
+        self._batches += 1
+        self._finish(batch, None, None)
+
+    def _begin(self, batch: list[_Op]) -> bool:
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            self._finish(batch, StoreError(f"cannot begin a write transaction: {exc}"), exc)
+            return False
+        return True
+
+    def _run_ops(self, conn: sqlite3.Connection, batch: list[_Op], *, savepoints: bool) -> bool:
+        """Run every op; returns True if one failed (without savepoints: stops there)."""
+        failed = False
+        for op in batch:
+            if savepoints:
+                conn.execute("SAVEPOINT op")
+            try:
+                op.value = op.fn(conn)
+                op.ok = True
+            except Exception as exc:
+                op.error = exc
+                failed = True
+                if not savepoints:
+                    return True
+                self._failed_ops += 1
+                conn.execute("ROLLBACK TO op")
+            if savepoints:
+                conn.execute("RELEASE op")
+        return failed
+
+    def _finish(
+        self, batch: list[_Op], failure: StoreError | None, cause: BaseException | None
+    ) -> None:
+        self._ops += len(batch)
+        self._largest = max(self._largest, len(batch))
+        if failure is not None:
+            failure.__cause__ = cause
+            for op in batch:
+                op.ok, op.value, op.error = False, None, failure
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], bool, Any]]] = {}
+        for op in batch:
+            if op.sync_future is not None:
+                if op.ok:
+                    op.sync_future.set_result(op.value)
+                else:
+                    assert op.error is not None
+                    op.sync_future.set_exception(op.error)
+            elif op.loop is not None and op.async_future is not None:
+                by_loop.setdefault(op.loop, []).append(
+                    (op.async_future, op.ok, op.value if op.ok else op.error)
+                )
+        for loop, items in by_loop.items():
+            try:
+                loop.call_soon_threadsafe(_settle, items)
+            except RuntimeError:  # the caller's loop is closed: nobody is waiting
+                log.debug("smsh.gateway.store.loop_closed")
+
+    def _fail_queued(self, exc: BaseException) -> None:  # pragma: no cover - defensive
+        error = StoreClosedError(f"the store writer stopped: {exc!r}")
+        pending: list[_Op] = []
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is not _STOP:
+                pending.append(item)
+        for op in pending:
+            op.ok, op.error = False, error
+        self._finish(pending, None, None)
+
+
+def _connect(path: str, *, cache_kib: int, read_only: bool) -> sqlite3.Connection:
+    conn = sqlite3.connect(
+        path, isolation_level=None, check_same_thread=False, timeout=5.0, cached_statements=256
+    )
+    conn.execute(f"PRAGMA cache_size = -{cache_kib}")
+    conn.execute("PRAGMA busy_timeout = 5000")
+    if read_only:
+        conn.execute("PRAGMA query_only = ON")
+    return conn
+
+
+# --------------------------------------------------------------------------------------------
+# Ops: run in the writer thread inside the batch transaction.
+
+
+_JSON: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
+def _dumps(metadata: Mapping[str, Any]) -> str:
+    if not metadata:
+        return "{}"
+    try:
+        return _JSON.encode(dict(metadata))
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"metadata is not JSON-serialisable: {exc}") from exc
+
+
+def _message_row(m: NewMessage, now: float) -> tuple[Any, ...]:
+    deferred = m.not_before is not None and m.not_before > now
+    state = MessageState.SCHEDULED if deferred else MessageState.QUEUED
+    due = m.not_before if deferred and m.not_before is not None else now
+    return (
+        m.client_ref,
+        m.source,
+        m.destination,
+        m.text,
+        m.encoding,
+        m.profile,
+        m.method,
+        m.concat_ref,
+        m.parts_total,
+        state.value,
+        m.priority,
+        now,
+        now,
+        m.validity_deadline,
+        due,
+        m.route,
+        m.bind,
+        m.campaign_id,
+        _dumps(m.metadata),
+    )
+
+
+def _op_accept(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> list[int]:
+    first = int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM messages").fetchone()[0]) + 1
+    ids = list(range(first, first + len(rows)))
+    conn.executemany(
+        "INSERT INTO messages (id, client_ref, source, destination, text, encoding, profile,"
+        " method, concat_ref, parts_total, state, priority, created_at, updated_at,"
+        " validity_deadline, next_attempt_at, route, bind, campaign_id, metadata)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(i, *row) for i, row in zip(ids, rows, strict=True)],
+    )
+    return ids
+
+
+def _state_of(conn: sqlite3.Connection, message_id: int) -> MessageState:
+    row = conn.execute("SELECT state FROM messages WHERE id = ?", (message_id,)).fetchone()
+    if row is None:
+        raise UnknownMessageError(message_id)
+    return MessageState(row[0])
+
+
+def _set_state(
+    conn: sqlite3.Connection,
+    message_id: int,
+    target: MessageState,
+    now: float,
+    action: str,
+    extra_sql: str = "",
+    extra_args: tuple[Any, ...] = (),
+) -> MessageState:
+    current = _state_of(conn, message_id)
+    check_transition(message_id, current, target, action)
+    done_sql = ", done_at = ?" if target in TERMINAL_STATES else ""
+    done_args: tuple[Any, ...] = (now,) if target in TERMINAL_STATES else ()
+    conn.execute(
+        f"UPDATE messages SET state = ?, updated_at = ?{done_sql}{extra_sql} WHERE id = ?",
+        (target.value, now, *done_args, *extra_args, message_id),
+    )
+    return current
+
+
+def _op_claim(conn: sqlite3.Connection, now: float, limit: int, bind: str | None) -> ClaimBatch:
+    promoted = conn.execute(
+        "UPDATE messages SET state = 'queued', updated_at = ?"
+        " WHERE state = 'scheduled' AND next_attempt_at <= ?",
+        (now, now),
+    ).rowcount
+    claimed: list[ClaimedMessage] = []
+    expired: list[int] = []
+    while len(claimed) < limit:
+        rows = conn.execute(
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages INDEXED BY idx_messages_queued"
+            " WHERE state = 'queued' ORDER BY priority DESC, id LIMIT ?",
+            (limit - len(claimed),),
+        ).fetchall()
+        if not rows:
+            break
+        live = [r for r in rows if r[14] is None or r[14] > now]
+        dead = [(now, now, r[0]) for r in rows if not (r[14] is None or r[14] > now)]
+        if dead:
+            conn.executemany(
+                "UPDATE messages SET state = 'expired', updated_at = ?, done_at = ?,"
+                " last_error = 'validity deadline passed while queued' WHERE id = ?",
+                dead,
+            )
+            expired.extend(d[2] for d in dead)
+        if live:
+            conn.executemany(
+                "UPDATE messages SET state = 'submitting', attempts = attempts + 1,"
+                " claimed_bind = ?, updated_at = ? WHERE id = ?",
+                [(bind, now, r[0]) for r in live],
+            )
+            for r in live:
+                message = _claimed(conn, r)
+                if message.pending_parts:
+                    claimed.append(message)
+                else:  # every part already answered ROK (defensive: _op_resp completes these)
+                    _set_state(conn, message.id, MessageState.SUBMITTED, now, "claim")
+    claimed.sort(key=lambda m: (-m.priority, m.id))
+    return ClaimBatch(tuple(claimed), tuple(expired), int(promoted))
+
+
+def _claimed(conn: sqlite3.Connection, r: tuple[Any, ...]) -> ClaimedMessage:
+    total = int(r[9])
+    if r[24] is None:  # nothing was ever submitted: every part is pending
+        pending = tuple(range(1, total + 1))
+    else:
+        done = {
+            int(row[0])
+            for row in conn.execute(
+                "SELECT seq FROM parts WHERE message_id = ? AND state IN (?, ?, ?, ?)",
+                (r[0], *(s.value for s in sorted(PART_DONE))),
+            )
+        }
+        pending = tuple(s for s in range(1, total + 1) if s not in done)
+    return ClaimedMessage(
+        id=r[0],
+        source=r[2],
+        destination=r[3],
+        text=r[4],
+        parts_total=total,
+        pending_parts=pending,
+        attempt=int(r[16]) + 1,
+        priority=r[11],
+        client_ref=r[1],
+        encoding=r[5],
+        profile=r[6],
+        method=r[7],
+        concat_ref=r[8],
+        validity_deadline=r[14],
+        route=r[19],
+        bind=r[20],
+        campaign_id=r[22],
+        metadata=json.loads(r[23]),
+    )
+
+
+def _op_release(
+    conn: sqlite3.Connection, message_id: int, now: float, until: float | None, reason: str | None
+) -> MessageState:
+    row = conn.execute(
+        "SELECT state, attempts FROM messages WHERE id = ?", (message_id,)
+    ).fetchone()
+    if row is None:
+        raise UnknownMessageError(message_id)
+    target = MessageState.SCHEDULED if until is not None and until > now else MessageState.QUEUED
+    current = MessageState(row[0])
+    if current is not MessageState.SUBMITTING:
+        raise IllegalTransitionError(message_id, current.value, target.value, "release")
+    sent = conn.execute(
+        "SELECT 1 FROM attempts WHERE message_id = ? AND attempt_no = ? LIMIT 1",
+        (message_id, row[1]),
+    ).fetchone()
+    if sent is not None:
+        raise IllegalTransitionError(
+            message_id, current.value, target.value, "release (a part was already sent: requeue)"
+        )
+    due = until if until is not None and until > now else now
+    _set_state(
+        conn,
+        message_id,
+        target,
+        now,
+        "release",
+        ", attempts = attempts - 1, next_attempt_at = ?, last_error = COALESCE(?, last_error)",
+        (due, reason),
+    )
+    return target
+
+
+def _op_requeue(
+    conn: sqlite3.Connection, message_id: int, now: float, retry_at: float | None, error: str | None
+) -> MessageState:
+    target = (
+        MessageState.SCHEDULED if retry_at is not None and retry_at > now else MessageState.QUEUED
+    )
+    current = _state_of(conn, message_id)
+    if current is not MessageState.SUBMITTING:
+        raise IllegalTransitionError(message_id, current.value, target.value, "requeue")
+    due = retry_at if retry_at is not None and retry_at > now else now
+    _set_state(
+        conn,
+        message_id,
+        target,
+        now,
+        "requeue",
+        ", next_attempt_at = ?, last_error = COALESCE(?, last_error)",
+        (due, error),
+    )
+    return target
+
+
+def _op_defer(
+    conn: sqlite3.Connection, message_id: int, until: float, now: float, reason: str | None
+) -> None:
+    current = _state_of(conn, message_id)
+    if current not in (MessageState.QUEUED, MessageState.SCHEDULED):
+        raise IllegalTransitionError(message_id, current.value, "scheduled", "defer")
+    target = MessageState.SCHEDULED if until > now else MessageState.QUEUED
+    _set_state(
+        conn,
+        message_id,
+        target,
+        now,
+        "defer",
+        ", next_attempt_at = ?, last_error = COALESCE(?, last_error)",
+        (max(until, now), reason),
+    )
+
+
+def _op_finalise(
+    conn: sqlite3.Connection,
+    message_id: int,
+    state: MessageState,
+    now: float,
+    error: str | None,
+) -> MessageState:
+    if state not in TERMINAL_STATES:
+        raise ValueError(f"finalise needs a terminal state, got {state.value!r}")
+    return _set_state(
+        conn, message_id, state, now, "finalise", ", last_error = COALESCE(?, last_error)", (error,)
+    )
+
+
+def _op_part_submit(
+    conn: sqlite3.Connection,
+    message_id: int,
+    part_seq: int,
+    now: float,
+    bind: str | None,
+    sequence_number: int | None,
+) -> int:
+    row = conn.execute(
+        "SELECT state, attempts, parts_total FROM messages WHERE id = ?", (message_id,)
+    ).fetchone()
+    if row is None:
+        raise UnknownMessageError(message_id)
+    state, attempt_no, total = MessageState(row[0]), int(row[1]), int(row[2])
+    if state is not MessageState.SUBMITTING:
+        raise IllegalTransitionError(message_id, state.value, "submitting", "record_part_submit")
+    if not 1 <= part_seq <= total:
+        raise StoreError(f"message {message_id} has {total} parts; there is no part {part_seq}")
+    part = conn.execute(
+        "SELECT state FROM parts WHERE message_id = ? AND seq = ?", (message_id, part_seq)
+    ).fetchone()
+    if part is not None and PartState(part[0]) in PART_DONE:
+        raise IllegalTransitionError(
+            message_id, f"part {part_seq} {part[0]}", "submitting", "record_part_submit"
+        )
+    conn.execute(
+        "INSERT INTO parts (message_id, seq, total, state, attempt_no, bind, sequence_number,"
+        " submitted_at) VALUES (?, ?, ?, 'submitting', ?, ?, ?, ?)"
+        " ON CONFLICT (message_id, seq) DO UPDATE SET state = 'submitting',"
+        " attempt_no = excluded.attempt_no, bind = excluded.bind,"
+        " sequence_number = excluded.sequence_number, submitted_at = excluded.submitted_at,"
+        " resp_at = NULL, command_status = NULL",
+        (message_id, part_seq, total, attempt_no, bind, sequence_number, now),
+    )
+    cur = conn.execute(
+        "INSERT INTO attempts (message_id, part_seq, attempt_no, bind, sequence_number, sent_at)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (message_id, part_seq, attempt_no, bind, sequence_number, now),
+    )
+    conn.execute(
+        "UPDATE messages SET first_submitted_at = COALESCE(first_submitted_at, ?), updated_at = ?"
+        " WHERE id = ?",
+        (now, now, message_id),
+    )
+    return int(cur.lastrowid or 0)
+
+
+def _op_resp(
+    conn: sqlite3.Connection,
+    normalize: Callable[[str], str],
+    message_id: int,
+    part_seq: int,
+    now: float,
+    command_status: int,
+    smsc_message_id: str | None,
+    error: str | None,
+) -> RespOutcome:
+    row = conn.execute(
+        "SELECT state, parts_total FROM messages WHERE id = ?", (message_id,)
+    ).fetchone()
+    if row is None:
+        raise UnknownMessageError(message_id)
+    part = conn.execute(
+        "SELECT state, attempt_no FROM parts WHERE message_id = ? AND seq = ?",
+        (message_id, part_seq),
+    ).fetchone()
+    if part is None or PartState(part[0]) is not PartState.SUBMITTING:
+        have = "no submit recorded" if part is None else part[0]
+        raise IllegalTransitionError(
+            message_id, f"part {part_seq} {have}", "submitted/rejected", "record_resp"
+        )
+    attempt_no = int(part[1])
+    conn.execute(
+        "UPDATE attempts SET command_status = ?, resp_at = ?, error = ?"
+        " WHERE id = (SELECT MAX(id) FROM attempts WHERE message_id = ? AND part_seq = ?"
+        " AND attempt_no = ?)",
+        (command_status, now, error, message_id, part_seq, attempt_no),
+    )
+    applied = 0
+    if command_status != 0:
+        conn.execute(
+            "UPDATE parts SET state = 'rejected', resp_at = ?, command_status = ?"
+            " WHERE message_id = ? AND seq = ?",
+            (now, command_status, message_id, part_seq),
+        )
+        conn.execute(
+            "UPDATE messages SET last_error = ?, updated_at = ? WHERE id = ?",
+            (error or f"command_status 0x{command_status:08X}", now, message_id),
+        )
+        return RespOutcome(PartState.REJECTED, MessageState(row[0]), 0)
+    norm = normalize(smsc_message_id) if smsc_message_id else ""
+    if not norm:
+        raise StoreError(f"message {message_id} part {part_seq}: ESME_ROK without a message_id")
+    conn.execute(
+        "UPDATE parts SET state = 'submitted', resp_at = ?, command_status = 0,"
+        " smsc_message_id = ?, smsc_id_norm = ? WHERE message_id = ? AND seq = ?",
+        (now, smsc_message_id, norm, message_id, part_seq),
+    )
+    state = MessageState(row[0])
+    if state in (MessageState.SUBMITTING, MessageState.QUEUED, MessageState.SCHEDULED):
+        done = conn.execute(
+            "SELECT COUNT(*) FROM parts WHERE message_id = ? AND state IN (?, ?, ?, ?)",
+            (message_id, *(s.value for s in sorted(PART_DONE))),
+        ).fetchone()[0]
+        if int(done) >= int(row[1]):
+            _set_state(conn, message_id, MessageState.SUBMITTED, now, "record_resp")
+            state = MessageState.SUBMITTED
+    waiting = conn.execute(
+        "SELECT id, stat, err, received_at FROM receipts WHERE smsc_id_norm = ?"
+        " AND status IN ('pending', 'unmatched') ORDER BY id",
+        (norm,),
+    ).fetchall()
+    for receipt_id, stat, err, received_at in waiting:
+        _apply_receipt(conn, receipt_id, message_id, part_seq, stat, err, received_at, now)
+        applied += 1
+    state = _aggregate(conn, message_id, now)
+    return RespOutcome(PartState.SUBMITTED, state, applied)
+
+
+def _apply_receipt(
+    conn: sqlite3.Connection,
+    receipt_id: int,
+    message_id: int,
+    part_seq: int,
+    stat: str,
+    err: str | None,
+    received_at: float,
+    now: float,
+) -> ReceiptStatus:
+    part = conn.execute(
+        "SELECT state FROM parts WHERE message_id = ? AND seq = ?", (message_id, part_seq)
+    ).fetchone()
+    if PartState(part[0]) in PART_FINAL:
+        status = ReceiptStatus.DUPLICATE
+    else:
+        status = ReceiptStatus.MATCHED
+        final = RECEIPT_FINAL_STATS.get(stat.strip().upper())
+        new_state = final.value if final is not None else part[0]
+        conn.execute(
+            "UPDATE parts SET state = ?, receipt_stat = ?, receipt_err = ?, receipt_at = ?"
+            " WHERE message_id = ? AND seq = ?",
+            (new_state, stat, err, received_at, message_id, part_seq),
+        )
+    conn.execute(
+        "UPDATE receipts SET status = ?, message_id = ?, part_seq = ?, matched_at = ? WHERE id = ?",
+        (status.value, message_id, part_seq, now, receipt_id),
+    )
+    return status
+
+
+def _aggregate(conn: sqlite3.Connection, message_id: int, now: float) -> MessageState:
+    row = conn.execute(
+        "SELECT state, parts_total FROM messages WHERE id = ?", (message_id,)
+    ).fetchone()
+    state = MessageState(row[0])
+    if state is not MessageState.SUBMITTED:
+        return state
+    counts: dict[str, int] = dict(
+        conn.execute(
+            "SELECT state, COUNT(*) FROM parts WHERE message_id = ? GROUP BY state", (message_id,)
+        ).fetchall()
+    )
+    delivered = counts.get(PartState.DELIVERED, 0)
+    expired = counts.get(PartState.EXPIRED, 0)
+    undelivered = counts.get(PartState.UNDELIVERED, 0)
+    total = int(row[1])
+    if delivered + expired + undelivered < total:
+        return state
+    if delivered == total:
+        target = MessageState.DELIVERED
+    elif delivered > 0:
+        target = MessageState.PARTIALLY_DELIVERED
+    elif expired == total:
+        target = MessageState.EXPIRED
+    else:
+        target = MessageState.FAILED
+    _set_state(conn, message_id, target, now, "receipt")
+    return target
+
+
+def _op_receipt(
+    conn: sqlite3.Connection,
+    normalize: Callable[[str], str],
+    smsc_message_id: str,
+    stat: str,
+    now: float,
+    err: str | None,
+    raw: str | None,
+    done_at: float | None,
+) -> ReceiptOutcome:
+    norm = normalize(smsc_message_id)
+    cur = conn.execute(
+        "INSERT INTO receipts (smsc_message_id, smsc_id_norm, stat, err, raw, done_at,"
+        " received_at, status) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')",
+        (smsc_message_id, norm, stat, err, raw, done_at, now),
+    )
+    receipt_id = int(cur.lastrowid or 0)
+    if not norm:  # an id that normalises to nothing can never be matched
+        return ReceiptOutcome(ReceiptStatus.PENDING, receipt_id, None, None, None)
+    part = conn.execute(
+        "SELECT message_id, seq FROM parts WHERE smsc_id_norm = ? ORDER BY resp_at DESC LIMIT 1",
+        (norm,),
+    ).fetchone()
+    if part is None:
+        return ReceiptOutcome(ReceiptStatus.PENDING, receipt_id, None, None, None)
+    message_id, seq = int(part[0]), int(part[1])
+    status = _apply_receipt(conn, receipt_id, message_id, seq, stat, err, now, now)
+    state = _aggregate(conn, message_id, now)
+    return ReceiptOutcome(status, receipt_id, message_id, seq, state)
+
+
+def _op_sweep_receipts(conn: sqlite3.Connection, cutoff: float) -> int:
+    cur = conn.execute(
+        "UPDATE receipts SET status = 'unmatched' WHERE status = 'pending' AND received_at <= ?",
+        (cutoff,),
+    )
+    return int(cur.rowcount)
+
+
+def _op_expire(conn: sqlite3.Connection, now: float) -> list[int]:
+    rows = conn.execute(
+        "UPDATE messages SET state = 'expired', updated_at = ?, done_at = ?,"
+        " last_error = 'validity deadline passed before sending'"
+        " WHERE validity_deadline IS NOT NULL AND validity_deadline <= ?"
+        " AND state IN ('queued', 'scheduled') RETURNING id",
+        (now, now, now),
+    ).fetchall()
+    return sorted(int(r[0]) for r in rows)
+
+
+def _op_recover(conn: sqlite3.Connection, now: float) -> RecoveryReport:
+    in_doubt = conn.execute(
+        "SELECT COUNT(*) FROM parts WHERE state = 'submitting' AND message_id IN"
+        " (SELECT id FROM messages WHERE state = 'submitting')"
+    ).fetchone()[0]
+    conn.execute(
+        "UPDATE attempts SET error = 'no response before restart'"
+        " WHERE command_status IS NULL AND resp_at IS NULL AND message_id IN"
+        " (SELECT id FROM messages WHERE state = 'submitting')"
+    )
+    rows = conn.execute(
+        "UPDATE messages SET state = 'queued', next_attempt_at = ?, updated_at = ?,"
+        " recoveries = recoveries + 1,"
+        " last_error = 'requeued after restart: outcome of the in-flight attempt unknown'"
+        " WHERE state = 'submitting' RETURNING id",
+        (now, now),
+    ).fetchall()
+    return RecoveryReport(tuple(sorted(int(r[0]) for r in rows)), int(in_doubt))
+
+
+def _op_mo(
+    conn: sqlite3.Connection,
+    source: str,
+    destination: str,
+    text: str,
+    now: float,
+    parts: int,
+    metadata: str,
+) -> MoRecord:
+    link = conn.execute(
+        "SELECT id FROM messages INDEXED BY idx_messages_sent_to"
+        " WHERE destination = ? AND first_submitted_at IS NOT NULL AND source = ?"
+        " ORDER BY id DESC LIMIT 1",
+        (source, destination),
+    ).fetchone()
+    if link is None:
+        link = conn.execute(
+            "SELECT id FROM messages INDEXED BY idx_messages_sent_to"
+            " WHERE destination = ? AND first_submitted_at IS NOT NULL ORDER BY id DESC LIMIT 1",
+            (source,),
+        ).fetchone()
+    linked = int(link[0]) if link is not None else None
+    cur = conn.execute(
+        "INSERT INTO mo (source, destination, text, parts, received_at, linked_message_id,"
+        " metadata) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (source, destination, text, parts, now, linked, metadata),
+    )
+    return MoRecord(int(cur.lastrowid or 0), source, destination, text, parts, now, linked)
+
+
+def _op_suppress(conn: sqlite3.Connection, number: str, reason: str, now: float) -> None:
+    conn.execute(
+        "INSERT INTO suppression (number, reason, at) VALUES (?, ?, ?)"
+        " ON CONFLICT (number) DO UPDATE SET reason = excluded.reason",
+        (number, reason, now),
+    )
+
+
+def _op_unsuppress(conn: sqlite3.Connection, number: str) -> bool:
+    return conn.execute("DELETE FROM suppression WHERE number = ?", (number,)).rowcount > 0
+
+
+# --------------------------------------------------------------------------------------------
+# Reads: run on the calling thread's read connection.
+
+
+def _summary(r: tuple[Any, ...]) -> MessageSummary:
+    return MessageSummary(
+        id=r[0],
+        state=MessageState(r[1]),
+        source=r[2],
+        destination=r[3],
+        parts_total=r[4],
+        priority=r[5],
+        attempts=r[6],
+        created_at=r[7],
+        updated_at=r[8],
+        next_attempt_at=r[9],
+        last_error=r[10],
+        client_ref=r[11],
+        campaign_id=r[12],
+    )
+
+
+def _read_status(conn: sqlite3.Connection, message_id: int) -> MessageStatus:
+    conn.execute("BEGIN")
+    try:
+        r = conn.execute(
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE id = ?", (message_id,)
+        ).fetchone()
+        if r is None:
+            raise UnknownMessageError(message_id)
+        parts = conn.execute(
+            f"SELECT {_PART_COLUMNS} FROM parts WHERE message_id = ? ORDER BY seq", (message_id,)
+        ).fetchall()
+        attempts = conn.execute(
+            "SELECT part_seq, attempt_no, bind, sequence_number, sent_at, command_status,"
+            " resp_at, error FROM attempts WHERE message_id = ? ORDER BY id",
+            (message_id,),
+        ).fetchall()
+    finally:
+        conn.execute("COMMIT")
+    return MessageStatus(
+        id=r[0],
+        state=MessageState(r[10]),
+        source=r[2],
+        destination=r[3],
+        text=r[4],
+        parts_total=r[9],
+        priority=r[11],
+        attempts=r[16],
+        recoveries=r[17],
+        created_at=r[12],
+        updated_at=r[13],
+        next_attempt_at=r[15],
+        validity_deadline=r[14],
+        first_submitted_at=r[24],
+        done_at=r[25],
+        last_error=r[18],
+        client_ref=r[1],
+        encoding=r[5],
+        profile=r[6],
+        method=r[7],
+        concat_ref=r[8],
+        route=r[19],
+        bind=r[20],
+        claimed_bind=r[21],
+        campaign_id=r[22],
+        metadata=json.loads(r[23]),
+        parts=tuple(PartRecord(p[0], p[1], PartState(p[2]), *p[3:]) for p in parts),
+        attempt_log=tuple(AttemptRecord(*a) for a in attempts),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Public API
+
+
+class MessageStore:
+    """The durable message store (synchronous API; see `aio` for the asyncio one).
+
+    Mutations are group-committed by the writer thread and return once committed. Reads run
+    on a read connection owned by the calling thread.
+
+    Args:
+        path: Database file (created if missing). ``":memory:"`` is refused: WAL and the
+            separate read connections need a file.
+        synchronous: ``"FULL"`` (survives power loss) or ``"NORMAL"`` (survives process
+            crashes only); see the module docstring.
+        normalize: Normalisation of the SMSC message_id of a submit_sm_resp, for receipt
+            matching, e.g. ``functools.partial(sms.receipt.normalize_id, rule=R,
+            side=IdSide.RESP)``. An empty result counts as "no id".
+        normalize_receipt: Normalisation of the id read from a receipt (default: `normalize`);
+            differs when the SMSC writes ids in hex in responses and in decimal in receipts.
+        max_batch: Most ops per transaction.
+        linger: Seconds the writer waits for more ops after the first of a batch (0 = take
+            what is queued; batches then form naturally while the previous COMMIT runs).
+        cache_kib: SQLite page cache per connection, in KiB (bounds memory).
+
+    Raises:
+        StoreError: The file cannot be opened in WAL mode or has an unknown schema version.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        synchronous: Literal["FULL", "NORMAL"] = "FULL",
+        normalize: Callable[[str], str] = default_normalize,
+        normalize_receipt: Callable[[str], str] | None = None,
+        max_batch: int = 2000,
+        linger: float = 0.0,
+        cache_kib: int = 16384,
+    ) -> None:
+        if sqlite3.sqlite_version_info < MIN_SQLITE:
+            raise StoreError(f"SQLite {sqlite3.sqlite_version} is too old (RETURNING needs 3.35)")
+        if str(path) == ":memory:" or str(path).startswith("file::memory:"):
+            raise StoreError("the message store needs a file, not ':memory:'")
+        if synchronous not in ("FULL", "NORMAL"):
+            raise StoreError(f"synchronous must be FULL or NORMAL, got {synchronous!r}")
+        if max_batch < 1:
+            raise StoreError(f"max_batch must be >= 1, got {max_batch}")
+        self.path = str(path)
+        self.synchronous = synchronous
+        self._normalize = normalize
+        self._normalize_receipt = normalize_receipt or normalize
+        self._cache_kib = cache_kib
+        try:
+            self._writer = _Writer(
+                self.path,
+                synchronous=synchronous,
+                max_batch=max_batch,
+                linger=linger,
+                cache_kib=cache_kib,
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open message store {self.path}: {exc}") from exc
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+        self._closed = False
+        self.aio = AsyncMessageStore(self)
+        """The asyncio view of this store."""
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    def _enqueue(self, fn: Callable[[sqlite3.Connection], T]) -> concurrent.futures.Future[T]:
+        fut: concurrent.futures.Future[T] = concurrent.futures.Future()
+        self._writer.submit(_Op(fn, sync_future=fut))
+        return fut
+
+    def _call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        return self._enqueue(fn).result()
+
+    async def _acall(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[T] = loop.create_future()
+        self._writer.submit(_Op(fn, loop=loop, async_future=fut))
+        return await fut
+
+    def _reader(self) -> sqlite3.Connection:
+        if self._closed:
+            raise StoreClosedError("the message store is closed")
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = _connect(self.path, cache_kib=min(self._cache_kib, 4096), read_only=True)
+            self._local.conn = conn
+            with self._readers_lock:
+                self._readers.append(conn)
+        return conn
+
+    def writer_stats(self) -> WriterStats:
+        """Group-commit counters (ops, transactions, largest batch)."""
+        return self._writer.stats()
+
+    def close(self) -> None:
+        """Commit what is queued, stop the writer, checkpoint the WAL and close connections.
+
+        Idempotent. Ops submitted after close raise `StoreClosedError`.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        self._writer.close()
+        with self._readers_lock:
+            for conn in self._readers:
+                conn.close()
+            self._readers.clear()
+
+    def __enter__(self) -> MessageStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- mutations -----------------------------------------------------------------------
+
+    def accept(self, messages: Sequence[NewMessage], now: float) -> list[int]:
+        """Store new messages; returns only after they are committed.
+
+        Args:
+            messages: The messages (one transaction for all of them with the rest of the batch).
+            now: Accept time; messages with ``not_before > now`` start ``scheduled``.
+
+        Returns:
+            Their ids, in the order given.
+
+        Raises:
+            ValueError: A message's metadata is not JSON-serialisable.
+            StoreError: The commit failed.
+        """
+        rows = [_message_row(m, now) for m in messages]
+        return self._call(lambda c: _op_accept(c, rows))
+
+    def claim(self, now: float, limit: int, *, bind: str | None = None) -> ClaimBatch:
+        """Promote due ``scheduled`` messages, then take up to `limit` ``queued`` ones in
+        (priority DESC, id) order and mark them ``submitting`` (attempts += 1).
+
+        The claim is committed before this returns, so the caller may write PDUs for them.
+        Messages whose validity deadline has passed are expired instead of claimed.
+
+        Args:
+            now: Current time.
+            limit: Most messages to claim.
+            bind: Recorded as the claiming bind.
+
+        Returns:
+            The claimed messages (highest priority first, FIFO within a priority), the ids
+            expired on the way, and how many scheduled messages were promoted.
+        """
+        return self._call(lambda c: _op_claim(c, now, limit, bind))
+
+    def release(
+        self, message_id: int, now: float, *, until: float | None = None, reason: str | None = None
+    ) -> MessageState:
+        """Undo a claim before any part was sent (attempts -= 1): ``submitting`` -> ``queued``
+        (or ``scheduled`` when `until` is later than `now`, e.g. quiet hours at hand-off).
+
+        Args:
+            message_id: The message.
+            now: Current time.
+            until: Not before this time, or None for now.
+            reason: Stored as last_error.
+
+        Returns:
+            The new state.
+
+        Raises:
+            IllegalTransitionError: Not ``submitting``, or a part was already sent this attempt.
+            UnknownMessageError: No such message.
+        """
+        return self._call(lambda c: _op_release(c, message_id, now, until, reason))
+
+    def record_part_submit(
+        self,
+        message_id: int,
+        part_seq: int,
+        now: float,
+        *,
+        bind: str | None = None,
+        sequence_number: int | None = None,
+    ) -> int:
+        """Record that a part's submit_sm is being written to `bind`.
+
+        Args:
+            message_id: The (``submitting``) message.
+            part_seq: Part number, 1-based.
+            now: Send time.
+            bind: Bind name.
+            sequence_number: SMPP sequence number of the PDU.
+
+        Returns:
+            The attempt row id.
+
+        Raises:
+            IllegalTransitionError: The message is not ``submitting`` or the part already has
+                an SMSC id.
+            StoreError: No such part number.
+            UnknownMessageError: No such message.
+        """
+        return self._call(
+            lambda c: _op_part_submit(c, message_id, part_seq, now, bind, sequence_number)
+        )
+
+    def record_resp(
+        self,
+        message_id: int,
+        part_seq: int,
+        now: float,
+        *,
+        command_status: int,
+        smsc_message_id: str | None = None,
+        error: str | None = None,
+    ) -> RespOutcome:
+        """Record a part's submit_sm_resp (or generic_nack).
+
+        ESME_ROK stores the SMSC id, applies receipts that arrived early, and moves the
+        message to ``submitted`` once every part is answered. An error marks the part
+        ``rejected``; the caller then calls `requeue` or `finalise` per its retry policy.
+
+        Args:
+            message_id: The message.
+            part_seq: Part number.
+            now: Response time.
+            command_status: The response's status.
+            smsc_message_id: message_id from the response (required for ESME_ROK).
+            error: Free text stored with the attempt.
+
+        Returns:
+            The part's and the message's states afterwards.
+
+        Raises:
+            IllegalTransitionError: The part has no outstanding submit.
+            StoreError: ESME_ROK without an SMSC id.
+            UnknownMessageError: No such message.
+        """
+        return self._call(
+            lambda c: _op_resp(
+                c,
+                self._normalize,
+                message_id,
+                part_seq,
+                now,
+                command_status,
+                smsc_message_id,
+                error,
+            )
+        )
+
+    def requeue(
+        self,
+        message_id: int,
+        now: float,
+        *,
+        retry_at: float | None = None,
+        error: str | None = None,
+    ) -> MessageState:
+        """Put a ``submitting`` message back: ``queued`` now, or ``scheduled`` for `retry_at`.
+
+        Args:
+            message_id: The message.
+            now: Current time.
+            retry_at: When to retry (None or <= now: as soon as possible).
+            error: Stored as last_error.
+
+        Returns:
+            The new state.
+
+        Raises:
+            IllegalTransitionError: The message is not ``submitting``.
+            UnknownMessageError: No such message.
+        """
+        return self._call(lambda c: _op_requeue(c, message_id, now, retry_at, error))
+
+    def defer(
+        self, message_id: int, until: float, now: float, *, reason: str | None = None
+    ) -> None:
+        """Move a waiting (``queued``/``scheduled``) message to `until` (quiet hours, operator).
+
+        Args:
+            message_id: The message.
+            until: New due time.
+            now: Current time.
+            reason: Stored as last_error.
+
+        Raises:
+            IllegalTransitionError: The message is not waiting.
+            UnknownMessageError: No such message.
+        """
+        self._call(lambda c: _op_defer(c, message_id, until, now, reason))
+
+    def finalise(
+        self, message_id: int, state: MessageState, now: float, *, error: str | None = None
+    ) -> MessageState:
+        """Move a message to a terminal state (failed, expired, cancelled...).
+
+        Args:
+            message_id: The message.
+            state: A member of `TERMINAL_STATES`.
+            now: Current time.
+            error: Stored as last_error.
+
+        Returns:
+            The state it had before.
+
+        Raises:
+            IllegalTransitionError: Not allowed from the current state.
+            UnknownMessageError: No such message.
+            ValueError: `state` is not terminal.
+        """
+        return self._call(lambda c: _op_finalise(c, message_id, state, now, error))
+
+    def cancel(self, message_id: int, now: float) -> None:
+        """Cancel a message that has not been claimed (``queued`` or ``scheduled``).
+
+        Raises:
+            IllegalTransitionError: The message is in flight or finished.
+            UnknownMessageError: No such message.
+        """
+        self.finalise(message_id, MessageState.CANCELLED, now, error="cancelled")
+
+    def expire_overdue(self, now: float) -> list[int]:
+        """Expire waiting messages whose validity deadline has passed.
+
+        Returns:
+            The ids expired.
+        """
+        return self._call(lambda c: _op_expire(c, now))
+
+    def record_receipt(
+        self,
+        smsc_message_id: str,
+        stat: str,
+        now: float,
+        *,
+        err: str | None = None,
+        raw: str | None = None,
+        done_at: float | None = None,
+    ) -> ReceiptOutcome:
+        """Store a delivery receipt and match it to a part by normalised SMSC id.
+
+        Args:
+            smsc_message_id: The id from the receipt (``id:`` field or receipted_message_id).
+            stat: The receipt ``stat`` (DELIVRD, UNDELIV, ...).
+            now: Receive time.
+            err: The receipt ``err`` field.
+            raw: The receipt text as received.
+            done_at: The receipt's done date, as epoch seconds, if parsed.
+
+        Returns:
+            MATCHED (part updated, message aggregated), PENDING (no such id yet: kept until
+            the response lands) or DUPLICATE (part already final: nothing changed).
+        """
+        return self._call(
+            lambda c: _op_receipt(
+                c, self._normalize_receipt, smsc_message_id, stat, now, err, raw, done_at
+            )
+        )
+
+    def sweep_receipts(self, now: float, older_than: float) -> int:
+        """Mark receipts pending for longer than `older_than` seconds as ``unmatched``.
+
+        They are kept, counted, and still matched if their response arrives later.
+
+        Returns:
+            How many were marked.
+        """
+        return self._call(lambda c: _op_sweep_receipts(c, now - older_than))
+
+    def recover(self, now: float) -> RecoveryReport:
+        """Start-up recovery: every ``submitting`` message goes back to ``queued``, counted.
+
+        Returns:
+            The requeued ids (possible duplicates) and the parts in doubt.
+        """
+        report = self._call(lambda c: _op_recover(c, now))
+        if report.requeued:
+            log.warning(
+                "smsh.gateway.store.recovered",
+                extra={"requeued": len(report.requeued), "parts_in_doubt": report.parts_in_doubt},
+            )
+        return report
+
+    def record_mo(
+        self,
+        source: str,
+        destination: str,
+        text: str,
+        now: float,
+        *,
+        parts: int = 1,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> MoRecord:
+        """Store a mobile-originated message and link it to the last message we sent to
+        `source` (preferring one sent from `destination`).
+
+        Returns:
+            The stored record with its link.
+        """
+        meta = _dumps(metadata or {})
+        return self._call(lambda c: _op_mo(c, source, destination, text, now, parts, meta))
+
+    def suppress(self, number: str, reason: str, now: float) -> None:
+        """Add `number` to the suppression list (or update its reason)."""
+        self._call(lambda c: _op_suppress(c, number, reason, now))
+
+    def unsuppress(self, number: str) -> bool:
+        """Remove `number` from the suppression list; returns whether it was there."""
+        return self._call(lambda c: _op_unsuppress(c, number))
+
+    # -- reads ---------------------------------------------------------------------------
+
+    def status(self, message_id: int) -> MessageStatus:
+        """Everything about one message, with parts and attempts.
+
+        Raises:
+            UnknownMessageError: No such message.
+        """
+        return _read_status(self._reader(), message_id)
+
+    def list_messages(
+        self,
+        *,
+        state: MessageState | None = None,
+        campaign_id: str | None = None,
+        destination: str | None = None,
+        client_ref: str | None = None,
+        after_id: int = 0,
+        limit: int = 100,
+    ) -> list[MessageSummary]:
+        """Messages matching all given filters, by id, after `after_id` (keyset paging).
+
+        Returns:
+            Up to `limit` summaries.
+        """
+        where = ["id > ?"]
+        args: list[Any] = [after_id]
+        for column, value in (
+            ("state", state.value if state is not None else None),
+            ("campaign_id", campaign_id),
+            ("destination", destination),
+            ("client_ref", client_ref),
+        ):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        rows = self._reader().execute(
+            f"SELECT {_SUMMARY_COLUMNS} FROM messages WHERE {' AND '.join(where)}"
+            " ORDER BY id LIMIT ?",
+            (*args, limit),
+        )
+        return [_summary(r) for r in rows]
+
+    def counts(self) -> dict[MessageState, int]:
+        """Messages per state (O(1): maintained by triggers)."""
+        rows = self._reader().execute("SELECT key, n FROM counters WHERE kind = 'message'")
+        return {MessageState(k): int(n) for k, n in rows}
+
+    def receipt_counts(self) -> dict[ReceiptStatus, int]:
+        """Receipts per status (matched, pending, unmatched, duplicate)."""
+        rows = self._reader().execute("SELECT key, n FROM counters WHERE kind = 'receipt'")
+        return {ReceiptStatus(k): int(n) for k, n in rows}
+
+    def list_mo(
+        self, *, source: str | None = None, after_id: int = 0, limit: int = 100
+    ) -> list[MoRecord]:
+        """Stored MO messages by id, optionally from one handset."""
+        sql = (
+            "SELECT id, source, destination, text, parts, received_at, linked_message_id"
+            " FROM mo WHERE id > ?"
+        )
+        args: list[Any] = [after_id]
+        if source is not None:
+            sql += " AND source = ?"
+            args.append(source)
+        rows = self._reader().execute(sql + " ORDER BY id LIMIT ?", (*args, limit))
+        return [MoRecord(*r) for r in rows]
+
+    def is_suppressed(self, number: str) -> bool:
+        """True if `number` is on the suppression list."""
+        return self.suppression(number) is not None
+
+    def suppression(self, number: str) -> Suppression | None:
+        """The suppression entry for `number`, or None."""
+        row = (
+            self._reader()
+            .execute("SELECT number, reason, at FROM suppression WHERE number = ?", (number,))
+            .fetchone()
+        )
+        return Suppression(*row) if row is not None else None
+
+    def suppressed_among(self, numbers: Iterable[str]) -> set[str]:
+        """Which of `numbers` are suppressed (for bulk checks before accepting a campaign)."""
+        wanted = list(dict.fromkeys(numbers))
+        found: set[str] = set()
+        conn = self._reader()
+        for i in range(0, len(wanted), 500):
+            chunk = wanted[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            found.update(
+                r[0]
+                for r in conn.execute(
+                    f"SELECT number FROM suppression WHERE number IN ({marks})", chunk
+                )
+            )
+        return found
+
+
+class AsyncMessageStore:
+    """The asyncio view of a `MessageStore`: same operations, awaited.
+
+    Mutations enqueue into the writer's next batch and resolve after its COMMIT, without
+    blocking the event loop. Reads run in a worker thread.
+
+    Args:
+        store: The store to view.
+    """
+
+    def __init__(self, store: MessageStore) -> None:
+        self._s = store
+
+    async def accept(self, messages: Sequence[NewMessage], now: float) -> list[int]:
+        """See `MessageStore.accept`; resolves after the batch holding them commits."""
+        rows = [_message_row(m, now) for m in messages]
+        return await self._s._acall(lambda c: _op_accept(c, rows))
+
+    async def claim(self, now: float, limit: int, *, bind: str | None = None) -> ClaimBatch:
+        """See `MessageStore.claim`."""
+        return await self._s._acall(lambda c: _op_claim(c, now, limit, bind))
+
+    async def release(
+        self, message_id: int, now: float, *, until: float | None = None, reason: str | None = None
+    ) -> MessageState:
+        """See `MessageStore.release`."""
+        return await self._s._acall(lambda c: _op_release(c, message_id, now, until, reason))
+
+    async def record_part_submit(
+        self,
+        message_id: int,
+        part_seq: int,
+        now: float,
+        *,
+        bind: str | None = None,
+        sequence_number: int | None = None,
+    ) -> int:
+        """See `MessageStore.record_part_submit`."""
+        return await self._s._acall(
+            lambda c: _op_part_submit(c, message_id, part_seq, now, bind, sequence_number)
+        )
+
+    async def record_resp(
+        self,
+        message_id: int,
+        part_seq: int,
+        now: float,
+        *,
+        command_status: int,
+        smsc_message_id: str | None = None,
+        error: str | None = None,
+    ) -> RespOutcome:
+        """See `MessageStore.record_resp`."""
+        normalize = self._s._normalize
+        return await self._s._acall(
+            lambda c: _op_resp(
+                c, normalize, message_id, part_seq, now, command_status, smsc_message_id, error
+            )
+        )
+
+    async def requeue(
+        self,
+        message_id: int,
+        now: float,
+        *,
+        retry_at: float | None = None,
+        error: str | None = None,
+    ) -> MessageState:
+        """See `MessageStore.requeue`."""
+        return await self._s._acall(lambda c: _op_requeue(c, message_id, now, retry_at, error))
+
+    async def defer(
+        self, message_id: int, until: float, now: float, *, reason: str | None = None
+    ) -> None:
+        """See `MessageStore.defer`."""
+        await self._s._acall(lambda c: _op_defer(c, message_id, until, now, reason))
+
+    async def finalise(
+        self, message_id: int, state: MessageState, now: float, *, error: str | None = None
+    ) -> MessageState:
+        """See `MessageStore.finalise`."""
+        return await self._s._acall(lambda c: _op_finalise(c, message_id, state, now, error))
+
+    async def cancel(self, message_id: int, now: float) -> None:
+        """See `MessageStore.cancel`."""
+        await self.finalise(message_id, MessageState.CANCELLED, now, error="cancelled")
+
+    async def expire_overdue(self, now: float) -> list[int]:
+        """See `MessageStore.expire_overdue`."""
+        return await self._s._acall(lambda c: _op_expire(c, now))
+
+    async def record_receipt(
+        self,
+        smsc_message_id: str,
+        stat: str,
+        now: float,
+        *,
+        err: str | None = None,
+        raw: str | None = None,
+        done_at: float | None = None,
+    ) -> ReceiptOutcome:
+        """See `MessageStore.record_receipt`."""
+        normalize = self._s._normalize_receipt
+        return await self._s._acall(
+            lambda c: _op_receipt(c, normalize, smsc_message_id, stat, now, err, raw, done_at)
+        )
+
+    async def sweep_receipts(self, now: float, older_than: float) -> int:
+        """See `MessageStore.sweep_receipts`."""
+        return await self._s._acall(lambda c: _op_sweep_receipts(c, now - older_than))
+
+    async def recover(self, now: float) -> RecoveryReport:
+        """See `MessageStore.recover`."""
+        return await asyncio.to_thread(self._s.recover, now)
+
+    async def record_mo(
+        self,
+        source: str,
+        destination: str,
+        text: str,
+        now: float,
+        *,
+        parts: int = 1,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> MoRecord:
+        """See `MessageStore.record_mo`."""
+        meta = _dumps(metadata or {})
+        return await self._s._acall(
+            lambda c: _op_mo(c, source, destination, text, now, parts, meta)
+        )
+
+    async def suppress(self, number: str, reason: str, now: float) -> None:
+        """See `MessageStore.suppress`."""
+        await self._s._acall(lambda c: _op_suppress(c, number, reason, now))
+
+    async def unsuppress(self, number: str) -> bool:
+        """See `MessageStore.unsuppress`."""
+        return await self._s._acall(lambda c: _op_unsuppress(c, number))
+
+    async def status(self, message_id: int) -> MessageStatus:
+        """See `MessageStore.status` (runs in a worker thread)."""
+        return await asyncio.to_thread(self._s.status, message_id)
+
+    async def list_messages(
+        self,
+        *,
+        state: MessageState | None = None,
+        campaign_id: str | None = None,
+        destination: str | None = None,
+        client_ref: str | None = None,
+        after_id: int = 0,
+        limit: int = 100,
+    ) -> list[MessageSummary]:
+        """See `MessageStore.list_messages` (runs in a worker thread)."""
+        return await asyncio.to_thread(
+            lambda: self._s.list_messages(
+                state=state,
+                campaign_id=campaign_id,
+                destination=destination,
+                client_ref=client_ref,
+                after_id=after_id,
+                limit=limit,
+            )
+        )
+
+    async def counts(self) -> dict[MessageState, int]:
+        """See `MessageStore.counts` (runs in a worker thread)."""
+        return await asyncio.to_thread(self._s.counts)
+
+    async def receipt_counts(self) -> dict[ReceiptStatus, int]:
+        """See `MessageStore.receipt_counts` (runs in a worker thread)."""
+        return await asyncio.to_thread(self._s.receipt_counts)
+
+    async def is_suppressed(self, number: str) -> bool:
+        """See `MessageStore.is_suppressed` (runs in a worker thread)."""
+        return await asyncio.to_thread(self._s.is_suppressed, number)
+
+    async def list_mo(
+        self, *, source: str | None = None, after_id: int = 0, limit: int = 100
+    ) -> list[MoRecord]:
+        """See `MessageStore.list_mo` (runs in a worker thread)."""
+        return await asyncio.to_thread(
+            lambda: self._s.list_mo(source=source, after_id=after_id, limit=limit)
+        )
+
+    async def suppression(self, number: str) -> Suppression | None:
+        """See `MessageStore.suppression` (runs in a worker thread)."""
+        return await asyncio.to_thread(self._s.suppression, number)
+
+    async def suppressed_among(self, numbers: Iterable[str]) -> set[str]:
+        """See `MessageStore.suppressed_among` (runs in a worker thread)."""
+        wanted = list(numbers)
+        return await asyncio.to_thread(self._s.suppressed_among, wanted)
+
+    async def aclose(self) -> None:
+        """Close the store without blocking the loop (see `MessageStore.close`)."""
+        await asyncio.to_thread(self._s.close)
