@@ -1,0 +1,157 @@
+"""Handset inboxes: threads keyed by the exact displayed sender, and what a number sees.
+
+The network feeds delivered parts through one `sms.segments.Reassembler` (keyed by displayed
+sender, number, reference and total, exactly as a handset keys them), and files each whole
+message here. A thread is everything one displayed sender string has sent to one number: this is
+why a spoof with the exact sender "NTT DOCOMO" lands among docomo's genuine messages
+(DOMAIN §4, §6.4), while "NTT D0COMO" opens a thread of its own.
+
+Invariants:
+    * Thread key = the displayed sender, byte for byte (no case folding, no trimming).
+    * Messages in a thread are in completion order (the order `file` was called), which is
+      time order because the network delivers from a time-ordered schedule. Only the newest
+      `keep` messages per thread are kept (memory stays bounded under load); whether a thread
+      ever held genuine messages of a brand is remembered regardless.
+    * Views (`HandsetView`, `ThreadView`) are immutable snapshots; `InboxMessage` is a slots
+      dataclass built once per message and never mutated (not frozen, for construction speed).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+__all__ = ["HandsetView", "Inbox", "InboxMessage", "ThreadView"]
+
+
+@dataclass(slots=True)
+class InboxMessage:
+    """One message as the handset shows it."""
+
+    at: float
+    """When it became visible (its last part's delivery, or the reassembly timeout)."""
+    sender: str
+    """The displayed sender (the thread key)."""
+    text: str
+    """The text shown (parts joined; only the parts that arrived when incomplete)."""
+    keys: tuple[str, ...]
+    """Message keys of the parts that formed it (usually all the same key)."""
+    account: str
+    """system_id that sent it."""
+    flags: frozenset[str] = frozenset()
+    """genuine, spoof, relabelled, replaced, misdelivery, incomplete, quiet_hours."""
+    parts: int = 1
+    """Parts announced."""
+    missing: tuple[int, ...] = ()
+    """Seqs that never arrived (incomplete messages)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadView:
+    """One conversation on the handset."""
+
+    sender: str
+    """The displayed sender."""
+    messages: tuple[InboxMessage, ...]
+    """Its messages, oldest first."""
+
+    @property
+    def has_genuine(self) -> bool:
+        """The thread holds at least one genuine message of the sender's owner."""
+        return any("genuine" in m.flags for m in self.messages)
+
+    @property
+    def has_spoof(self) -> bool:
+        """The thread holds at least one spoofed message."""
+        return any("spoof" in m.flags for m in self.messages)
+
+    @property
+    def texts(self) -> tuple[str, ...]:
+        """Just the texts, oldest first."""
+        return tuple(m.text for m in self.messages)
+
+
+@dataclass(frozen=True, slots=True)
+class HandsetView:
+    """Everything one number's handset shows."""
+
+    number: str
+    """National form."""
+    threads: tuple[ThreadView, ...]
+    """Threads in order of their first message."""
+
+    def thread(self, sender: str) -> ThreadView | None:
+        """The thread of an exact displayed sender, or None.
+
+        Args:
+            sender: Displayed sender.
+
+        Returns:
+            The thread.
+        """
+        for t in self.threads:
+            if t.sender == sender:
+                return t
+        return None
+
+
+class _Thread:
+    __slots__ = ("genuine_brands", "messages", "unreported_spoofs")
+
+    def __init__(self, keep: int | None) -> None:
+        self.messages: deque[InboxMessage] = deque(maxlen=keep)
+        self.genuine_brands: set[str] = set()
+        self.unreported_spoofs: list[tuple[InboxMessage, str]] = []
+
+
+class Inbox:
+    """One handset's threads (mutable; the network owns it)."""
+
+    __slots__ = ("_keep", "_threads", "number")
+
+    def __init__(self, number: str, keep: int | None = None) -> None:
+        """Create an empty inbox.
+
+        Args:
+            number: National form.
+            keep: Most messages kept per thread (the oldest are forgotten); None for all.
+        """
+        self.number = number
+        self._keep = keep
+        self._threads: dict[str, _Thread] = {}
+
+    def file(self, message: InboxMessage, brand: str | None) -> list[InboxMessage]:
+        """Put a whole message in its thread.
+
+        Args:
+            message: The message.
+            brand: The brand or code its sender matches (for spoof bookkeeping), if any.
+
+        Returns:
+            Spoofed messages that now share the thread with genuine messages of their brand
+            and were not reported before (each is returned once).
+        """
+        thread = self._threads.get(message.sender)
+        if thread is None:
+            thread = self._threads[message.sender] = _Thread(self._keep)
+        thread.messages.append(message)
+        if brand is None:
+            return []
+        if "genuine" in message.flags:
+            thread.genuine_brands.add(brand)
+        elif "spoof" in message.flags:
+            thread.unreported_spoofs.append((message, brand))
+        if not thread.unreported_spoofs or not thread.genuine_brands:
+            return []
+        merged = [m for m, b in thread.unreported_spoofs if b in thread.genuine_brands]
+        thread.unreported_spoofs = [
+            (m, b) for m, b in thread.unreported_spoofs if b not in thread.genuine_brands
+        ]
+        return merged
+
+    def view(self) -> HandsetView:
+        """An immutable snapshot."""
+        return HandsetView(
+            self.number,
+            tuple(ThreadView(s, tuple(t.messages)) for s, t in self._threads.items()),
+        )

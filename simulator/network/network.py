@@ -1,0 +1,1299 @@
+"""`CarrierNetwork`: the pure carrier model behind the simulated SMSC.
+
+The server calls it with each submit_sm (as a `SubmittedMessage`) and pulls due effects:
+
+    outcome = network.submit(msg, now)      # answer the submit_sm from `outcome`
+    for effect in network.advance(now):     # receipts, MO parts, events, in time order
+        ...
+    when = network.next_due()               # re-arm one timer (aioquic's get_timer)
+
+plus the owner check (`owner_check`, `owner_check_many`), handset views (`handset`) and the
+session-fault hooks (`session_decision`, `next_session_deadline`).
+
+Theory of operation. `submit` first answers flow control and submit-phase faults (these depend on
+arrival, like any real SMSC's), then the sender rules. An accepted part gets its key (see
+`simulator.network.fate`), an id from the arrival-order counter, and a `Fate` computed from its
+key's streams only: the subscriber (population, ownership at submission, filters), the outcome
+mix of its route / carrier / prefix, the latency, absence and the carrier's retry schedule,
+carrier outages, and the receipt knobs. Receipts, final events and the handset delivery are
+pushed on one heap; `advance` pops what is due, files delivered parts in the handsets (through
+one `sms.segments.Reassembler`), audits quiet hours, misdelivery and spoofed threads, and
+schedules replies.
+
+Invariants:
+    * Rule 1: every decision about a message's fate lives in `_fate`; everything it reads is a
+      function of (seed, scenario id, message key, configuration, submission time for explicit
+      time windows). Arrival order decides only ids, throttling and fault answers.
+    * Rule 2: the model never sleeps, reads a clock or does I/O; `now` is an argument and must
+      not go backwards between calls to `advance`.
+    * `advance(now)` returns effects with `at <= now` in (`at`, scheduling) order, each once.
+    * The hot path (`submit` of an ordinary message) touches no pydantic model: the
+      configuration is compiled in `__init__`.
+"""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+import itertools
+import math
+import zoneinfo
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from hashlib import blake2b
+from typing import Final
+
+from simulator.network.config import (
+    OUTCOMES,
+    AccountConfig,
+    NetworkConfig,
+    OutcomeMix,
+    ReceiptConfig,
+)
+from simulator.network.distributions import LatencySampler, compile_latency
+from simulator.network.effects import (
+    ESM_CLASS_INTERMEDIATE,
+    ESM_CLASS_RECEIPT,
+    Effect,
+    EventKind,
+    Fate,
+    MoDue,
+    NetworkEvent,
+    ReceiptDue,
+    SubmitOutcome,
+)
+from simulator.network.errors import NetworkModelError
+from simulator.network.fate import FateSource, content_digest, threshold, uniform
+from simulator.network.faults import (
+    FaultPlan,
+    Phase,
+    SessionDecision,
+    next_session_deadline,
+    outage_decision,
+    receipt_extra_delay,
+    session_decision,
+    submit_decision,
+)
+from simulator.network.handsets import HandsetView, Inbox, InboxMessage
+from simulator.network.messages import SubmittedMessage
+from simulator.network.ownership import NumberHistory, OwnerCheckResult, OwnershipDatabase
+from simulator.network.population import Population, Subscriber
+from simulator.network.quiet import QuietHours
+from simulator.network.receipts import ReceiptWriter, damage, format_id
+from simulator.network.senders import SenderRules, SenderVerdict
+from simulator.network.twoway import TwoWay
+from simulator.smpp.constants import CommandStatus, MessageState
+from sms.alphabet import decode, encoding_for_data_coding
+from sms.errors import SmsError
+from sms.segments import FlushReason, Reassembled, Reassembler, Sar
+from sms.udh import Concat
+
+__all__ = ["CarrierNetwork"]
+
+_STATE: Final[dict[str, int]] = {
+    "DELIVRD": int(MessageState.DELIVERED),
+    "EXPIRED": int(MessageState.EXPIRED),
+    "UNDELIV": int(MessageState.UNDELIVERABLE),
+    "REJECTD": int(MessageState.REJECTED),
+    "UNKNOWN": int(MessageState.UNKNOWN),
+    "ENROUTE": int(MessageState.ENROUTE),
+}
+# Word positions in a message's "msg" stream (shared by all its parts) ...
+_M_OUTCOME, _M_ABSENT, _M_RETURN, _M_LATENCY, _M_REPLY = 0, 1, 2, 3, 4  # reply: words 4-7
+# ... and in a part's "part" stream. Positions are fixed: a new knob takes a spare word.
+_P_LATENCY, _P_RECEIPT_LATENCY, _P_LOSS, _P_DUPLICATE, _P_DUPLICATE_DELAY = 0, 1, 2, 3, 4
+_P_LATE, _P_LATE_DELAY, _P_MALFORMED, _P_MALFORMED_VARIANT, _P_BEFORE = 5, 6, 7, 8, 9
+_P_FAKE, _P_SLOW, _P_OUTCOME, _P_ABSENT, _P_RETURN = 10, 11, 12, 13, 14
+_RD_INTERMEDIATE: Final = 0x10
+_YEAR_DAYS: Final = 365.25
+
+
+# ---------------------------------------------------------------------------------------------
+# Compiled configuration
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Carrier:
+    offsets: tuple[float, ...]
+    max_validity: float
+    expire_after_last: bool
+    latency: LatencySampler | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Mix:
+    cum: tuple[int, ...]
+    """Cumulative outcome shares as 32-bit word thresholds, in `OUTCOMES` order."""
+    absent_delivered: int
+    """Threshold for "the handset was absent first" among delivered messages."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Receipts:
+    per_message: bool
+    policy: str
+    part_scope: bool
+    intermediate: bool
+    latency: LatencySampler
+    id_base: str | None
+    loss: int
+    duplicate: int
+    duplicate_delay: LatencySampler
+    late: int
+    late_delay: LatencySampler
+    before: int
+    malformed: int
+    fake: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Account:
+    name: str
+    cfg: AccountConfig
+    route: str
+    receipts: _Receipts
+    max_tps: int | None
+    max_queue: int | None
+
+
+@dataclass(slots=True)
+class _Drop:
+    """A part on its way to the handset."""
+
+    at: float
+    key: str
+    account: str
+    number: str
+    destination_addr: str
+    source_addr: str
+    verdict: SenderVerdict
+    concat: Concat | Sar | None
+    body: bytes
+    data_coding: int
+    part: int
+    total: int
+    intended_owner: str | None
+    obtained_date: date | None
+    words: tuple[int, ...]
+    """The message's "msg" stream; words 4-7 decide the reply."""
+    subscriber: Subscriber
+    """The recipient."""
+
+
+@dataclass(slots=True)
+class _Release:
+    account: str
+
+
+_Item = ReceiptDue | MoDue | NetworkEvent | _Drop | _Release
+
+
+def _compile_mix(mix: OutcomeMix, p_absent: float) -> _Mix:
+    shares = mix.shares()
+    cum = tuple(threshold(min(c, 1.0)) for c in itertools.accumulate(shares))
+    delivered, expired = shares[0], shares[1]
+    p = max(0.0, p_absent - expired) / delivered if delivered > 0 else 0.0
+    return _Mix((*cum[:-1], 1 << 32), threshold(min(p, 1.0)))
+
+
+def _compile_receipts(cfg: ReceiptConfig) -> _Receipts:
+    return _Receipts(
+        per_message=cfg.granularity == "per_message",
+        policy=cfg.policy,
+        part_scope=cfg.outcome_scope == "part",
+        intermediate=cfg.intermediate,
+        latency=compile_latency(cfg.latency),
+        id_base=None if cfg.id_in_receipt == "same" else cfg.id_in_receipt,
+        loss=threshold(cfg.loss_rate),
+        duplicate=threshold(cfg.duplicate_rate),
+        duplicate_delay=compile_latency(cfg.duplicate_delay),
+        late=threshold(cfg.late_rate),
+        late_delay=compile_latency(cfg.late_delay),
+        before=threshold(cfg.before_resp_rate),
+        malformed=threshold(cfg.malformed_rate),
+        fake=threshold(cfg.fake_delivered_rate),
+    )
+
+
+def _pick(cum: tuple[int, ...], word: int) -> int:
+    i = bisect.bisect_right(cum, word)
+    return i if i < len(cum) else len(cum) - 1
+
+
+class CarrierNetwork:
+    """The simulated carrier network of one scenario."""
+
+    def __init__(self, config: NetworkConfig, seed: int, scenario_id: str) -> None:
+        """Compile the configuration and draw the population.
+
+        Args:
+            config: The validated network configuration.
+            seed: The scenario seed.
+            scenario_id: The scenario's identifier (part of every random stream's name).
+        """
+        self.config = config
+        self.seed = seed
+        self.scenario_id = scenario_id
+        self._fates = FateSource(seed, scenario_id)
+        self._tz = zoneinfo.ZoneInfo(config.timezone)
+        self._epoch = config.epoch_s
+        self.population = Population(config, self._fates)
+        self._senders = SenderRules(config)
+        self._faults = FaultPlan(config.faults, self._epoch)
+        self._outages = self._faults.carrier_outages()
+        self._quiet = (
+            QuietHours(config.quiet_hours.start, config.quiet_hours.end)
+            if config.quiet_hours.enabled
+            else None
+        )
+        self._writer = ReceiptWriter(self._tz, config.receipts.seconds_in_dates)
+        self._two_way = TwoWay(config.two_way)
+        self._errors = config.errors
+        self._absence_mean = config.absence.return_mean_s
+        self._carriers = {
+            name: _Carrier(
+                c.retry.offsets(),
+                c.max_validity_s,
+                c.retry.expire_after_last_retry,
+                None if c.latency is None else compile_latency(c.latency),
+            )
+            for name, c in config.carriers.items()
+        }
+        routes = config.routes
+        self._route_latency: dict[str, LatencySampler] = {
+            "domestic_direct": compile_latency(routes.domestic_direct.latency),
+            "international": compile_latency(routes.international.latency),
+        }
+        p_absent = config.absence.p_absent
+        self._mixes: list[_Mix] = [
+            _compile_mix(routes.domestic_direct.outcomes, p_absent),
+            _compile_mix(routes.international.outcomes, p_absent),
+        ]
+        self._route_mix = {"domestic_direct": 0, "international": 1}
+        self._overrides: list[tuple[str | None, str | None, str | None, int]] = []
+        for override in config.outcome_overrides:
+            self._mixes.append(_compile_mix(override.outcomes, p_absent))
+            self._overrides.append(
+                (override.route, override.carrier, override.prefix, len(self._mixes) - 1)
+            )
+        self._default_receipts = _compile_receipts(config.receipts)
+        self._accounts: dict[str, _Account] = {}
+        qh = config.owner_check
+        history_start = qh.history_start or (
+            config.epoch.astimezone(self._tz).date()
+            - timedelta(days=round(config.recycling.history_years * _YEAR_DAYS))
+        )
+        self._db = OwnershipDatabase(qh, history_start, self._tz)
+        dangerous = config.dangerous
+        self._dangerous_hosts = tuple(h.lower() for h in dangerous.url_hosts)
+        self._attacker_dangerous = dangerous.attacker_is_dangerous
+        self._spoof_dangerous = dangerous.spoof_is_dangerous
+        self._heap: list[tuple[float, int, _Item]] = []
+        self._counter = itertools.count()
+        self._next_id = config.message_ids.start
+        self._occurrences: dict[str, int] = {}
+        self._attempts: dict[str, int] = {}
+        self._tps: dict[str, tuple[int, int]] = {}
+        self._inflight: dict[str, int] = {}
+        self._reassembler = Reassembler(
+            timeout=config.handsets.reassembly_timeout_s, max_pending=1_000_000
+        )
+        self._parts: dict[tuple[str, str, int, int], list[_Drop]] = {}
+        self._inboxes: dict[str, Inbox] = {}
+        self._keep = config.handsets.max_messages_per_thread
+        self._opted_out: dict[tuple[str, str], float] = {}
+        self._last_advance = -math.inf
+
+    # -----------------------------------------------------------------------------------------
+    # Accounts and tables
+    # -----------------------------------------------------------------------------------------
+
+    def _account(self, name: str) -> _Account:
+        acct = self._accounts.get(name)
+        if acct is None:
+            cfg = self.config.accounts.get(name, self.config.default_account)
+            receipts = (
+                self._default_receipts if cfg.receipts is None else _compile_receipts(cfg.receipts)
+            )
+            acct = _Account(name, cfg, cfg.route, receipts, cfg.max_tps, cfg.max_queue)
+            self._accounts[name] = acct
+        return acct
+
+    def _mix_for(self, sub: Subscriber, route: str) -> _Mix:
+        index = sub.outcome_tables.get(route)
+        if index is None:
+            index = self._route_mix[route]
+            for o_route, o_carrier, o_prefix, o_index in self._overrides:
+                if (
+                    (o_route is None or o_route == route)
+                    and (o_carrier is None or o_carrier == sub.carrier)
+                    and (o_prefix is None or sub.number.startswith(o_prefix))
+                ):
+                    index = o_index
+                    break
+            sub.outcome_tables[route] = index
+        return self._mixes[index]
+
+    def _push(self, at: float, item: _Item) -> None:
+        heapq.heappush(self._heap, (at, next(self._counter), item))
+
+    # -----------------------------------------------------------------------------------------
+    # Submit
+    # -----------------------------------------------------------------------------------------
+
+    def _base_key(self, msg: SubmittedMessage, dest: str) -> str:
+        if msg.message_key is not None:
+            return "k:" + msg.message_key
+        if msg.user_message_reference is not None:
+            return f"u:{msg.account}|{msg.source_addr}|{dest}|{msg.user_message_reference}"
+        # Everything that can change the outcome is part of the key, so two submissions share
+        # a base key only when they are interchangeable (then counting them is order-free).
+        # SMPP addresses are C-octet strings: NUL cannot occur in them, so NUL-separated fields
+        # followed by the body are unambiguous.
+        meta = (
+            f"{msg.account}\0{msg.source_addr}\0{msg.source_ton}\0{dest}\0{msg.data_coding}\0"
+            f"{msg.esm_class}\0{msg.registered_delivery}\0{msg.validity_s}\0"
+            f"{msg.intended_owner}\0{msg.obtained_date}\0"
+        )
+        c = msg.concat
+        if c is None:
+            return "h:" + blake2b(meta.encode() + msg.short_message, digest_size=12).hexdigest()
+        return "c:" + content_digest(meta, c.reference, c.total)
+
+    def _refused(
+        self,
+        msg: SubmittedMessage,
+        now: float,
+        key: str,
+        status: int,
+        reason: str,
+        *,
+        fault: str | None = None,
+        respond: bool = True,
+        generic_nack: bool = False,
+        delay: float = 0.0,
+    ) -> SubmitOutcome:
+        detail: dict[str, str | int | float | bool | None] = {
+            "status": status,
+            "reason": reason,
+            "part": msg.part,
+        }
+        events = [NetworkEvent(now, EventKind.REFUSED, key, msg.account, "", detail)]
+        if fault is not None:
+            events.append(
+                NetworkEvent(now, EventKind.FAULT_APPLIED, key, msg.account, "", {"fault": fault})
+            )
+        return SubmitOutcome(
+            status=status,
+            message_id=None,
+            key=key,
+            part=msg.part,
+            respond=respond,
+            generic_nack=generic_nack,
+            response_delay_s=delay,
+            events=tuple(events),
+        )
+
+    def submit(self, msg: SubmittedMessage, now: float) -> SubmitOutcome:
+        """Take one submit_sm.
+
+        Args:
+            msg: The submitted part.
+            now: Simulated time of arrival (epoch seconds).
+
+        Returns:
+            The answer (status, id, fault behaviour) and what was scheduled.
+        """
+        acct = self._account(msg.account)
+        route = msg.route or acct.route
+        if route not in self._route_mix:
+            raise NetworkModelError(f"unknown route {route!r} for account {msg.account!r}")
+        national = self.population.canonical(msg.destination_addr)
+        base = self._base_key(msg, national or msg.destination_addr)
+        counter_key = f"{base}/{msg.part}"
+        occurrence = self._occurrences.get(counter_key, 0)
+        key = f"{base}#{occurrence}"
+        if national is None:
+            return self._refused(
+                msg, now, key, int(CommandStatus.ESME_RINVDSTADR), "invalid destination"
+            )
+
+        # Flow control and submit-phase faults: these depend on arrival, like a real SMSC's.
+        second = int(now)
+        tps_second, tps_count = self._tps.get(msg.account, (second, 0))
+        if tps_second != second:
+            tps_count = 0
+        if acct.max_tps is not None and tps_count >= acct.max_tps:
+            return self._refused(msg, now, key, int(CommandStatus.ESME_RTHROTTLED), "max_tps")
+        if acct.max_queue is not None and self._inflight.get(msg.account, 0) >= acct.max_queue:
+            return self._refused(msg, now, key, int(CommandStatus.ESME_RMSGQFUL), "max_queue")
+        respond = True
+        delay = 0.0
+        fault_kind: str | None = None
+        if not self._faults.empty:
+            active = self._faults.active(now, msg.account, route, Phase.SUBMIT)
+            if active:
+                attempt = self._attempts.get(counter_key, 0)
+                draws = self._fates.rng("submit", f"{key}@{attempt}")
+                decision = submit_decision(active, draws.random, tps_count)
+                fault_kind = decision.fault
+                respond = decision.respond
+                delay = decision.delay_s
+                if not decision.process or decision.status != 0:
+                    self._attempts[counter_key] = attempt + 1
+                    return self._refused(
+                        msg,
+                        now,
+                        f"{key}@{attempt}",
+                        decision.status,
+                        f"fault {decision.fault}",
+                        fault=decision.fault,
+                        respond=decision.respond,
+                        generic_nack=decision.generic_nack,
+                        delay=decision.delay_s,
+                    )
+
+        verdict = self._senders.check(msg.account, acct.cfg, route, msg.source_addr, msg.source_ton)
+        if verdict.status != 0:
+            return self._refused(msg, now, key, verdict.status, verdict.reason)
+
+        # Accepted: count the occurrence, the second's submits and the in-flight message.
+        self._occurrences[counter_key] = occurrence + 1
+        self._tps[msg.account] = (second, tps_count + 1)
+        number = self._next_id
+        self._next_id = number + 1
+        message_id = format_id(number, self.config.message_ids)
+        return self._accept(
+            msg,
+            now,
+            acct,
+            route,
+            national,
+            key,
+            number,
+            message_id,
+            verdict,
+            respond,
+            delay,
+            fault_kind,
+        )
+
+    def _dangerous(self, msg: SubmittedMessage, acct: _Account, verdict: SenderVerdict) -> bool:
+        if self._attacker_dangerous and acct.cfg.attacker:
+            return True
+        if self._spoof_dangerous and verdict.spoof:
+            return True
+        if self._dangerous_hosts:
+            text = self._text(msg).lower()
+            return any(host in text for host in self._dangerous_hosts)
+        return False
+
+    @staticmethod
+    def _text(msg: SubmittedMessage, octets: int | None = None) -> str:
+        if msg.text is not None:
+            return msg.text
+        body = msg.short_message if octets is None else msg.short_message[:octets]
+        try:
+            return decode(body, encoding_for_data_coding(msg.data_coding), strict=False)
+        except SmsError:
+            return ""
+
+    def _fate(
+        self,
+        msg: SubmittedMessage,
+        now: float,
+        acct: _Account,
+        route: str,
+        sub: Subscriber | None,
+        key: str,
+        verdict: SenderVerdict,
+        m: tuple[int, ...],
+        p: tuple[int, ...],
+    ) -> Fate:
+        """Rule 1: the one place a part's fate is decided."""
+        errors = self._errors
+        rc = acct.receipts
+        seq = msg.part
+        carrier = None if sub is None else self._carriers[sub.carrier]
+        latency = (
+            carrier.latency
+            if carrier is not None and carrier.latency is not None
+            else self._route_latency[route]
+        )
+        first = latency(uniform(m[_M_LATENCY] if rc.per_message else p[_P_LATENCY]))
+        displayed = verdict.displayed
+
+        def final(outcome: str, stat: str, err: int, after: float, reason: str) -> Fate:
+            return Fate(key, seq, outcome, stat, err, after, (), displayed, reason)
+
+        if sub is None or carrier is None:
+            return final("unassigned", "UNDELIV", errors.unknown_subscriber, 0.0, "not in service")
+        if sub.history.tenure_at(now) is None:
+            return final("unassigned", "UNDELIV", errors.unknown_subscriber, 0.0, "disconnected")
+        if verdict.blocked:
+            return final("blocked", "REJECTD", errors.screening, 0.0, "registry")
+        if sub.reject_all:
+            return final("filtered", "REJECTD", errors.call_barred, first, "reject_all")
+        if route == "international" and sub.reject_international:
+            return final("filtered", "REJECTD", errors.call_barred, first, "reject_international")
+        if sub.dangerous_filter and self._dangerous(msg, acct, verdict):
+            return final("filtered", "REJECTD", errors.call_barred, first, "dangerous_sms")
+
+        mix = self._mix_for(sub, route)
+        w = p if rc.part_scope else m
+        o = _P_OUTCOME if rc.part_scope else _M_OUTCOME
+        outcome = sub.forced_outcome or OUTCOMES[_pick(mix.cum, w[o])]
+        validity = carrier.max_validity
+        if msg.validity_s is not None and msg.validity_s < validity:
+            validity = msg.validity_s
+        offsets = carrier.offsets
+        give_up = validity
+        if carrier.expire_after_last and offsets:
+            give_up = min(validity, first + offsets[-1])
+
+        if outcome == "delivered":
+            if first >= validity:
+                return final("expired", "EXPIRED", errors.absent, validity, "validity")
+            at = first
+            attempts: list[float] = []
+            state = sub.handset_state(now + first) if sub.handset else None
+            reason = "mix"
+            if state is not None:
+                at = -1.0
+                attempts.append(first)
+                for s in offsets:
+                    t = first + s
+                    if t > give_up:
+                        break
+                    if sub.handset_state(now + t) is None:
+                        at = t
+                        break
+                    attempts.append(t)
+                if at < 0:
+                    err = errors.absent if state == "off" else errors.memory_full
+                    return Fate(
+                        key,
+                        seq,
+                        "expired",
+                        "EXPIRED",
+                        err,
+                        give_up,
+                        tuple(attempts),
+                        displayed,
+                        f"handset {state}",
+                    )
+                reason = f"handset {state}"
+            elif w[o + 1] < mix.absent_delivered and offsets:
+                usable = bisect.bisect_right(offsets, give_up - first)
+                if usable:
+                    window = offsets[usable - 1]
+                    mean = self._absence_mean
+                    u_return = uniform(w[o + 2])
+                    ret = -mean * math.log(1.0 - u_return * (1.0 - math.exp(-window / mean)))
+                    k = min(bisect.bisect_left(offsets, ret), usable - 1)
+                    attempts.append(first)
+                    attempts.extend(first + s for s in offsets[:k])
+                    at = first + offsets[k]
+                    reason = "absent, returned"
+            if self._outages:
+                hit = outage_decision(self._outages, sub.carrier, now + at)
+                if hit is not None:
+                    if hit.mode == "fail":
+                        return Fate(
+                            key,
+                            seq,
+                            "system_failure",
+                            "UNDELIV",
+                            hit.err,
+                            at,
+                            tuple(attempts),
+                            displayed,
+                            "carrier outage",
+                        )
+                    attempts.append(at)
+                    at = hit.until - now + first
+                    reason = "carrier outage, delayed"
+            return Fate(key, seq, "delivered", "DELIVRD", 0, at, tuple(attempts), displayed, reason)
+        if outcome in ("expired", "memory_full"):
+            attempts = [first] if first <= give_up else []
+            attempts.extend(first + s for s in offsets if first + s <= give_up)
+            err = errors.absent if outcome == "expired" else errors.memory_full
+            return Fate(
+                key, seq, outcome, "EXPIRED", err, give_up, tuple(attempts), displayed, "mix"
+            )
+        if outcome == "unknown_subscriber":
+            return final(outcome, "UNDELIV", errors.unknown_subscriber, first, "mix")
+        if outcome == "rejected":
+            return final(outcome, "REJECTD", errors.call_barred, first, "mix")
+        if outcome == "system_failure":
+            return final(outcome, "UNDELIV", errors.system_failure, first, "mix")
+        return final(outcome, "UNKNOWN", errors.unknown, first, "mix")
+
+    def _accept(
+        self,
+        msg: SubmittedMessage,
+        now: float,
+        acct: _Account,
+        route: str,
+        national: str,
+        key: str,
+        number: int,
+        message_id: str,
+        verdict: SenderVerdict,
+        respond: bool,
+        delay: float,
+        fault_kind: str | None,
+    ) -> SubmitOutcome:
+        sub = self.population.get(national)
+        m = self._fates.words("msg", key)
+        p = self._fates.words("part", f"{key}/{msg.part}")
+        fate = self._fate(msg, now, acct, route, sub, key, verdict, m, p)
+        account = msg.account
+        events: list[NetworkEvent] = [
+            NetworkEvent(
+                now,
+                EventKind.ACCEPTED,
+                key,
+                account,
+                national,
+                {
+                    "message_id": message_id,
+                    "part": msg.part,
+                    "total": msg.total,
+                    "route": route,
+                    "sender": verdict.displayed,
+                },
+            )
+        ]
+        if fault_kind is not None:
+            events.append(
+                NetworkEvent(
+                    now, EventKind.FAULT_APPLIED, key, account, national, {"fault": fault_kind}
+                )
+            )
+        if verdict.blocked:
+            events.append(
+                NetworkEvent(
+                    now,
+                    EventKind.SPOOF_BLOCKED,
+                    key,
+                    account,
+                    national,
+                    {"sender": msg.source_addr, "brand": verdict.brand},
+                )
+            )
+        elif verdict.relabelled:
+            events.append(
+                NetworkEvent(
+                    now,
+                    EventKind.SENDER_RELABELLED,
+                    key,
+                    account,
+                    national,
+                    {
+                        "sender": msg.source_addr,
+                        "displayed": verdict.displayed,
+                        "spoof": verdict.spoof,
+                        "brand": verdict.brand,
+                    },
+                )
+            )
+        elif verdict.replaced:
+            events.append(
+                NetworkEvent(
+                    now,
+                    EventKind.SENDER_REPLACED,
+                    key,
+                    account,
+                    national,
+                    {"sender": msg.source_addr, "displayed": verdict.displayed},
+                )
+            )
+
+        final_at = now + fate.final_after_s
+        if fate.stat == "DELIVRD" and sub is not None:  # DELIVRD implies a subscriber
+            self._push(
+                final_at,
+                _Drop(
+                    final_at,
+                    key,
+                    account,
+                    national,
+                    msg.destination_addr,
+                    msg.source_addr,
+                    verdict,
+                    msg.concat,
+                    msg.short_message,
+                    msg.data_coding,
+                    msg.part,
+                    msg.total,
+                    msg.intended_owner,
+                    msg.obtained_date,
+                    m,
+                    sub,
+                ),
+            )
+        else:
+            kind = EventKind.FILTERED if fate.outcome == "filtered" else EventKind.FAILED
+            self._push(
+                final_at,
+                NetworkEvent(
+                    final_at,
+                    kind,
+                    key,
+                    account,
+                    national,
+                    {"stat": fate.stat, "err": fate.err, "part": msg.part, "reason": fate.reason},
+                ),
+            )
+        if fate.attempts_after_s:
+            first_fail = now + fate.attempts_after_s[0]
+            self._push(
+                first_fail,
+                NetworkEvent(
+                    first_fail,
+                    EventKind.ATTEMPT_FAILED,
+                    key,
+                    account,
+                    national,
+                    {
+                        "part": msg.part,
+                        "retries": len(fate.attempts_after_s),
+                        "reason": fate.reason,
+                    },
+                ),
+            )
+        if acct.max_queue is not None:
+            self._inflight[account] = self._inflight.get(account, 0) + 1
+            self._push(final_at, _Release(account))
+
+        before, scheduled = self._receipts(
+            msg, now, acct, route, national, fate, number, message_id, p
+        )
+        return SubmitOutcome(
+            status=0,
+            message_id=message_id,
+            key=key,
+            part=msg.part,
+            respond=respond,
+            response_delay_s=delay,
+            before_response=before,
+            scheduled=scheduled,
+            events=tuple(events),
+            fate=fate,
+        )
+
+    def _receipts(
+        self,
+        msg: SubmittedMessage,
+        now: float,
+        acct: _Account,
+        route: str,
+        national: str,
+        fate: Fate,
+        number: int,
+        message_id: str,
+        p: tuple[int, ...],
+    ) -> tuple[tuple[ReceiptDue, ...], tuple[ReceiptDue, ...]]:
+        rc = acct.receipts
+        rd = msg.registered_delivery
+        want = rd & 0x03
+        if want == 0:
+            return (), ()
+        if rc.policy == "first_part" and msg.part != 1:
+            return (), ()
+        if rc.policy == "last_part" and msg.part != msg.total:
+            return (), ()
+        stat, err = fate.stat, fate.err
+        flags: set[str] = set()
+        if stat != "DELIVRD" and p[_P_FAKE] < rc.fake:
+            stat, err = "DELIVRD", 0
+            flags.add("fake")
+        if (want == 2 and stat == "DELIVRD") or (want == 3 and stat != "DELIVRD"):
+            return (), ()
+        account = msg.account
+        rid = (
+            message_id
+            if rc.id_base is None
+            else format_id(number, self.config.message_ids, rc.id_base)
+        )
+        body = (
+            msg.text[:20]
+            if msg.text is not None
+            else self._text(msg, 44)[:20]  # 44 octets hold 20 characters in every encoding
+        )
+        done = now + fate.final_after_s
+        due = done + rc.latency(uniform(p[_P_RECEIPT_LATENCY]))
+        if p[_P_LATE] < rc.late:
+            due += rc.late_delay(uniform(p[_P_LATE_DELAY]))
+            flags.add("late")
+        if not self._faults.empty:
+            active = self._faults.active(due, account, route, Phase.RECEIPT)
+            if active:
+                due += receipt_extra_delay(active, uniform(p[_P_SLOW]))
+                flags.add("slow")
+        before = p[_P_BEFORE] < rc.before
+        if before:
+            due = done = now
+            flags.add("before_resp")
+        text = self._writer.text(rid, now, done, stat, err, 1 if stat == "DELIVRD" else 0, body)
+        if p[_P_MALFORMED] < rc.malformed:
+            text = damage(text, rid, stat, err, uniform(p[_P_MALFORMED_VARIANT]))
+            flags.add("malformed")
+        receipt = ReceiptDue(
+            at=due,
+            key=fate.key,
+            account=account,
+            message_id=rid,
+            resp_message_id=message_id,
+            part=msg.part,
+            stat=stat,
+            message_state=_STATE[stat],
+            err=err,
+            text=text,
+            source_addr=msg.destination_addr,
+            destination_addr=msg.source_addr,
+            esm_class=ESM_CLASS_RECEIPT,
+            submitted_at=now,
+            done_at=done,
+            flags=frozenset(flags),
+        )
+        out: list[ReceiptDue] = []
+        if rd & _RD_INTERMEDIATE and rc.intermediate and fate.attempts_after_s and not before:
+            at = now + fate.attempts_after_s[0]
+            out.append(
+                ReceiptDue(
+                    at=at,
+                    key=fate.key,
+                    account=account,
+                    message_id=rid,
+                    resp_message_id=message_id,
+                    part=msg.part,
+                    stat="ENROUTE",
+                    message_state=_STATE["ENROUTE"],
+                    err=self._errors.absent,
+                    text=self._writer.text(rid, now, at, "ENROUTE", self._errors.absent, 0, body),
+                    source_addr=msg.destination_addr,
+                    destination_addr=msg.source_addr,
+                    esm_class=ESM_CLASS_INTERMEDIATE,
+                    submitted_at=now,
+                    done_at=at,
+                    flags=frozenset({"intermediate"}),
+                )
+            )
+        if p[_P_LOSS] < rc.loss:
+            self._push(
+                due,
+                NetworkEvent(
+                    due,
+                    EventKind.RECEIPT_LOST,
+                    fate.key,
+                    account,
+                    national,
+                    {"message_id": rid, "part": msg.part, "stat": stat},
+                ),
+            )
+        elif before:
+            for r in out:
+                self._push(r.at, r)
+            return (receipt,), tuple(out)
+        else:
+            out.append(receipt)
+            if p[_P_DUPLICATE] < rc.duplicate:
+                dup_at = due + rc.duplicate_delay(uniform(p[_P_DUPLICATE_DELAY]))
+                out.append(
+                    ReceiptDue(
+                        at=dup_at,
+                        key=fate.key,
+                        account=account,
+                        message_id=rid,
+                        resp_message_id=message_id,
+                        part=msg.part,
+                        stat=stat,
+                        message_state=receipt.message_state,
+                        err=err,
+                        text=text,
+                        source_addr=receipt.source_addr,
+                        destination_addr=receipt.destination_addr,
+                        esm_class=ESM_CLASS_RECEIPT,
+                        submitted_at=now,
+                        done_at=done,
+                        flags=receipt.flags | {"duplicate"},
+                    )
+                )
+        for r in out:
+            self._push(r.at, r)
+        return (), tuple(out)
+
+    # -----------------------------------------------------------------------------------------
+    # Time
+    # -----------------------------------------------------------------------------------------
+
+    def next_due(self) -> float | None:
+        """When `advance` next has something to do (for the server's single timer).
+
+        Returns:
+            Epoch seconds of the earliest scheduled item, or None when idle.
+        """
+        when = self._heap[0][0] if self._heap else None
+        deadline = self._reassembler.next_deadline()
+        if deadline is not None and (when is None or deadline < when):
+            return deadline
+        return when
+
+    def advance(self, now: float) -> list[Effect]:
+        """Everything due by `now`, in time order.
+
+        Args:
+            now: Simulated time (epoch seconds); must not go backwards.
+
+        Returns:
+            Receipts to send, MO parts to send and events to publish.
+
+        Raises:
+            NetworkModelError: `now` is earlier than the previous call's.
+        """
+        if now < self._last_advance:
+            raise NetworkModelError(f"time went backwards: {now} < {self._last_advance}")
+        self._last_advance = now
+        out: list[Effect] = []
+        heap = self._heap
+        deadline = self._reassembler.next_deadline()
+        while True:
+            at = heap[0][0] if heap else math.inf
+            if deadline is not None and deadline <= now and deadline < at:
+                for r in self._reassembler.expire(deadline):
+                    self._flushed(r, out)
+                deadline = self._reassembler.next_deadline()
+                continue
+            if at > now:
+                break
+            _, _, item = heapq.heappop(heap)
+            if isinstance(item, _Drop):
+                self._deliver(item, out)
+                deadline = self._reassembler.next_deadline()
+            elif isinstance(item, _Release):
+                self._inflight[item.account] = self._inflight.get(item.account, 1) - 1
+            else:
+                out.append(item)
+        return out
+
+    # -----------------------------------------------------------------------------------------
+    # Handsets
+    # -----------------------------------------------------------------------------------------
+
+    def _deliver(self, drop: _Drop, out: list[Effect]) -> None:
+        at = drop.at
+        sub = drop.subscriber
+        if self._quiet is not None:
+            tz = self._tz if sub.tz is None else sub.tz
+            if self._quiet.is_quiet(at, tz):
+                out.append(
+                    NetworkEvent(
+                        at,
+                        EventKind.DELIVERED_IN_QUIET_HOURS,
+                        drop.key,
+                        drop.account,
+                        drop.number,
+                        {"part": drop.part},
+                    )
+                )
+        out.append(
+            NetworkEvent(
+                at,
+                EventKind.DELIVERED,
+                drop.key,
+                drop.account,
+                drop.number,
+                {"part": drop.part, "total": drop.total, "sender": drop.verdict.displayed},
+            )
+        )
+        concat = drop.concat
+        if concat is None:
+            # A single message needs no reassembly: decode it as the handset would.
+            try:
+                encoding = encoding_for_data_coding(drop.data_coding)
+                text = decode(drop.body, encoding, strict=False)
+            except SmsError:
+                text = ""
+            self._complete([drop], text, 1, (), at, out)
+            return
+        slot = (drop.verdict.displayed, drop.number, concat.reference, concat.total)
+        self._parts.setdefault(slot, []).append(drop)
+        try:
+            flushed = self._reassembler.add(
+                drop.verdict.displayed,
+                drop.number,
+                concat,
+                drop.body,
+                at,
+                data_coding=drop.data_coding,
+            )
+        except SmsError:
+            flushed = []
+        for r in flushed:
+            self._flushed(r, out)
+
+    def _flushed(self, r: Reassembled, out: list[Effect]) -> None:
+        if r.reference is None:
+            return
+        metas = self._parts.pop((r.source, r.destination, r.reference, r.total), [])
+        if not metas:
+            return
+        at = r.last_seen
+        if r.reason is FlushReason.EXPIRED:
+            at = r.first_seen + self.config.handsets.reassembly_timeout_s
+        self._complete(metas, r.text, r.total, r.missing, at, out)
+
+    def _complete(
+        self,
+        metas: list[_Drop],
+        text: str,
+        total: int,
+        missing: tuple[int, ...],
+        at: float,
+        out: list[Effect],
+    ) -> None:
+        """File a whole message (or what arrived of it) in the handset and audit it."""
+        head = metas[0]
+        complete = not missing
+        verdict = head.verdict
+        sub = head.subscriber
+        flags = verdict.flags
+        if not complete:
+            flags = flags | {"incomplete"}
+        misdelivered = False
+        if head.intended_owner is not None or head.obtained_date is not None:
+            # Only when the sender said whom it means to reach can a delivery be wrong.
+            tenure = sub.history.tenure_at(at)
+            if head.intended_owner is not None:
+                misdelivered = tenure is None or tenure.owner != head.intended_owner
+            elif head.obtained_date is not None:
+                misdelivered = sub.history.changed_since(head.obtained_date, at)
+            if misdelivered:
+                flags = flags | {"misdelivery"}
+                out.append(
+                    NetworkEvent(
+                        at,
+                        EventKind.MISDELIVERY,
+                        head.key,
+                        head.account,
+                        head.number,
+                        {
+                            "owner": None if tenure is None else tenure.owner,
+                            "intended_owner": head.intended_owner,
+                            "obtained_date": None
+                            if head.obtained_date is None
+                            else head.obtained_date.isoformat(),
+                        },
+                    )
+                )
+        keys = (head.key,) if len(metas) == 1 else tuple(dict.fromkeys(d.key for d in metas))
+        message = InboxMessage(
+            at=at,
+            sender=verdict.displayed,
+            text=text,
+            keys=keys,
+            account=head.account,
+            flags=flags,
+            parts=total,
+            missing=missing,
+        )
+        inbox = self._inboxes.get(head.number)
+        if inbox is None:
+            inbox = self._inboxes[head.number] = Inbox(head.number, self._keep)
+        for spoof in inbox.file(message, verdict.brand):
+            out.append(
+                NetworkEvent(
+                    at,
+                    EventKind.SPOOF_DELIVERED_INTO_THREAD,
+                    spoof.keys[0],
+                    spoof.account,
+                    head.number,
+                    {"sender": spoof.sender, "brand": verdict.brand},
+                )
+            )
+        opted = self._opted_out.get((head.number, head.account))
+        if opted is not None and opted <= at:
+            out.append(
+                NetworkEvent(
+                    at,
+                    EventKind.SENT_AFTER_OPT_OUT,
+                    head.key,
+                    head.account,
+                    head.number,
+                    {"opted_out_at": opted},
+                )
+            )
+        out.append(
+            NetworkEvent(
+                at,
+                EventKind.MESSAGE_COMPLETED,
+                head.key,
+                head.account,
+                head.number,
+                {
+                    "sender": verdict.displayed,
+                    "parts": total,
+                    "complete": complete,
+                    "text": text,
+                },
+            )
+        )
+        if (
+            complete
+            and self._two_way.enabled
+            and (verdict.replyable or self.config.two_way.reply_to_alphanumeric)
+        ):
+            self._reply(head, sub, at, misdelivered)
+
+    def _reply(self, head: _Drop, sub: Subscriber, at: float, wrong_number: bool) -> None:
+        reply = self._two_way.decide(
+            head.words[_M_REPLY:],
+            probability=sub.reply_probability,
+            template=sub.reply_template,
+            wrong_number=wrong_number,
+        )
+        if reply is None:
+            return
+        when = at + reply.delay_s
+        reply_key = f"{head.key}~reply"
+        for mo in self._two_way.mo_parts(
+            reply,
+            at=when,
+            key=reply_key,
+            in_reply_to=head.key,
+            account=head.account,
+            source_addr=head.destination_addr,
+            destination_addr=head.verdict.displayed,
+        ):
+            self._push(when, mo)
+        self._push(
+            when,
+            NetworkEvent(
+                when,
+                EventKind.REPLY_SENT,
+                reply_key,
+                head.account,
+                head.number,
+                {"template": reply.template.name, "in_reply_to": head.key},
+            ),
+        )
+        if reply.template.opt_out:
+            self._opted_out.setdefault((head.number, head.account), when)
+            self._push(
+                when,
+                NetworkEvent(
+                    when,
+                    EventKind.OPTED_OUT,
+                    reply_key,
+                    head.account,
+                    head.number,
+                    {"text": reply.template.text, "in_reply_to": head.key},
+                ),
+            )
+
+    def handset(self, number: str) -> HandsetView:
+        """What a number's handset shows now (threads with texts, times and flags).
+
+        Args:
+            number: The number in any accepted form.
+
+        Returns:
+            A snapshot; empty when nothing was delivered to it.
+        """
+        national = self.population.canonical(number) or number
+        inbox = self._inboxes.get(national)
+        return HandsetView(national, ()) if inbox is None else inbox.view()
+
+    # -----------------------------------------------------------------------------------------
+    # Ownership and owner check
+    # -----------------------------------------------------------------------------------------
+
+    def subscriber(self, number: str) -> Subscriber | None:
+        """The subscriber holding a number, or None.
+
+        Args:
+            number: The number in any accepted form.
+
+        Returns:
+            The subscriber.
+        """
+        national = self.population.canonical(number)
+        return None if national is None else self.population.get(national)
+
+    def history(self, number: str) -> NumberHistory | None:
+        """A number's true ownership timeline (not lagged), or None when unknown.
+
+        Args:
+            number: The number in any accepted form.
+
+        Returns:
+            The history.
+        """
+        sub = self.subscriber(number)
+        return None if sub is None else sub.history
+
+    def owner_check(self, number: str, reference: date, now: float) -> OwnerCheckResult:
+        """他人接続判定 for one number (DOMAIN §6.3 semantics, stale by `db_lag_days`).
+
+        Args:
+            number: The number in any accepted form.
+            reference: The reference date (when the number was obtained / consent given).
+            now: Simulated time of the query.
+
+        Returns:
+            changed / unchanged / no_data with the last visible disconnect date.
+        """
+        return self._db.check(number, self.history(number), reference, now)
+
+    def owner_check_many(
+        self, queries: Iterable[tuple[str, date]], now: float
+    ) -> list[OwnerCheckResult]:
+        """Bulk 他人接続判定.
+
+        Args:
+            queries: (number, reference date) pairs.
+            now: Simulated time of the query.
+
+        Returns:
+            One result per query, in order.
+        """
+        return [self.owner_check(number, reference, now) for number, reference in queries]
+
+    # -----------------------------------------------------------------------------------------
+    # Session faults
+    # -----------------------------------------------------------------------------------------
+
+    def session_decision(
+        self, now: float, account: str, *, pdus_received: int, bound_at: float
+    ) -> SessionDecision:
+        """What the server must do to a session now (disconnect, unbind, stall, nothing).
+
+        Args:
+            now: Simulated time.
+            account: The session's system_id.
+            pdus_received: PDUs received on the session so far.
+            bound_at: When the session was bound.
+
+        Returns:
+            The decision.
+        """
+        route = self._account(account).route
+        return session_decision(
+            self._faults, now, account, route, pdus_received=pdus_received, bound_at=bound_at
+        )
+
+    def next_session_deadline(self, now: float, account: str) -> float | None:
+        """The next instant a time-triggered session fault fires for an account.
+
+        Args:
+            now: Simulated time.
+            account: The system_id.
+
+        Returns:
+            Epoch seconds, or None.
+        """
+        return next_session_deadline(self._faults, now, account, self._account(account).route)

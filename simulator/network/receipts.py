@@ -1,0 +1,133 @@
+"""Receipt text and ids: `sms.receipt.format_receipt` plus the carrier's fault knobs.
+
+Invariants:
+    * The standard text is always `sms.receipt.format_receipt`'s (SMPP 3.4 Appendix B). For
+      speed the middle of the text (sub .. err) is formatted once per (submit minute, done minute,
+      stat, err, dlvrd) and spliced between `id:` and `text:`; this relies only on the layout
+      that module guarantees (id first, text last).
+    * Damaged texts (`damage`) are deterministic functions of their inputs and one uniform.
+    * Id formatting is pure: the id *number* comes from the network's arrival-order counter,
+      which is not part of any fate.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, tzinfo
+from typing import Final
+
+from simulator.network.config import MessageIdConfig
+from sms.receipt import Receipt, format_receipt
+
+__all__ = ["ReceiptWriter", "damage", "format_id"]
+
+_PLACEHOLDER_ID: Final = "X"
+_CACHE_LIMIT: Final = 4096
+
+
+def format_id(number: int, cfg: MessageIdConfig, base: str | None = None) -> str:
+    """Write an id number.
+
+    Args:
+        number: The id number.
+        cfg: Id settings.
+        base: "hex" or "decimal" to override `cfg.format` (the id_in_receipt knob); the
+            override drops zero padding and prefix, as a different SMSC component would.
+
+    Returns:
+        The id text.
+    """
+    if base is None:
+        digits = (
+            format(number, "X" if cfg.uppercase else "x") if cfg.format == "hex" else str(number)
+        )
+        return cfg.prefix + digits.zfill(cfg.width)
+    return format(number, "x") if base == "hex" else str(number)
+
+
+class ReceiptWriter:
+    """Formats receipt texts in one zone, memoising the date/stat middle part."""
+
+    def __init__(self, tz: tzinfo, seconds: bool) -> None:
+        """Bind the zone.
+
+        Args:
+            tz: Zone the dates are written in.
+            seconds: 12-digit dates instead of 10.
+        """
+        self._tz = tz
+        self._seconds = seconds
+        self._unit = 1 if seconds else 60
+        self._middle: dict[tuple[int, int, str, int, int], str] = {}
+
+    def text(
+        self,
+        message_id: str,
+        submitted_at: float,
+        done_at: float,
+        stat: str,
+        err: int,
+        dlvrd: int,
+        body: str,
+    ) -> str:
+        """The receipt text.
+
+        Args:
+            message_id: The id to write.
+            submitted_at: Submission time (epoch seconds).
+            done_at: Time of the reported state.
+            stat: Stat word.
+            err: Error code.
+            dlvrd: 1 when delivered, else 0.
+            body: The message text (the first 20 characters are kept).
+
+        Returns:
+            `id:... sub:001 dlvrd:... submit date:... done date:... stat:... err:... text:...`
+        """
+        unit = self._unit
+        key = (int(submitted_at // unit), int(done_at // unit), stat, err, dlvrd)
+        middle = self._middle.get(key)
+        if middle is None:
+            full = format_receipt(
+                Receipt(
+                    message_id=_PLACEHOLDER_ID,
+                    sub=1,
+                    dlvrd=dlvrd,
+                    submit_date=datetime.fromtimestamp(key[0] * unit, self._tz),
+                    done_date=datetime.fromtimestamp(key[1] * unit, self._tz),
+                    stat=stat,
+                    err=str(err),
+                    text="",
+                ),
+                tz=self._tz,
+                seconds=self._seconds,
+            )
+            middle = full[len("id:" + _PLACEHOLDER_ID) : full.rindex(" text:")]
+            if len(self._middle) >= _CACHE_LIMIT:
+                self._middle.clear()
+            self._middle[key] = middle
+        return f"id:{message_id}{middle} text:{body[:20]}"
+
+
+def damage(text: str, message_id: str, stat: str, err: int, u: float) -> str:
+    """A malformed variant of a receipt text, as broken carriers send them.
+
+    Args:
+        text: The well-formed text.
+        message_id: Its id.
+        stat: Its stat word.
+        err: Its error code.
+        u: A uniform in (0, 1) choosing the variant.
+
+    Returns:
+        One of: no `stat:` field; an impossible done date (month 13); no `id:` field (cannot be
+        correlated at all); a CSV line `id,stat,err` (a non-standard carrier format, DOMAIN §3).
+    """
+    variant = int(u * 4)
+    if variant == 0:
+        return text.replace(f" stat:{stat}", "")
+    if variant == 1:
+        head, _, tail = text.partition("done date:")
+        return head + "done date:" + "9913" + tail[4:]
+    if variant == 2:
+        return text.replace(f"id:{message_id} ", "", 1)
+    return f"{message_id},{stat},{err:03d}"
