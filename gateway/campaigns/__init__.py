@@ -1,0 +1,99 @@
+"""Dunning (督促) campaigns: each way a reminder campaign goes wrong is a checked, tested step.
+
+Modules, from pure to I/O:
+
+* `values` — typed conversion of CSV cells (amounts, dates, zones).
+* `template` — merge-field templates with a formatter that cannot reach into Python objects.
+* `quiet` — quiet hours in the recipient's local time; deferral; validity capped at window close.
+* `schedule` — once / monthly (day 31 -> last day) / reminder sequences; the catch-up rule.
+* `lint` — name present, numeric registered sender, no threats in a first notice, allowlisted
+  URLs, no link shorteners, a contact number.
+* `state` — the campaign state machine (draft -> approved -> sending -> done / cancelled).
+* `csvimport` — decode (UTF-8 / CP932), map columns, validate rows with line numbers.
+* `preview` — render, count characters / parts / billing units, price, lint.
+* `config` — the campaign config and template-file models (pydantic).
+* `ownercheck` — the 他人接続判定 client protocol, its HTTP client and a fake.
+* `submit` — the `Submitter` port to the gateway and `StoreSubmitter` over `MessageStore`.
+* `repository` — campaign tables in the gateway's SQLite file, own connection.
+* `runner` — `CampaignRunner`: create, preview, approve, send, mark paid, due sends.
+* `report` — per-campaign counts and CSV / JSON exports.
+
+`gateway.campaigns` never imports `simulator` (ARCHITECTURE rule 2).
+"""
+
+from __future__ import annotations
+
+from gateway.campaigns.config import (
+    CampaignConfig,
+    TemplateSpec,
+    load_config,
+    load_template,
+    parse_template_text,
+)
+from gateway.campaigns.errors import (
+    ApprovalError,
+    CampaignConfigError,
+    CampaignError,
+    ColumnMappingError,
+    CsvReadError,
+    IllegalCampaignTransition,
+    NotApprovedError,
+    OwnerCheckError,
+    OwnerCheckRequired,
+    QuietHoursError,
+    ScheduleError,
+    TemplateError,
+    UnknownCampaign,
+)
+from gateway.campaigns.ownercheck import (
+    FakeOwnerCheckClient,
+    HttpOwnerCheckClient,
+    OwnerCheckClient,
+    OwnerResult,
+    OwnerStatus,
+)
+from gateway.campaigns.preview import Preview
+from gateway.campaigns.report import CampaignReport, build_report
+from gateway.campaigns.repository import CampaignRepository
+from gateway.campaigns.runner import CampaignRunner, CreateResult, DueSend, SendResult
+from gateway.campaigns.state import CampaignEvent, CampaignState
+from gateway.campaigns.submit import StoreSubmitter, StoreView, Submitter
+
+__all__ = [
+    "ApprovalError",
+    "CampaignConfig",
+    "CampaignConfigError",
+    "CampaignError",
+    "CampaignEvent",
+    "CampaignReport",
+    "CampaignRepository",
+    "CampaignRunner",
+    "CampaignState",
+    "ColumnMappingError",
+    "CreateResult",
+    "CsvReadError",
+    "DueSend",
+    "FakeOwnerCheckClient",
+    "HttpOwnerCheckClient",
+    "IllegalCampaignTransition",
+    "NotApprovedError",
+    "OwnerCheckClient",
+    "OwnerCheckError",
+    "OwnerCheckRequired",
+    "OwnerResult",
+    "OwnerStatus",
+    "Preview",
+    "QuietHoursError",
+    "ScheduleError",
+    "SendResult",
+    "StoreSubmitter",
+    "StoreView",
+    "Submitter",
+    "TemplateError",
+    "TemplateSpec",
+    "UnknownCampaign",
+    "build_report",
+    "load_config",
+    "load_template",
+    "parse_template_text",
+]
