@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import math
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sms.alphabet import GSM7_BASIC, Encoding, decode, unpack_septets
+from sms.alphabet import GSM7_BASIC, Encoding, UnencodableCharacter, decode, unpack_septets
 from sms.segments import (
     PROFILES,
     MessageTooLong,
@@ -47,7 +48,9 @@ PER_PART = {
 GSM_ALPHABET = st.sampled_from(GSM_CHARS)
 ESCAPE_ALPHABET = st.sampled_from(["a", "€", "[", "]", "\\", "{"])
 JP_ALPHABET = st.sampled_from(["漢", "あ", "ｱ", "😀", "👍", "🏽", "a", "€"])
-ANY_ALPHABET = st.characters()
+# Any scalar value a str can carry in a real message: lone surrogates are not text and are
+# refused (see test_lone_surrogates_are_refused).
+ANY_ALPHABET = st.characters(exclude_categories=["Cs"])
 
 
 def long_text(alphabet: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
@@ -234,3 +237,20 @@ def test_jp_limit_is_exactly_the_profile_figure(text: str, method: Method) -> No
     else:
         assert encoding is Encoding.GSM7 or n <= 670
         assert result.units <= 10
+
+
+@given(
+    before=st.text(alphabet=ANY_ALPHABET, max_size=50),
+    surrogate=st.characters(categories=["Cs"]),
+    after=st.text(alphabet=ANY_ALPHABET, max_size=50),
+    method=methods,
+)
+def test_lone_surrogates_are_refused(
+    before: str, surrogate: str, after: str, method: Method
+) -> None:
+    """A Python str may hold a lone surrogate; it has no UCS-2/UTF-16 form, so plan() refuses
+    it with the position instead of sending mojibake."""
+    with pytest.raises(UnencodableCharacter) as caught:
+        plan(before + surrogate + after, method=method)
+    assert caught.value.char == surrogate
+    assert caught.value.position == len(before)
