@@ -20,6 +20,10 @@ COMMANDS: Final[dict[str, tuple[str, str]]] = {
         "scenarios.commands.campaign",
         "dunning campaigns: import a CSV, preview, approve (second operator), send, report",
     ),
+    "schema": (
+        "scenarios.commands.schema",
+        "write or check scenarios/schema.json (the JSON Schema of scenario files)",
+    ),
     "tui": (
         "scenarios.commands.tui",
         "operator console: binds, queues, messages, handsets, scenario; pause/rate/fault/drain",
