@@ -16,6 +16,10 @@ from typing import Final, Protocol
 #: subcommand -> (module, one-line help). Order is the order shown by `smsh --help`.
 COMMANDS: Final[dict[str, tuple[str, str]]] = {
     "plan": ("scenarios.commands.plan", "show how a text is encoded and split into SMS parts"),
+    "simulator": (
+        "scenarios.commands.simulator",
+        "run the simulated SMSC (SMPP 3.4 server) until Ctrl-C",
+    ),
     "campaign": (
         "scenarios.commands.campaign",
         "dunning campaigns: import a CSV, preview, approve (second operator), send, report",
