@@ -163,6 +163,9 @@ def _segments(phases: Sequence[RatePhase]) -> list[_Segment]:
     return out
 
 
+_BOUNDARY_EPSILON: Final[float] = 1e-9
+
+
 def arrival_offsets(
     phases: Sequence[RatePhase],
     *,
@@ -191,7 +194,11 @@ def arrival_offsets(
     for segment in segments:
         total = segment.count()
         end = accumulated + total
-        while target < end:
+        # rate x duration carries float error (10 * 12.1 = 121.00000000000001): an arrival that
+        # lands on the phase end within that error belongs to the next phase, not this one.
+        # (An unbounded phase has end = inf and needs no such margin.)
+        stop = end if math.isinf(end) else end - _BOUNDARY_EPSILON * max(1.0, end)
+        while target < stop:
             if limit is not None and produced >= limit:
                 return
             at = segment.solve(target - accumulated)
