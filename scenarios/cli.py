@@ -20,6 +20,14 @@ COMMANDS: Final[dict[str, tuple[str, str]]] = {
         "scenarios.commands.simulator",
         "run the simulated SMSC (SMPP 3.4 server) until Ctrl-C",
     ),
+    "gateway": (
+        "scenarios.commands.gateway",
+        "run the SMPP client gateway and its HTTP API (serve | check --config FILE)",
+    ),
+    "load": (
+        "scenarios.commands.load",
+        "submit N messages through the full gateway path and report rates and latencies",
+    ),
     "campaign": (
         "scenarios.commands.campaign",
         "dunning campaigns: import a CSV, preview, approve (second operator), send, report",

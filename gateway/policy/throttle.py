@@ -105,6 +105,18 @@ class ThrottleState(Generic[T]):
         heapq.heappush(self._backlog, _Held(order, item))
         return until
 
+    def hold(self, item: T, order: int) -> None:
+        """Put back a request taken with `next` that could not be sent yet (it waits for a
+        rate-limit token, or the link went away), without pausing the bind.
+
+        It keeps its place by send order, so it still goes before anything sent later.
+
+        Args:
+            item: The request.
+            order: Its send order (as given when it was first taken).
+        """
+        heapq.heappush(self._backlog, _Held(order, item))
+
     def accepted(self, now: float) -> None:
         """Record an ESME_ROK response: outside a pause it ends the back-off escalation.
 

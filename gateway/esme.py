@@ -1,0 +1,1918 @@
+"""The ESME shell: one `aiosmpplib.ESME` per bind, driven by our extension points.
+
+Rule 1: the durable truth is the store (`gateway.store`); this module keeps in memory only
+what is on its way: parts queued for a bind, the bind's window, its throttle backlog, and the
+sequence number -> part map of requests awaiting a response.
+Rule 2: decisions are the policies' (`gateway.policy`): window, token buckets, throttle pause,
+retry table. This module feeds them facts with `now` and acts on their answers.
+
+Theory of operation
+-------------------
+A `Bind` owns one `GatewayEsme` (an `aiosmpplib.ESME` subclass) and the objects aiosmpplib
+calls at its extension points:
+
+* `StoreBroker` (AbstractBroker): the dispatcher (`gateway.gateway`) claims messages from the
+  store, plans them and hands the bind a `Ticket` per part. `dequeue` blocks until the bind is
+  up, its `Window` has room, its `ThrottleState` is not paused and the next part's rate-limit
+  tokens are available; only then does it pick the part (the throttle backlog first, in send
+  order, then fresh parts) and return it. aiosmpplib has no window: the broker reserves a slot,
+  `GatewayHook.sending` fills it with the sequence number, and the slot is freed when the
+  response is *durably recorded* (or timed out, or the link dropped).
+* `PartRateLimiter` (AbstractRateLimiter): `RateLimits` counted per part (global, bind, route,
+  sender). The broker checks availability and the limiter takes the tokens; nothing awaits
+  between the two, so the choice of the part and its send are atomic and a throttle arriving
+  meanwhile cannot reorder parts.
+* `ThrottleGate` (AbstractThrottleHandler): answers aiosmpplib's "may I send" from the
+  `ThrottleState`; the response handler drives the state with the throttled part itself.
+* `StoreCorrelator` (AbstractCorrelator): sequence -> `Ticket` for requests in flight (memory),
+  and a bounded map of timed-out requests so a late response is still recorded. SMSC id <->
+  message lives in the store (`record_resp` / `record_receipt`), so receipts match after a
+  restart.
+* `GatewayHook` (AbstractHook): registers a part in the window and correlator as it is written,
+  records responses, and publishes the bus events. deliver_sm (receipts, MO) reach the bind
+  through `GatewayEsme._handle_request` instead (see below).
+* `BackoffRetryTimer` (AbstractRetryTimer): reconnect delays from a `BackoffSchedule`.
+* aiosmpplib's ``custom_codecs``: GSM 03.38 is decoded with `sms.alphabet` (`GSM_CODEC`).
+
+Where aiosmpplib is subclassed (each place also says why in a comment):
+
+* `PlannedSubmitSm(SubmitSm)`: our planner's parts go out byte for byte (UDH or SAR TLVs, or
+  message_payload); aiosmpplib would re-encode and re-split a long text itself.
+* `GatewayEsme(ESME)`: `_get_pdu` (length guard; unknown command_status values must not drop
+  the session; a bind refusal without a body must be reported, not raise), `_handle_request`
+  (deliver_sm: aiosmpplib's receipt parser raises on common receipt variants and would drop
+  the session, it correlates in memory only, and it writes the deliver_sm_resp before anything
+  could be stored; we parse with its codec, store, then acknowledge), `connect` /
+  `_receive_data` (aiosmpplib has no link up/down hook; we need one to requeue what was in
+  flight), `stop` (end its tasks at once instead of after 0.5 s each), `drop_connection` and
+  `acknowledge` (no public way to force a reconnect or to answer a deliver_sm later).
+
+Durability and duplicates
+-------------------------
+A claim is committed before any of its parts is written. A part's window slot stays taken
+until its ESME_ROK is committed, so at any instant at most `window` parts per bind have been
+written without a committed response: after a crash, recovery requeues those messages and at
+most ``window`` parts per bind can reach the SMSC twice. Receipts and MO are committed before
+their deliver_sm_resp is written (`Bind.on_deliver` stores, then acknowledges on the same
+session, while the receive loop reads on), so an acknowledged receipt is never lost; an SMSC
+resends an unacknowledged one, and a duplicate receipt changes nothing.
+
+Invariants
+----------
+* ``window.outstanding + reserved <= window.size``; a ticket is in exactly one of: the ready
+  queue, the throttle backlog, handed to aiosmpplib, in flight, or done.
+* Each `Attempt` (one claim of one message) ends with exactly one store transition: nothing
+  (every part ESME_ROK: the store moved it to ``submitted``), ``requeue``, ``release`` or
+  ``finalise``, once all of its tickets are resolved.
+* Store operations are issued in the order the facts happened (one writer queue, FIFO task
+  start), so a part's submit is recorded before its response, a response before a receipt
+  read after it, and every response of an attempt before the attempt's requeue. (A receipt
+  the SMSC sends before the response is kept pending by the store and applied with it.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import logging
+import random
+import struct
+from collections import Counter, deque
+from collections.abc import Callable, Coroutine, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import Enum
+from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
+
+from aiosmpplib import (
+    ESME,
+    NPI,
+    TON,
+    AbstractBroker,
+    AbstractCorrelator,
+    AbstractHook,
+    AbstractRateLimiter,
+    AbstractRetryTimer,
+    AbstractThrottleHandler,
+    BindMode,
+    DeliverSm,
+    DeliverSmResp,
+    GenericNack,
+    OptionalParam,
+    PduHeader,
+    PhoneNumber,
+    SmppCommand,
+    SmppCommandStatus,
+    SmppSessionState,
+    SubmitSm,
+)
+from aiosmpplib.state import (
+    RECEIPTED_MESSAGE_ID,
+    SAR_MSG_REF_NUM,
+    SAR_SEGMENT_SEQNUM,
+    SAR_TOTAL_SEGMENTS,
+)
+
+from gateway.errors import GatewayError, IllegalTransitionError, WindowError
+from gateway.policy import (
+    BackoffSchedule,
+    Decision,
+    Failure,
+    RateLimits,
+    RetryAction,
+    RetryTable,
+    ThrottleState,
+    Window,
+    keyed_rng,
+)
+from gateway.policy.retry import CommandStatus
+from gateway.store import (
+    TERMINAL_STATES,
+    AsyncMessageStore,
+    ClaimedMessage,
+    MessageState,
+    ReceiptStatus,
+)
+from sms.alphabet import Encoding, decode_gsm7, encode_gsm7
+from sms.bus import (
+    Alert,
+    BindStateChanged,
+    MessageFinal,
+    MetricsAggregator,
+    PartSubmitted,
+    Publisher,
+    ReceiptReceived,
+    SubmitResponded,
+    Throttled,
+)
+from sms.bus.events import BindState, FinalState
+from sms.bus.metrics import LogHistogram
+from sms.clock import Clock
+from sms.numbers import SmppAddress
+from sms.receipt import MessageState as ReceiptState
+from sms.receipt import ReceiptParseError, parse_receipt, stat_for_state
+from sms.segments import Plan
+
+__all__ = [
+    "Attempt",
+    "BackoffRetryTimer",
+    "Bind",
+    "GatewayContext",
+    "GatewayEsme",
+    "GatewayHook",
+    "GatewayStats",
+    "LinkDown",
+    "PartRateLimiter",
+    "PlannedSubmitSm",
+    "ReceiptInbound",
+    "StoreBroker",
+    "StoreCorrelator",
+    "TaskTracker",
+    "ThrottleGate",
+    "Ticket",
+    "TicketState",
+    "build_attempt",
+    "final_state_for",
+]
+
+if TYPE_CHECKING:
+    from typing_extensions import Buffer
+
+log = logging.getLogger("smsh.gateway.esme")
+
+_HEADER: Final = struct.Struct(">IIII")
+#: Largest PDU read (message_payload may carry 64 KiB).
+MAX_PDU: Final[int] = 70_000
+SUBMIT_SM_RESP: Final[int] = 0x80000004
+DELIVER_SM: Final[int] = 0x00000005
+GENERIC_NACK: Final[int] = 0x80000000
+TAG_MESSAGE_STATE: Final[int] = 0x0427
+#: bind_receiver_resp, bind_transmitter_resp, bind_transceiver_resp.
+_BIND_RESPONSES: Final[frozenset[int]] = frozenset({0x80000001, 0x80000002, 0x80000009})
+#: aiosmpplib codec names for our encodings (their data_coding values match SMPP 3.4 §5.2.19).
+_CODEC_NAME: Final[dict[Encoding, str]] = {
+    Encoding.GSM7: "gsm0338",
+    Encoding.UCS2: "ucs2",
+    Encoding.LATIN1: "latin_1",
+    Encoding.BINARY: "octet_unspecified_II",
+}
+#: Timed-out requests remembered so that a late response is still recorded.
+LATE_CAPACITY: Final[int] = 10_000
+#: Part send times remembered for the submit -> receipt latency.
+SENT_AT_CAPACITY: Final[int] = 200_000
+
+T = TypeVar("T")
+
+
+# --------------------------------------------------------------------------------------------
+# Tickets and attempts
+
+
+class TicketState(Enum):
+    """Where a part is."""
+
+    QUEUED = "queued"
+    """In the bind's ready queue or throttle backlog."""
+    HANDED = "handed"
+    """Returned by `StoreBroker.dequeue`, not yet written."""
+    IN_FLIGHT = "in_flight"
+    """Written; waiting for its response."""
+    DONE = "done"
+    """Resolved (answered, failed, timed out, or abandoned with its link)."""
+
+
+@dataclass(slots=True, eq=False)
+class Attempt:
+    """One claim of one message: its parts go out on one bind."""
+
+    message_id: int
+    """Store id."""
+    attempt: int
+    """The store's attempt number (1 for the first claim)."""
+    parts_total: int
+    """Parts of the message."""
+    deadline: float | None
+    """Validity deadline."""
+    client_ref: str | None
+    """Submitter reference."""
+    outstanding: int = 0
+    """Tickets of this attempt not yet resolved."""
+    sent_any: bool = False
+    """A part was written in this attempt (release is no longer allowed)."""
+    failure: Decision | None = None
+    """The decision that ends the attempt unsuccessfully (no further parts are sent)."""
+    abandoned: bool = False
+    """The link went away (or the gateway stops): remaining parts are not sent."""
+
+    def fail(self, decision: Decision) -> None:
+        """Record a failed part. A permanent failure wins over a retry; of two retries the
+        later retry time wins."""
+        current = self.failure
+        if current is None or decision.action is RetryAction.PERMANENT_FAIL:
+            if current is None or current.action is not RetryAction.PERMANENT_FAIL:
+                self.failure = decision
+            return
+        if current.action is RetryAction.PERMANENT_FAIL:
+            return
+        if (decision.retry_at or 0.0) > (current.retry_at or 0.0):
+            self.failure = decision
+
+    @property
+    def stopped(self) -> bool:
+        """No more parts of this attempt may be written."""
+        return self.failure is not None or self.abandoned
+
+
+@dataclass(slots=True, eq=False)
+class Ticket:
+    """One submit_sm to write: a part of a message, ready to go."""
+
+    attempt: Attempt
+    """The attempt it belongs to."""
+    part: int
+    """Part number (1-based)."""
+    total: int
+    """Parts of the message."""
+    source: SmppAddress
+    """source_addr."""
+    destination: SmppAddress
+    """destination_addr."""
+    user_data: bytes
+    """short_message octets (UDH included), or the message_payload value."""
+    as_payload: bool
+    """Send `user_data` in message_payload instead of short_message."""
+    encoding: Encoding
+    """Encoding of the user data (decides data_coding)."""
+    esm_class: int
+    """esm_class (0x40 when the user data starts with a UDH)."""
+    sar: tuple[int, int, int] | None
+    """(reference, total, seq) for the sar_* TLVs."""
+    registered_delivery: int
+    """registered_delivery."""
+    priority: int
+    """priority_flag (0-3)."""
+    route: str
+    """Route name (for the rate limits)."""
+    sender: str
+    """Sender ID (for the rate limits)."""
+    order: int = 0
+    """Send order on its bind (assigned when first taken from the ready queue)."""
+    throttles: int = 0
+    """ESME_RTHROTTLED answers this part got."""
+    sequence: int = 0
+    """SMPP sequence number of its latest write."""
+    sent_at: float = 0.0
+    """`now` of its latest write."""
+    state: TicketState = TicketState.QUEUED
+    """Where it is."""
+    pdu: PlannedSubmitSm | None = None
+    """The aiosmpplib message (built on first send)."""
+
+    @property
+    def message_id(self) -> int:
+        """Store id of its message."""
+        return self.attempt.message_id
+
+    def submit_sm(self) -> PlannedSubmitSm:
+        """The aiosmpplib message for this part (built once, reused for resends)."""
+        if self.pdu is None:
+            self.pdu = PlannedSubmitSm.for_ticket(self)
+        return self.pdu
+
+
+def build_attempt(
+    claimed: ClaimedMessage,
+    plan: Plan,
+    *,
+    route: str,
+    destination: SmppAddress,
+    source: SmppAddress,
+    registered_delivery: bool,
+) -> tuple[Attempt, list[Ticket]]:
+    """The attempt and its tickets for a claimed message (pure).
+
+    Args:
+        claimed: The claimed message (its `pending_parts` are the parts to send).
+        plan: Its plan; must have `claimed.parts_total` parts.
+        route: Route name.
+        destination: Destination SMPP address.
+        source: Source SMPP address (the message's sender).
+        registered_delivery: Ask for receipts.
+
+    Returns:
+        The attempt and one ticket per pending part, in part order.
+
+    Raises:
+        GatewayError: The plan does not have the stored number of parts.
+    """
+    if len(plan.parts) != claimed.parts_total:
+        raise GatewayError(
+            f"message {claimed.id}: planned {len(plan.parts)} parts, stored {claimed.parts_total}"
+        )
+    attempt = Attempt(
+        message_id=claimed.id,
+        attempt=claimed.attempt,
+        parts_total=claimed.parts_total,
+        deadline=claimed.validity_deadline,
+        client_ref=claimed.client_ref,
+    )
+    tickets: list[Ticket] = []
+    for seq in claimed.pending_parts:
+        part = plan.parts[seq - 1]
+        payload = part.message_payload
+        sar = part.sar
+        tickets.append(
+            Ticket(
+                attempt=attempt,
+                part=seq,
+                total=claimed.parts_total,
+                source=source,
+                destination=destination,
+                user_data=payload if payload is not None else part.short_message,
+                as_payload=payload is not None,
+                encoding=part.encoding,
+                esm_class=plan.esm_class,
+                sar=(sar.reference, sar.total, sar.seq) if sar is not None else None,
+                registered_delivery=1 if registered_delivery else 0,
+                priority=max(0, min(3, claimed.priority)),
+                route=route,
+                sender=claimed.source,
+            )
+        )
+    attempt.outstanding = len(tickets)
+    return attempt, tickets
+
+
+# aiosmpplib ships no type information: its classes are `Any` to mypy, hence the ignores.
+class PlannedSubmitSm(SubmitSm):  # type: ignore[misc]
+    """A submit_sm whose user data was encoded and split by `sms.segments.plan`.
+
+    Why a subclass: aiosmpplib encodes `short_message` itself and, for a long text, splits it
+    again with its own UDH/SAR numbering (ESME._dequeue_messages). We keep
+    ``auto_message_payload`` on (so it never splits) and override `smpp_encode`, its codec
+    step, to return our planned octets; `pdu()` then writes them in short_message, or in the
+    message_payload TLV when the plan says PAYLOAD. data_coding follows `encoding`.
+    """
+
+    ticket: Ticket
+    """The part this PDU carries."""
+
+    @classmethod
+    def for_ticket(cls, ticket: Ticket) -> PlannedSubmitSm:
+        """Build the aiosmpplib message for a ticket."""
+        params: list[Any] = []
+        if ticket.sar is not None:
+            ref, total, seq = ticket.sar
+            params = [
+                OptionalParam(SAR_MSG_REF_NUM, ref),
+                OptionalParam(SAR_TOTAL_SEGMENTS, total),
+                OptionalParam(SAR_SEGMENT_SEQNUM, seq),
+            ]
+        deadline = ticket.attempt.deadline
+        msg = cls(
+            # Placeholders: the octets come from `smpp_encode` below.
+            short_message="" if ticket.as_payload else "-",
+            message_payload="-" if ticket.as_payload else "",
+            source=PhoneNumber(ticket.source.addr, TON(ticket.source.ton), NPI(ticket.source.npi)),
+            destination=PhoneNumber(
+                ticket.destination.addr, TON(ticket.destination.ton), NPI(ticket.destination.npi)
+            ),
+            esm_class=ticket.esm_class,
+            priority_flag=ticket.priority,
+            registered_delivery=ticket.registered_delivery,
+            encoding=_CODEC_NAME[ticket.encoding],
+            optional_params=params,
+            validity_period=datetime.fromtimestamp(deadline, UTC) if deadline else None,
+            log_id=f"{ticket.message_id}:{ticket.part}",
+        )
+        msg.ticket = ticket
+        return msg
+
+    def smpp_encode(self, text: str) -> bytes:
+        """Return the planned octets (aiosmpplib's codec step)."""
+        return self.ticket.user_data
+
+
+# --------------------------------------------------------------------------------------------
+# Shared services
+
+
+class MoSink(Protocol):
+    """Receives mobile-originated deliver_sm (see `gateway.mo.MoInbound`)."""
+
+    async def handle(self, message: Any, pdu: bytes, bind: str) -> None:
+        """Store (durably) and publish one received MO part."""
+        ...
+
+
+class TaskTracker:
+    """Fire-and-forget store operations, tracked so none is lost and no error is silent."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.failed = 0
+        """Operations that raised something other than an expected transition error."""
+
+    def spawn(
+        self,
+        coro: Coroutine[Any, Any, T],
+        on_done: Callable[[T | None, BaseException | None], None] | None = None,
+        *,
+        what: str = "store operation",
+    ) -> asyncio.Task[T]:
+        """Run `coro` as a task; `on_done(result, error)` runs when it ends.
+
+        Tasks start in creation order, so store operations enter the writer's queue in the
+        order they were spawned.
+        """
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+
+        def done(t: asyncio.Task[T]) -> None:
+            self._tasks.discard(t)
+            if t.cancelled():
+                error: BaseException | None = asyncio.CancelledError()
+                result = None
+            else:
+                error = t.exception()
+                result = None if error is not None else t.result()
+            if error is not None and not isinstance(
+                error, IllegalTransitionError | asyncio.CancelledError
+            ):
+                self.failed += 1
+                log.error("smsh.gateway.op_failed", extra={"what": what}, exc_info=error)
+            if on_done is not None:
+                try:
+                    on_done(result, error)
+                except Exception:
+                    log.exception("smsh.gateway.op_callback_failed", extra={"what": what})
+
+        task.add_done_callback(done)
+        return task
+
+    @property
+    def pending(self) -> int:
+        """Operations not finished."""
+        return len(self._tasks)
+
+    async def join(self) -> None:
+        """Wait until every operation spawned so far (and those they spawn) has ended."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+
+class GatewayStats:
+    """Counters and latency histograms of one gateway (also fed to the metrics aggregator).
+
+    Args:
+        metrics: Aggregator that turns them into one `MetricsSnapshot` per interval.
+    """
+
+    def __init__(self, metrics: MetricsAggregator) -> None:
+        self.metrics = metrics
+        self.parts_sent = 0
+        """submit_sm written (resends included)."""
+        self.responses = 0
+        """Responses matched to a part."""
+        self.resp_ok = 0
+        """ESME_ROK responses."""
+        self.errors: Counter[str] = Counter()
+        """Error responses and other failures by code (``0x00000058``, ``timeout``...)."""
+        self.unmatched_responses = 0
+        """Responses whose sequence number matched nothing (SMPP-ERRORS.md row 22)."""
+        self.throttled = 0
+        """ESME_RTHROTTLED responses."""
+        self.timeouts = 0
+        """Requests without a response within the response timer."""
+        self.reconnects = 0
+        """Binds that came up again after a loss."""
+        self.receipts = 0
+        """Receipts received (duplicates included)."""
+        self.receipt_status: Counter[str] = Counter()
+        """Receipts by store outcome (matched, pending, duplicate, unreadable)."""
+        self.receipts_late_matched = 0
+        """Pending receipts applied when their response arrived."""
+        self.mo = 0
+        """MO messages stored (after reassembly)."""
+        self.finals: Counter[str] = Counter()
+        """Messages that reached a terminal state here, by state."""
+        self.resp_latency = LogHistogram()
+        """submit_sm written -> response read, ms."""
+        self.receipt_latency = LogHistogram()
+        """submit_sm written -> receipt read, ms (for the write that was accepted)."""
+        self.first_sent_at: float | None = None
+        """Clock time of the first submit_sm."""
+        self.last_resp_at: float | None = None
+        """Clock time of the latest ESME_ROK."""
+        self.first_receipt_at: float | None = None
+        """Clock time of the first receipt."""
+        self.last_receipt_at: float | None = None
+        """Clock time of the latest receipt."""
+        self._sent_at: dict[tuple[int, int], float] = {}
+        self._meta: dict[int, tuple[int, int, str | None]] = {}
+
+    def remember(self, attempt: Attempt) -> None:
+        """Keep (parts, attempt, client_ref) of a message for its `MessageFinal` (bounded)."""
+        meta = self._meta
+        meta[attempt.message_id] = (attempt.parts_total, attempt.attempt, attempt.client_ref)
+        if len(meta) > SENT_AT_CAPACITY:
+            del meta[next(iter(meta))]
+
+    def meta(self, message_id: int) -> tuple[int, int, str | None]:
+        """(parts, attempts, client_ref) remembered for a message, or (1, 0, None)."""
+        return self._meta.pop(message_id, (1, 0, None))
+
+    def part_accepted(self, message_id: int, part: int, sent_at: float) -> None:
+        """Remember when an accepted part was written (bounded)."""
+        sent = self._sent_at
+        sent[(message_id, part)] = sent_at
+        if len(sent) > SENT_AT_CAPACITY:
+            del sent[next(iter(sent))]
+
+    def receipt_matched(self, message_id: int, part: int, now: float) -> None:
+        """Record the submit -> receipt latency of a matched receipt."""
+        sent_at = self._sent_at.pop((message_id, part), None)
+        if sent_at is not None:
+            ms = max(0.0, (now - sent_at) * 1000.0)
+            self.receipt_latency.record(ms)
+            self.metrics.record_latency("submit_to_receipt", ms, now=now)
+
+    def error(self, code: str, now: float) -> None:
+        """Count a failure by code."""
+        self.errors[code] += 1
+        self.metrics.record_error(code, now=now)
+
+
+def status_code(status: int) -> str:
+    """A command_status as the error key used in stats (``0x00000058``)."""
+    return f"0x{status:08X}"
+
+
+def status_name(status: int) -> str:
+    """A command_status by name when known (``ESME_RTHROTTLED``), else hex."""
+    try:
+        return CommandStatus(status).name
+    except ValueError:
+        return status_code(status)
+
+
+_FINAL_STATE: Final[dict[MessageState, FinalState]] = {
+    MessageState.DELIVERED: "delivered",
+    MessageState.EXPIRED: "expired",
+    MessageState.CANCELLED: "cancelled",
+    MessageState.PARTIALLY_DELIVERED: "undeliverable",
+    MessageState.FAILED: "failed",
+}
+
+
+def final_state_for(state: MessageState, *, by_receipt: bool, rejected: bool = False) -> FinalState:
+    """The bus `FinalState` of a terminal store state.
+
+    Args:
+        state: The terminal store state.
+        by_receipt: The state came from receipts (a failed one is ``undeliverable``).
+        rejected: The SMSC refused the submit permanently (a failed one is ``rejected``).
+    """
+    if state is MessageState.FAILED:
+        if by_receipt:
+            return "undeliverable"
+        if rejected:
+            return "rejected"
+    return _FINAL_STATE.get(state, "unknown")
+
+
+@dataclass(slots=True)
+class GatewayContext:
+    """What every bind shares with the gateway."""
+
+    instance: str
+    """Gateway instance id."""
+    store: AsyncMessageStore
+    """The store (asyncio view)."""
+    clock: Clock
+    """Time source."""
+    events: Publisher
+    """Bus publisher of this gateway instance."""
+    stats: GatewayStats
+    """Counters."""
+    retry: RetryTable
+    """Retry classification."""
+    limits: RateLimits
+    """Token buckets (shared by all binds)."""
+    throttle_backoff: BackoffSchedule
+    """Throttle pause schedule."""
+    seed: int
+    """Seed for jitter."""
+    tasks: TaskTracker
+    """Fire-and-forget store operations."""
+    mo: MoSink
+    """MO handler."""
+    receipts: ReceiptInbound
+    """Receipt handler."""
+    wake_dispatcher: Callable[[], None] = lambda: None
+    """Called when a bind gains room or comes up, and when messages are requeued for now."""
+
+    def publish_final(
+        self,
+        message_id: int,
+        state: MessageState,
+        now: float,
+        *,
+        reason: str | None,
+        parts: int,
+        attempts: int,
+        by_receipt: bool,
+        rejected: bool = False,
+        client_ref: str | None = None,
+    ) -> None:
+        """Publish `MessageFinal` and count it."""
+        self.stats.finals[state.value] += 1
+        self.stats.metrics.record_count(f"final_{state.value}", now=now)
+        self.events.publish_nowait(
+            MessageFinal(
+                at=now,
+                message_id=str(message_id),
+                message_key=client_ref,
+                state=final_state_for(state, by_receipt=by_receipt, rejected=rejected),
+                reason=reason,
+                parts=max(1, min(255, parts)),
+                attempts=attempts,
+            )
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# aiosmpplib extension points
+
+
+class PartRateLimiter(AbstractRateLimiter):  # type: ignore[misc]
+    """Per-part token buckets (global, bind, route, sender) at aiosmpplib's rate-limit step.
+
+    The broker calls `delay` for the part it is about to hand out and `announce`s it; aiosmpplib
+    then calls `limit`, which takes the tokens. No await separates the two, so the tokens are
+    there (the fallback loop below only runs if that contract is broken).
+
+    Args:
+        limits: The shared buckets.
+        bind: This bind's name.
+        clock: Time source.
+    """
+
+    def __init__(self, limits: RateLimits, bind: str, clock: Clock) -> None:
+        self.limits = limits
+        self.bind = bind
+        self.clock = clock
+        self._next: Ticket | None = None
+        self.waited = 0
+        """Times `limit` had to wait (should stay 0)."""
+
+    def delay(self, ticket: Ticket, now: float) -> float:
+        """Seconds until `ticket` may be sent as far as the rate limits go."""
+        return self.limits.delay_until_available(
+            1, now, bind=self.bind, route=ticket.route, sender=ticket.sender
+        )
+
+    def announce(self, ticket: Ticket) -> None:
+        """Name the part the next `limit` call is for."""
+        self._next = ticket
+
+    async def limit(self) -> None:
+        """Take one token on every bucket of the announced part's path."""
+        ticket, self._next = self._next, None
+        if ticket is None:
+            return
+        while not self.limits.try_take(
+            1, self.clock.now(), bind=self.bind, route=ticket.route, sender=ticket.sender
+        ):
+            self.waited += 1
+            wait = self.delay(ticket, self.clock.now())
+            await asyncio.sleep(min(max(wait, 0.001), 1.0))
+
+
+class ThrottleGate(AbstractThrottleHandler):  # type: ignore[misc]
+    """aiosmpplib's throttle handler, answered from our `ThrottleState`.
+
+    aiosmpplib reports throttles without saying which request was throttled; the response
+    handler (`Bind`) drives the state with the part itself, so these calls only count.
+    """
+
+    def __init__(self, state: ThrottleState[Ticket], clock: Clock) -> None:
+        self.state = state
+        self.clock = clock
+        self.throttled_responses = 0
+        """ESME_RTHROTTLED / ESME_RMSGQFUL responses aiosmpplib saw."""
+        self.other_responses = 0
+        """Other submit_sm responses aiosmpplib saw."""
+
+    async def throttled(self) -> None:
+        self.throttled_responses += 1
+
+    async def not_throttled(self) -> None:
+        self.other_responses += 1
+
+    async def allow_request(self) -> bool:
+        return not self.state.is_paused(self.clock.now())
+
+    async def throttle_delay(self) -> float:
+        return max(self.state.resume_in(self.clock.now()), 0.001)
+
+
+class BackoffRetryTimer(AbstractRetryTimer):  # type: ignore[misc]
+    """Reconnect delays from a `BackoffSchedule` with seeded jitter.
+
+    Args:
+        schedule: Delay per consecutive failed (re)connect.
+        rng: Seeded random source for the jitter.
+    """
+
+    def __init__(self, schedule: BackoffSchedule, rng: random.Random) -> None:
+        self.schedule = schedule
+        self.rng = rng
+        self.failures = 0
+        self._next = schedule.delay(1, rng)
+
+    async def wait(self) -> None:
+        delay = self._next
+        self.failures += 1
+        self._next = self.schedule.delay(self.failures + 1, self.rng)
+        await asyncio.sleep(delay)
+
+    def reset(self) -> None:
+        self.failures = 0
+        self._next = self.schedule.delay(1, self.rng)
+
+    def next_delay(self) -> float:
+        return self._next
+
+
+class StoreBroker(AbstractBroker):  # type: ignore[misc]
+    """The bind's source of submit_sm: parts planned from the store, gated by the window,
+    the throttle pause and the rate limits (see the module docstring).
+
+    Args:
+        name: Bind name.
+        window: The bind's window.
+        throttle: The bind's throttle state (its backlog goes before fresh parts).
+        limiter: The bind's rate limiter.
+        clock: Time source.
+        capacity: Parts queued ahead of the window before the bind reports no room.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        window: Window,
+        throttle: ThrottleState[Ticket],
+        limiter: PartRateLimiter,
+        clock: Clock,
+        *,
+        capacity: int,
+    ) -> None:
+        self.name = name
+        self.window = window
+        self.throttle = throttle
+        self.limiter = limiter
+        self.clock = clock
+        self.capacity = capacity
+        self.ready: deque[Ticket] = deque()
+        """Fresh parts in claim order."""
+        self.reserved = 0
+        """Window slots promised to parts handed out but not yet written."""
+        self.handed: Ticket | None = None
+        """The part handed to aiosmpplib and not yet written."""
+        self.open = False
+        """True while parts may be handed out (link up, not stopping, can transmit)."""
+        self.closed = True
+        """True while there is no session: `dequeue` raises `LinkDown` so that aiosmpplib's
+        sender task ends at once instead of being waited for and cancelled."""
+        self.on_drop: Callable[[Ticket], None] = lambda ticket: None
+        """Called for a part skipped because its attempt stopped."""
+        self.on_build_error: Callable[[Ticket, Exception], None] = lambda ticket, error: None
+        """Called when a part's PDU cannot be built (aiosmpplib refused a field)."""
+        self.on_low: Callable[[], None] = lambda: None
+        """Called when the ready queue drains to half its capacity (time to claim more)."""
+        self._order = 0
+        self._kick = asyncio.Event()
+        self.idle = asyncio.Event()
+        """Set while nothing is in flight."""
+        self.idle.set()
+
+    # -- what the bind calls ---------------------------------------------------------------
+
+    def kick(self) -> None:
+        """Something changed (room, parts, link): re-evaluate."""
+        self._kick.set()
+
+    def push(self, tickets: Iterable[Ticket]) -> None:
+        """Queue fresh parts (in order)."""
+        self.ready.extend(tickets)
+        self._kick.set()
+
+    @property
+    def room(self) -> int:
+        """Parts the bind can still queue."""
+        return max(0, self.capacity - len(self.ready))
+
+    @property
+    def queued(self) -> int:
+        """Parts queued (ready queue and throttle backlog)."""
+        return len(self.ready) + self.throttle.backlog
+
+    def sent(self, ticket: Ticket, sequence: int, now: float) -> None:
+        """The handed-out part is being written with `sequence`: it takes its window slot."""
+        if self.handed is ticket:
+            self.handed = None
+            self.reserved = max(0, self.reserved - 1)
+        self.idle.clear()
+        try:
+            if not self.window.try_acquire(sequence, now):
+                log.error("smsh.gateway.window_overrun", extra={"bind": self.name, "seq": sequence})
+        except WindowError:
+            log.error("smsh.gateway.sequence_reused", extra={"bind": self.name, "seq": sequence})
+
+    def unhand(self, ticket: Ticket) -> None:
+        """The handed-out part will not be written (error while building it)."""
+        if self.handed is ticket:
+            self.handed = None
+            self.reserved = max(0, self.reserved - 1)
+            self._kick.set()
+
+    def release(self, sequence: int) -> None:
+        """A request's slot is free (response recorded, timed out)."""
+        self.window.release(sequence)
+        if self.window.outstanding == 0:
+            self.idle.set()
+        self._kick.set()
+
+    def take_all(self) -> list[Ticket]:
+        """Empty the queues (link down / stop): handed, backlog and ready parts, in order."""
+        out: list[Ticket] = []
+        if self.handed is not None:
+            out.append(self.handed)
+            self.handed = None
+        self.reserved = 0
+        if self.window.outstanding == 0:
+            self.idle.set()
+        out.extend(self.throttle.drain())
+        out.extend(self.ready)
+        self.ready.clear()
+        return out
+
+    # -- aiosmpplib --------------------------------------------------------------------------
+
+    async def enqueue(self, message: Any) -> None:
+        """Not used: messages enter through the store (`Gateway.submit`)."""
+        raise GatewayError("the store broker takes messages from the store, not enqueue()")
+
+    def _pop_fresh(self) -> Ticket | None:
+        if not self.ready:
+            return None
+        ticket = self.ready.popleft()
+        left = len(self.ready)
+        if left == self.capacity // 2 or left == 0:
+            self.on_low()
+        self._order += 1
+        ticket.order = self._order
+        return ticket
+
+    async def dequeue(self) -> PlannedSubmitSm:
+        """The next part to write; blocks until it may be written (see the class docstring)."""
+        while True:
+            self._kick.clear()
+            if self.closed:
+                raise LinkDown(f"bind {self.name} has no session")
+            now = self.clock.now()
+            wait: float | None = None
+            if not self.open or self.window.available - self.reserved <= 0:
+                pass
+            elif self.throttle.is_paused(now):
+                wait = self.throttle.resume_in(now)
+            else:
+                ticket = self.throttle.next(now, self._pop_fresh)
+                if ticket is not None:
+                    if ticket.state is TicketState.DONE:
+                        continue
+                    if ticket.attempt.stopped:
+                        ticket.state = TicketState.DONE
+                        self.on_drop(ticket)
+                        continue
+                    delay = self.limiter.delay(ticket, now)
+                    if delay <= 0.0:
+                        try:
+                            pdu = ticket.submit_sm()
+                        except Exception as exc:  # a field aiosmpplib refuses: fail the part
+                            log.error(
+                                "smsh.gateway.pdu_build_failed",
+                                extra={"bind": self.name, "message_id": ticket.message_id},
+                                exc_info=exc,
+                            )
+                            ticket.pdu = None
+                            self.on_build_error(ticket, exc)
+                            continue
+                        ticket.state = TicketState.HANDED
+                        self.handed = ticket
+                        self.reserved += 1
+                        self.limiter.announce(ticket)
+                        return pdu
+                    self.throttle.hold(ticket, ticket.order)
+                    wait = min(delay, 1.0)
+            if wait is None:
+                await self._kick.wait()
+            else:
+                try:
+                    async with asyncio.timeout(max(wait, 0.0005)):
+                        await self._kick.wait()
+                except TimeoutError:
+                    pass
+
+
+class StoreCorrelator(AbstractCorrelator):  # type: ignore[misc]
+    """Correlation for aiosmpplib: requests in flight in memory, messages in the store.
+
+    * sequence -> `Ticket` for submit_sm in flight (registered by the hook *before* the write,
+      so a fast response cannot overtake the registration);
+    * a bounded map of timed-out submit_sm, so a late response is still recorded;
+    * other requests (enquire_link, unbind) by sequence, so aiosmpplib can pair their responses;
+    * SMSC message id <-> message is the store's (`record_resp` / `record_receipt`): receipts
+      match across restarts. The delivery-side methods are therefore no-ops here.
+
+    Args:
+        late_capacity: Timed-out requests remembered.
+    """
+
+    def __init__(self, late_capacity: int = LATE_CAPACITY) -> None:
+        self.inflight: dict[int, Ticket] = {}
+        self.late: dict[int, Ticket] = {}
+        self.other: dict[int, Any] = {}
+        self.late_capacity = late_capacity
+
+    # -- what the bind calls ---------------------------------------------------------------
+
+    def register(self, sequence: int, ticket: Ticket) -> None:
+        """A submit_sm is being written with `sequence`."""
+        self.inflight[sequence] = ticket
+        self.late.pop(sequence, None)
+
+    def resolve(self, sequence: int) -> Ticket | None:
+        """Take the in-flight part a response answers (None: not in flight)."""
+        return self.inflight.pop(sequence, None)
+
+    def expire(self, sequence: int) -> Ticket | None:
+        """Move a timed-out request to the late map; returns it."""
+        ticket = self.inflight.pop(sequence, None)
+        if ticket is not None:
+            self.late[sequence] = ticket
+            if len(self.late) > self.late_capacity:
+                del self.late[next(iter(self.late))]
+        return ticket
+
+    def take_late(self, sequence: int) -> Ticket | None:
+        """Take a timed-out request answered late."""
+        return self.late.pop(sequence, None)
+
+    def drain(self) -> list[Ticket]:
+        """The link is gone: every in-flight part, in send order; forget the rest."""
+        tickets = list(self.inflight.values())
+        self.inflight.clear()
+        self.late.clear()
+        self.other.clear()
+        return tickets
+
+    # -- aiosmpplib --------------------------------------------------------------------------
+
+    def get_cumulated_status(self, ref_num: int) -> int:
+        return 0
+
+    async def expired(self, smpp_message: Any) -> None:
+        return None
+
+    async def put(self, smpp_message: Any) -> None:
+        if not isinstance(smpp_message, SubmitSm):
+            self.other[smpp_message.sequence_num] = smpp_message
+            if len(self.other) > 1024:  # answered requests leave; unanswered ones are few
+                del self.other[next(iter(self.other))]
+
+    async def put_delivery(self, smsc_message_id: str, submit_sm: Any) -> None:
+        return None  # the store keeps smsc id <-> part (record_resp)
+
+    async def put_delivery_segmented(self, deliver_sm: Any) -> Any:
+        return deliver_sm  # MO parts are reassembled by gateway.mo with sms.segments
+
+    async def get(self, response: Any) -> Any:
+        seq = response.sequence_num
+        ticket = self.inflight.get(seq) or self.late.get(seq)
+        if ticket is not None:
+            return ticket.pdu
+        return self.other.pop(seq, None)
+
+    async def get_segmented(self, smpp_seq_num: int, remove: bool = False) -> tuple[None, int]:
+        return None, 0
+
+    async def get_delivery(self, receipt: Any) -> None:
+        return None
+
+
+class GatewayHook(AbstractHook):  # type: ignore[misc]
+    """aiosmpplib's hook: hands every PDU written or read to the bind."""
+
+    def __init__(self, bind: Bind) -> None:
+        self.bind = bind
+
+    async def sending(self, smpp_message: Any, pdu: bytes, client_id: str) -> None:
+        if isinstance(smpp_message, PlannedSubmitSm):
+            self.bind.on_sending(smpp_message.ticket, smpp_message.sequence_num)
+
+    async def received(self, smpp_message: Any, pdu: bytes, client_id: str) -> None:
+        await self.bind.on_received(smpp_message, pdu)
+
+    async def send_error(self, smpp_message: Any, error: Exception, client_id: str) -> None:
+        if isinstance(smpp_message, PlannedSubmitSm):
+            self.bind.on_send_error(smpp_message.ticket, error)
+
+
+class LinkDown(ConnectionError):
+    """A part was about to be written on a link that is already gone."""
+
+
+class GatewayEsme(ESME):  # type: ignore[misc]
+    """aiosmpplib's ESME with the hooks it lacks (see the module docstring for why each).
+
+    Args:
+        bind: The owning bind (gets link up/down calls).
+        **kwargs: Passed to `aiosmpplib.ESME`.
+    """
+
+    _reader: Any
+    _writer: Any
+
+    def __init__(self, bind: Bind, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._gw_bind = bind
+
+    # Why: aiosmpplib has no "link up" hook, and it replaces its writer on reconnect without
+    # closing the old one.
+    async def connect(self) -> None:
+        old = self._writer
+        if old is not None:
+            self._writer = None
+            old.transport.abort()
+        self._gw_bind.on_connecting()
+        try:
+            await super().connect()
+        except BaseException as exc:
+            self._gw_bind.on_connect_failed(exc)
+            raise
+        self._gw_bind.on_link_up()
+
+    # Why: no "link down" hook either; the receive loop ends whenever the session does.
+    async def _receive_data(self) -> bytes | None:
+        reason = "connection closed"
+        try:
+            result: bytes | None = await super()._receive_data()
+            return result
+        except asyncio.CancelledError:
+            reason = "session ended"
+            raise
+        except Exception as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            # Let the connection keeper see the session is gone and end now (aiosmpplib would
+            # wait 0.5 s for it and then cancel it).
+            self._session_state = SmppSessionState.CLOSED
+            self._data_received.set()
+            self._gw_bind.on_link_down(reason)
+
+    # Why: aiosmpplib reads command_length unchecked (a bad length stalls the reader) and
+    # turns an unknown command_status into ValueError, which drops the session
+    # (SMPP-ERRORS.md rows 2, 4 and 21). The hook reads the real status from the PDU bytes.
+    async def _get_pdu(self) -> tuple[bytes, Any]:
+        while True:
+            header = await self._reader.readexactly(16)
+            length, command_id, status, seq = _HEADER.unpack(header)
+            if not 16 <= length <= MAX_PDU:
+                raise ValueError(f"command_length {length} out of range: framing lost")
+            body = await self._reader.readexactly(length - 16) if length > 16 else b""
+            try:
+                command = SmppCommand(command_id)
+            except ValueError:
+                if not command_id & 0x80000000:
+                    await self._send_data(GenericNack(seq, SmppCommandStatus.ESME_RINVCMDID))
+                log.warning("smsh.gateway.unknown_command", extra={"command_id": command_id})
+                continue
+            try:
+                command_status = SmppCommandStatus(status)
+            except ValueError:
+                command_status = SmppCommandStatus.ESME_RUNKNOWNERR
+            if length == 16 and command_id in _BIND_RESPONSES:
+                # An error response has no body (SMPP-ERRORS.md row 28); aiosmpplib's bind_resp
+                # parser needs the system_id's NUL and would raise ValueError instead of
+                # reporting the refusal. The header still says 16 octets.
+                body = b"\x00"
+            return header + body, PduHeader(length, command, command_status, seq)
+
+    # Why: for deliver_sm aiosmpplib (1) parses the receipt text itself (`int(err)`, a 10-digit
+    # strptime) and a ValueError there escapes the receive loop and drops the session, (2)
+    # correlates receipts in memory only, and (3) writes the deliver_sm_resp as soon as the
+    # hook returns, so a durable acknowledgement would stall the receive loop for one commit
+    # per deliver_sm. We parse the PDU with aiosmpplib's codec, hand it to the bind, and return
+    # None (aiosmpplib then writes no response); the bind acknowledges after the commit while
+    # this loop reads on.
+    async def _handle_request(self, pdu: bytes, header: Any) -> Any:
+        if header.smpp_command == SmppCommand.DELIVER_SM:
+            try:
+                message = DeliverSm.from_pdu(pdu, header, self.default_encoding, self.custom_codecs)
+            except (ValueError, LookupError, struct.error, IndexError) as exc:
+                log.warning(
+                    "smsh.gateway.deliver_sm_unreadable",
+                    extra={"bind": self._gw_bind.name, "error": repr(exc), "pdu": pdu.hex()},
+                )
+                await self._send_data(
+                    GenericNack(header.sequence_num, SmppCommandStatus.ESME_RINVCMDLEN)
+                )
+                return None
+            self._gw_bind.on_deliver(message, pdu, header.sequence_num, self._writer)
+            return None
+        if header.smpp_command not in (SmppCommand.UNBIND, SmppCommand.ENQUIRE_LINK):
+            await self._send_data(
+                GenericNack(header.sequence_num, SmppCommandStatus.ESME_RINVCMDID)
+            )
+            return None
+        return await super()._handle_request(pdu, header)
+
+    async def acknowledge(self, link: Any, sequence: int, status: int) -> bool:
+        """Write the deliver_sm_resp for `sequence` if the session it came on is still up.
+
+        Returns:
+            False when the session changed (the SMSC will deliver it again).
+        """
+        if link is None or self._writer is not link or link.is_closing():
+            return False
+        await self._send_data(DeliverSmResp(sequence, SmppCommandStatus(status)))
+        return True
+
+    # Why: aiosmpplib ends each of its tasks by waiting 0.5 s before cancelling it; waking the
+    # connection keeper (and the broker raising LinkDown) lets them end at once.
+    async def stop(self) -> None:
+        self._is_shutting_down = True
+        self._data_received.set()
+        await super().stop()
+
+    def drop_connection(self) -> None:
+        """Abort the TCP connection now; the start loop reconnects (after its back-off)."""
+        writer = self._writer
+        if writer is not None:
+            writer.transport.abort()
+
+
+class _ForwardLogs(logging.Handler):
+    """Routes aiosmpplib's own logger into ``smsh.gateway.aiosmpplib``."""
+
+    def __init__(self, bind: str) -> None:
+        super().__init__()
+        self._target = logging.getLogger("smsh.gateway.aiosmpplib")
+        self._bind = bind
+
+    def emit(self, record: logging.LogRecord) -> None:
+        record.__dict__["bind"] = self._bind
+        self._target.handle(record)
+
+
+# --------------------------------------------------------------------------------------------
+# Receipts
+
+
+class ReceiptInbound:
+    """Delivery receipts: matched in the store by receipted_message_id (preferred) or the text
+    id, normalised by the store's id rule; committed before the deliver_sm_resp goes out.
+
+    Args:
+        store: The store (its normalisers implement the configured `IdRule`).
+        clock: Time source.
+        events: Bus publisher.
+        stats: Counters.
+    """
+
+    def __init__(
+        self, store: AsyncMessageStore, clock: Clock, events: Publisher, stats: GatewayStats
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.events = events
+        self.stats = stats
+        self.publish_final: Callable[..., None] = lambda *a, **k: None
+        """`GatewayContext.publish_final` (set by the gateway)."""
+
+    async def handle(self, message: Any, bind: str) -> None:
+        """Record one receipt deliver_sm (awaited: durable before it is acknowledged)."""
+        now = self.clock.now()
+        stats = self.stats
+        stats.receipts += 1
+        stats.first_receipt_at = stats.first_receipt_at or now
+        stats.last_receipt_at = now
+        text = message.short_message or message.message_payload or ""
+        tlv_id: str | None = None
+        tlv_state: int | None = None
+        for param in message.optional_params or ():
+            if param.tag == RECEIPTED_MESSAGE_ID:
+                tlv_id = str(param.value).rstrip("\x00").strip() or None
+            elif param.tag == TAG_MESSAGE_STATE and isinstance(param.value, int):
+                tlv_state = param.value
+        stat = ""
+        err = ""
+        done_at: float | None = None
+        text_id: str | None = None
+        try:
+            receipt = parse_receipt(text)
+            text_id, stat, err = receipt.message_id, receipt.stat, receipt.err
+            if receipt.done_date is not None:
+                done_at = receipt.done_date.timestamp()
+        except ReceiptParseError:
+            pass
+        if not stat and tlv_state is not None:
+            try:
+                stat = stat_for_state(ReceiptState(tlv_state))
+            except ValueError:
+                stat = "UNKNOWN"
+        smsc_id = tlv_id or text_id
+        if not smsc_id:
+            stats.receipt_status["unreadable"] += 1
+            log.warning("smsh.gateway.receipt_without_id", extra={"bind": bind, "text": text[:120]})
+            return
+        stat = stat or "UNKNOWN"
+        outcome = await self.store.record_receipt(
+            smsc_id, stat, now, err=err or None, raw=text, done_at=done_at
+        )
+        stats.receipt_status[outcome.status.value] += 1
+        stats.metrics.record_receipt(stat, now=now)
+        matched = outcome.status is ReceiptStatus.MATCHED
+        if matched and outcome.message_id is not None and outcome.part_seq is not None:
+            stats.receipt_matched(outcome.message_id, outcome.part_seq, now)
+        self.events.publish_nowait(
+            ReceiptReceived(
+                at=now,
+                message_id=str(outcome.message_id) if outcome.message_id is not None else None,
+                smsc_message_id=smsc_id,
+                stat=stat[:16],
+                err=err or "000",
+                part=outcome.part_seq,
+                bind_id=bind,
+            )
+        )
+        if matched and outcome.message_id is not None and outcome.message_state in TERMINAL_STATES:
+            assert outcome.message_state is not None
+            parts, attempts, client_ref = stats.meta(outcome.message_id)
+            self.publish_final(
+                outcome.message_id,
+                outcome.message_state,
+                now,
+                reason=f"receipt {stat}" + (f" err {err}" if err else ""),
+                parts=parts,
+                attempts=attempts,
+                by_receipt=True,
+                client_ref=client_ref,
+            )
+
+
+# --------------------------------------------------------------------------------------------
+# The bind
+
+
+@dataclass(slots=True)
+class BindSettings:
+    """What a bind needs from its configuration group (see `gateway.config.BindConfig`)."""
+
+    host: str
+    """SMSC host."""
+    port: int
+    """SMSC port."""
+    system_id: str
+    """SMPP system_id."""
+    password: str
+    """SMPP password."""
+    system_type: str
+    """SMPP system_type."""
+    address_range: str
+    """address_range of the bind."""
+    mode: str
+    """transceiver, transmitter or receiver."""
+    window: int
+    """Outstanding submit_sm at most."""
+    enquire_link_interval: float
+    """Seconds of silence before an enquire_link."""
+    socket_timeout: float
+    """Connect/bind timeout and enquire_link response timer."""
+    response_timeout: float
+    """submit_sm response timer."""
+    reconnect: BackoffSchedule
+    """Delays between reconnects."""
+    queue: int
+    """Parts queued ahead of the window at most (the dispatcher's refill mark is half)."""
+    aiosmpplib_log_level: str = "WARNING"
+    """Level of aiosmpplib's own logger (forwarded to ``smsh.gateway.aiosmpplib``)."""
+
+
+def _gsm_decode(data: Buffer, errors: str = "strict", /) -> tuple[str, int]:
+    octets = bytes(data)
+    return decode_gsm7(octets, strict=errors == "strict"), len(octets)
+
+
+def _gsm_encode(text: str, errors: str = "strict", /) -> tuple[bytes, int]:
+    return encode_gsm7(text), len(text)
+
+
+#: The project's GSM 03.38 codec (sms.alphabet), plugged into aiosmpplib through its
+#: `custom_codecs` extension point: same results, and about half the cost of parsing a receipt
+#: deliver_sm (aiosmpplib's own decoder works character by character).
+GSM_CODEC: Final = codecs.CodecInfo(_gsm_encode, _gsm_decode, name="gsm0338")
+
+_BIND_MODE: Final[dict[str, Any]] = {
+    "transceiver": BindMode.TRANSCEIVER,
+    "transmitter": BindMode.TRANSMITTER,
+    "receiver": BindMode.RECEIVER,
+}
+
+
+class Bind:
+    """One SMPP session: an aiosmpplib ESME with our broker, correlator, throttle handler,
+    rate limiter and hook, plus the attempt bookkeeping that turns responses into store
+    transitions.
+
+    Args:
+        name: Session name (bus ``bind_id``).
+        settings: Connection and window settings.
+        ctx: Shared services.
+    """
+
+    def __init__(self, name: str, settings: BindSettings, ctx: GatewayContext) -> None:
+        self.name = name
+        self.settings = settings
+        self.ctx = ctx
+        self.can_transmit = settings.mode != "receiver"
+        self.window = Window(settings.window)
+        self.throttle: ThrottleState[Ticket] = ThrottleState(ctx.throttle_backoff)
+        self.limiter = PartRateLimiter(ctx.limits, name, ctx.clock)
+        self.broker = StoreBroker(
+            name, self.window, self.throttle, self.limiter, ctx.clock, capacity=settings.queue
+        )
+        self.broker.on_drop = self._dropped
+        self.broker.on_build_error = self._build_failed
+        self.broker.on_low = ctx.wake_dispatcher
+        self.correlator = StoreCorrelator()
+        self.gate = ThrottleGate(self.throttle, ctx.clock)
+        self.hook = GatewayHook(self)
+        self.retry_timer = BackoffRetryTimer(
+            settings.reconnect, keyed_rng(ctx.seed, f"reconnect:{name}", 0)
+        )
+        self.state: BindState = "closed"
+        self.link_up = False
+        self.stopping = False
+        self.ups = 0
+        """Times the bind came up."""
+        self.last_error: str | None = None
+        """Why the last connect failed or the link went down."""
+        self._task: asyncio.Task[None] | None = None
+        self._timer: asyncio.Task[None] | None = None
+        self.esme = GatewayEsme(
+            self,
+            smsc_host=settings.host,
+            smsc_port=settings.port,
+            system_id=settings.system_id,
+            password=settings.password,
+            system_type=settings.system_type,
+            address_range=settings.address_range,
+            bind_mode=_BIND_MODE[settings.mode],
+            client_id=name,
+            enquire_link_interval=float(settings.enquire_link_interval),
+            socket_timeout=float(settings.socket_timeout),
+            log_level=settings.aiosmpplib_log_level,
+            log_handler=_ForwardLogs(name),
+            hook=self.hook,
+            broker=self.broker,
+            rate_limiter=self.limiter,
+            throttle_handler=self.gate,
+            correlator=self.correlator,
+            retry_timer=self.retry_timer,
+            custom_codecs={"gsm0338": GSM_CODEC},
+        )
+
+    # -- life cycle -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start connecting (and keep reconnecting) in the background."""
+        self._task = asyncio.create_task(self._run(), name=f"bind-{self.name}")
+        self._timer = asyncio.create_task(self._timeouts(), name=f"bind-{self.name}-timer")
+
+    async def _run(self) -> None:
+        try:
+            await self.esme.start()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("smsh.gateway.bind_crashed", extra={"bind": self.name})
+            self.on_link_down("bind task crashed")
+
+    async def _timeouts(self) -> None:
+        period = min(1.0, max(0.01, self.settings.response_timeout / 4))
+        while True:
+            await asyncio.sleep(period)
+            self.check_timeouts(self.ctx.clock.now())
+
+    async def drain(self, grace: float) -> None:
+        """Stop handing out parts and wait (up to `grace` seconds) for in-flight responses."""
+        self.stopping = True
+        self.broker.open = False
+        try:
+            async with asyncio.timeout(grace):
+                await self.broker.idle.wait()
+        except TimeoutError:
+            log.warning(
+                "smsh.gateway.drain_timeout",
+                extra={"bind": self.name, "in_flight": self.window.outstanding},
+            )
+
+    async def stop(self, grace: float) -> None:
+        """Unbind and close; whatever is still queued or in flight goes back to the store."""
+        self.stopping = True
+        self.broker.open = False
+        self.broker.closed = True
+        self._abandon_all("gateway stopping")
+        try:
+            async with asyncio.timeout(grace):
+                await self.esme.stop()
+        except TimeoutError:
+            log.warning("smsh.gateway.unbind_timeout", extra={"bind": self.name})
+        for task in (self._task, self._timer):
+            if task is not None and not task.done():
+                task.cancel()
+        for task in (self._task, self._timer):
+            if task is not None:
+                try:
+                    await task
+                except asyncio.CancelledError:
+                    pass
+                except Exception:
+                    log.exception("smsh.gateway.bind_stop_failed", extra={"bind": self.name})
+        self.esme.drop_connection()
+        self.on_link_down("stopped")
+        self._set_state("closed", "stopped")
+
+    # -- state --------------------------------------------------------------------------------
+
+    @property
+    def is_up(self) -> bool:
+        """Bound and not stopping."""
+        return self.link_up and not self.stopping
+
+    @property
+    def room(self) -> int:
+        """Parts the dispatcher may still queue on this bind."""
+        return self.broker.room if self.is_up and self.can_transmit else 0
+
+    def _set_state(
+        self, state: BindState, reason: str | None = None, command_status: int | None = None
+    ) -> None:
+        if state == self.state and reason is None:
+            return
+        self.state = state
+        self.ctx.events.publish_nowait(
+            BindStateChanged(
+                at=self.ctx.clock.now(),
+                component="gateway",
+                instance=self.ctx.instance,
+                bind_id=self.name,
+                system_id=self.settings.system_id,
+                mode=self.settings.mode,  # type: ignore[arg-type]
+                state=state,
+                peer=f"{self.settings.host}:{self.settings.port}",
+                reason=reason,
+                command_status=command_status,
+            )
+        )
+
+    def on_connecting(self) -> None:
+        """A TCP connect starts."""
+        self._set_state("connecting")
+
+    def on_connect_failed(self, exc: BaseException) -> None:
+        """Connect or bind failed (the ESME retries after its back-off)."""
+        status = getattr(exc, "command_status", None)
+        self.last_error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        if status is not None:
+            self.last_error = f"bind refused: {status_name(int(status))}"
+        self._set_state("closed", self.last_error, int(status) if status is not None else None)
+
+    def on_link_up(self) -> None:
+        """The bind response said ESME_ROK."""
+        self.link_up = True
+        self.ups += 1
+        if self.ups > 1:
+            self.ctx.stats.reconnects += 1
+        self.last_error = None
+        self.broker.open = self.can_transmit and not self.stopping
+        self.broker.closed = False
+        self.broker.kick()
+        self._set_state("bound")
+        self.ctx.wake_dispatcher()
+
+    def on_link_down(self, reason: str) -> None:
+        """The session ended: everything queued or in flight goes back to the store."""
+        if not self.link_up:
+            return
+        self.link_up = False
+        self.broker.open = False
+        self.broker.closed = True
+        self.last_error = reason
+        self._abandon_all(reason)
+        self._set_state("closed", reason)
+        if not self.stopping:
+            self.ctx.events.publish_nowait(
+                Alert(
+                    at=self.ctx.clock.now(),
+                    alert_kind="bind_lost",
+                    severity="warning",
+                    detail=f"bind {self.name}: {reason}",
+                )
+            )
+
+    def _abandon_all(self, reason: str) -> None:
+        in_flight = self.correlator.drain()
+        self.window.release_all()
+        queued = self.broker.take_all()
+        for ticket in in_flight + queued:
+            if ticket.state is TicketState.DONE:
+                continue
+            ticket.attempt.abandoned = True
+            self._resolve(ticket)
+        self.broker.kick()
+
+    # -- assignment (dispatcher) ------------------------------------------------------------
+
+    def assign(self, attempt: Attempt, tickets: list[Ticket]) -> None:
+        """Queue an attempt's parts on this bind."""
+        if attempt.outstanding == 0:
+            self._finish(attempt)
+            return
+        self.broker.push(tickets)
+
+    # -- hook: writes ---------------------------------------------------------------------------
+
+    def on_sending(self, ticket: Ticket, sequence: int) -> None:
+        """A part is being written with `sequence` (called before the bytes go out)."""
+        if not self.link_up or ticket.state is TicketState.DONE:
+            raise LinkDown(f"bind {self.name} is down")
+        now = self.ctx.clock.now()
+        self.broker.sent(ticket, sequence, now)
+        ticket.sequence = sequence
+        ticket.sent_at = now
+        ticket.state = TicketState.IN_FLIGHT
+        attempt = ticket.attempt
+        attempt.sent_any = True
+        self.correlator.register(sequence, ticket)
+        ctx = self.ctx
+        stats = ctx.stats
+        stats.parts_sent += 1
+        if stats.first_sent_at is None:
+            stats.first_sent_at = now
+        stats.metrics.record_count("parts_sent", now=now)
+        ctx.tasks.spawn(
+            ctx.store.record_part_submit(
+                attempt.message_id, ticket.part, now, bind=self.name, sequence_number=sequence
+            ),
+            what="record_part_submit",
+        )
+        ctx.events.publish_nowait(
+            PartSubmitted(
+                at=now,
+                message_id=str(attempt.message_id),
+                part=ticket.part,
+                parts=ticket.total,
+                sequence_number=sequence,
+                bind_id=self.name,
+                attempt=attempt.attempt,
+            )
+        )
+
+    def on_send_error(self, ticket: Ticket, error: Exception) -> None:
+        """aiosmpplib could not write a part."""
+        if ticket.state is TicketState.DONE:
+            return
+        if isinstance(error, ValueError) and not isinstance(error, LinkDown):
+            self._build_failed(ticket, error)
+            return
+        # A transport error: the link-down path requeues it with everything else.
+        log.info(
+            "smsh.gateway.write_failed",
+            extra={"bind": self.name, "message_id": ticket.message_id, "error": repr(error)},
+        )
+
+    def _build_failed(self, ticket: Ticket, error: Exception) -> None:
+        self.broker.unhand(ticket)
+        if ticket.state is TicketState.IN_FLIGHT:
+            self.correlator.resolve(ticket.sequence)
+            self.broker.release(ticket.sequence)
+        now = self.ctx.clock.now()
+        ticket.attempt.fail(
+            Decision(RetryAction.PERMANENT_FAIL, None, f"cannot build submit_sm: {error}")
+        )
+        self.ctx.stats.error("pdu_error", now)
+        self._resolve(ticket)
+
+    def _dropped(self, ticket: Ticket) -> None:
+        self._resolve(ticket, already_done=True)
+
+    # -- hook: reads ----------------------------------------------------------------------------
+
+    async def on_received(self, message: Any, pdu: bytes) -> None:
+        """A PDU was read (aiosmpplib parsed it into `message`, or None if it could not)."""
+        if len(pdu) < 16:
+            return
+        _length, command_id, status, seq = _HEADER.unpack_from(pdu)
+        if command_id == SUBMIT_SM_RESP:
+            smsc_id = getattr(message, "message_id", None) if message is not None else None
+            if smsc_id is None and status == 0:
+                smsc_id = pdu[16:].split(b"\x00", 1)[0].decode("latin-1")
+            self._on_response(seq, status, smsc_id, nack=False)
+        elif command_id == GENERIC_NACK:
+            self._on_response(seq, status, None, nack=True)
+        # deliver_sm goes through `on_deliver` (see GatewayEsme._handle_request).
+
+    def on_deliver(self, message: Any, pdu: bytes, sequence: int, link: Any) -> None:
+        """A deliver_sm was read: store it, then acknowledge it on the same session."""
+        self.ctx.tasks.spawn(self._deliver(message, pdu, sequence, link), what="deliver_sm")
+
+    async def _deliver(self, message: Any, pdu: bytes, sequence: int, link: Any) -> None:
+        status = 0
+        try:
+            if message.is_receipt():
+                await self.ctx.receipts.handle(message, self.name)
+            else:
+                await self.ctx.mo.handle(message, pdu, self.name)
+        except Exception:
+            # Not stored: a temporary error makes the SMSC deliver it again (SMPP 3.4 §5.1.3).
+            log.exception("smsh.gateway.deliver_failed", extra={"bind": self.name})
+            status = int(CommandStatus.ESME_RX_T_APPN)
+        try:
+            await self.esme.acknowledge(link, sequence, status)
+        except (ConnectionError, OSError):
+            log.info("smsh.gateway.ack_failed", extra={"bind": self.name, "seq": sequence})
+
+    def _on_response(self, seq: int, status: int, smsc_id: str | None, *, nack: bool) -> None:
+        ctx = self.ctx
+        now = ctx.clock.now()
+        if nack and seq == 0:
+            # SMSC lost our framing (SMPP-ERRORS.md row 1): reconnect, requeue what was in flight.
+            ctx.stats.error("generic_nack_seq0", now)
+            decision = ctx.retry.decide(Failure.generic_nack(status, 0), attempt=1, now=now)
+            log.warning(
+                "smsh.gateway.generic_nack_seq0",
+                extra={"bind": self.name, "status": status, "action": decision.action.value},
+            )
+            if decision.action is RetryAction.RECONNECT_REQUEUE:
+                self.esme.drop_connection()
+            return
+        late = False
+        ticket = self.correlator.resolve(seq)
+        if ticket is None:
+            ticket = self.correlator.take_late(seq)
+            late = ticket is not None
+        if ticket is None:
+            ctx.stats.unmatched_responses += 1
+            log.info("smsh.gateway.response_unmatched", extra={"bind": self.name, "seq": seq})
+            return
+        stats = ctx.stats
+        stats.responses += 1
+        latency_ms = max(0.0, (now - ticket.sent_at) * 1000.0)
+        stats.resp_latency.record(latency_ms)
+        stats.metrics.record_latency("submit_to_resp", latency_ms, now=now)
+        attempt = ticket.attempt
+        ctx.events.publish_nowait(
+            SubmitResponded(
+                at=now,
+                message_id=str(attempt.message_id),
+                part=ticket.part,
+                bind_id=self.name,
+                sequence_number=seq,
+                command_status=status,
+                smsc_message_id=smsc_id if status == 0 else None,
+                latency_ms=latency_ms,
+            )
+        )
+        release = (lambda _r, _e: self.broker.release(seq)) if not late else None
+        if status == 0 and not nack:
+            stats.resp_ok += 1
+            stats.last_resp_at = now
+            stats.metrics.record_count("resp_ok", now=now)
+            self.throttle.accepted(now)
+            stats.part_accepted(attempt.message_id, ticket.part, ticket.sent_at)
+            stats.remember(attempt)
+            smsc = smsc_id or f"~{attempt.message_id}.{ticket.part}"
+
+            def recorded(outcome: Any, error: BaseException | None) -> None:
+                if release is not None:
+                    release(outcome, error)
+                if error is None and outcome is not None:
+                    if outcome.receipts_applied:
+                        stats.receipts_late_matched += outcome.receipts_applied
+                        stats.receipt_matched(attempt.message_id, ticket.part, ctx.clock.now())
+                    if outcome.message_state in TERMINAL_STATES:
+                        ctx.publish_final(
+                            attempt.message_id,
+                            outcome.message_state,
+                            ctx.clock.now(),
+                            reason="receipt arrived before the response",
+                            parts=attempt.parts_total,
+                            attempts=attempt.attempt,
+                            by_receipt=True,
+                            client_ref=attempt.client_ref,
+                        )
+
+            ctx.tasks.spawn(
+                ctx.store.record_resp(
+                    attempt.message_id, ticket.part, now, command_status=0, smsc_message_id=smsc
+                ),
+                recorded,
+                what="record_resp",
+            )
+            if not late:
+                self._resolve(ticket)
+            return
+
+        if nack and status == 0:  # a generic_nack must carry an error; treat it as unknown
+            status = int(CommandStatus.ESME_RUNKNOWNERR)
+        failure = Failure.generic_nack(status, seq) if nack else Failure.status(status)
+        stats.error(status_code(status), now)
+        rule = ctx.retry.rule_for(failure)
+        throttle = rule.action is RetryAction.THROTTLE_PAUSE
+        number = ticket.throttles + 1 if throttle else attempt.attempt
+        decision = ctx.retry.decide(
+            failure,
+            attempt=number,
+            now=now,
+            deadline=attempt.deadline,
+            rng=keyed_rng(ctx.seed, attempt.message_id, number),
+        )
+        ctx.tasks.spawn(
+            ctx.store.record_resp(
+                attempt.message_id, ticket.part, now, command_status=status, error=decision.reason
+            ),
+            release,
+            what="record_resp",
+        )
+        if late:
+            return  # the attempt already counted this part as timed out
+        if decision.action is RetryAction.THROTTLE_PAUSE and not attempt.stopped:
+            ticket.throttles += 1
+            stats.throttled += 1
+            until = self.throttle.throttled(
+                ticket, ticket.order, now, keyed_rng(ctx.seed, attempt.message_id, ticket.throttles)
+            )
+            ticket.state = TicketState.QUEUED
+            ctx.events.publish_nowait(
+                Throttled(
+                    at=now,
+                    bind_id=self.name,
+                    command_status=status,
+                    message_id=str(attempt.message_id),
+                    part=ticket.part,
+                    backoff_ms=max(0.0, (until - now) * 1000.0),
+                )
+            )
+            self.broker.kick()
+            return
+        attempt.fail(decision)
+        self._resolve(ticket)
+        if decision.action is RetryAction.RECONNECT_REQUEUE:
+            self.esme.drop_connection()
+
+    # -- timers ---------------------------------------------------------------------------------
+
+    def check_timeouts(self, now: float) -> int:
+        """Requeue requests unanswered for `response_timeout`; returns how many."""
+        overdue = self.window.timed_out(now, self.settings.response_timeout)
+        for seq in overdue:
+            ticket = self.correlator.expire(seq)
+            self.broker.release(seq)
+            if ticket is None:
+                continue
+            ctx = self.ctx
+            ctx.stats.timeouts += 1
+            ctx.stats.error("timeout", now)
+            attempt = ticket.attempt
+            decision = ctx.retry.decide(
+                Failure.timeout(),
+                attempt=attempt.attempt,
+                now=now,
+                deadline=attempt.deadline,
+                rng=keyed_rng(ctx.seed, attempt.message_id, attempt.attempt),
+            )
+            attempt.fail(decision)
+            log.info(
+                "smsh.gateway.response_timeout",
+                extra={"bind": self.name, "seq": seq, "message_id": attempt.message_id},
+            )
+            self._resolve(ticket)
+        return len(overdue)
+
+    # -- attempt bookkeeping -------------------------------------------------------------------
+
+    def _resolve(self, ticket: Ticket, *, already_done: bool = False) -> None:
+        if ticket.state is TicketState.DONE and not already_done:
+            return
+        ticket.state = TicketState.DONE
+        attempt = ticket.attempt
+        attempt.outstanding -= 1
+        if attempt.outstanding == 0:
+            self._finish(attempt)
+
+    def _finish(self, attempt: Attempt) -> None:
+        """All parts of an attempt are resolved: one store transition (or none)."""
+        ctx = self.ctx
+        now = ctx.clock.now()
+        decision = attempt.failure
+        store = ctx.store
+        mid = attempt.message_id
+        if decision is None and not attempt.abandoned:
+            return  # every part ESME_ROK: record_resp moved the message to `submitted`
+        if decision is None:  # abandoned with the link (or at stop)
+            if attempt.sent_any:
+                ctx.tasks.spawn(
+                    store.requeue(mid, now, error="link lost with parts in flight"),
+                    lambda _r, _e: ctx.wake_dispatcher(),
+                    what="requeue",
+                )
+            else:
+                ctx.tasks.spawn(
+                    store.release(mid, now, reason="link lost before sending"),
+                    lambda _r, _e: ctx.wake_dispatcher(),
+                    what="release",
+                )
+            return
+        if decision.action is RetryAction.PERMANENT_FAIL:
+            state = MessageState.EXPIRED if decision.expired else MessageState.FAILED
+            rejected = decision.rule_action is RetryAction.PERMANENT_FAIL
+
+            def finalised(_r: Any, error: BaseException | None) -> None:
+                if error is None:
+                    ctx.publish_final(
+                        mid,
+                        state,
+                        ctx.clock.now(),
+                        reason=decision.reason,
+                        parts=attempt.parts_total,
+                        attempts=attempt.attempt,
+                        by_receipt=False,
+                        rejected=rejected,
+                        client_ref=attempt.client_ref,
+                    )
+
+            ctx.tasks.spawn(
+                store.finalise(mid, state, now, error=decision.reason), finalised, what="finalise"
+            )
+            return
+        retry_at = decision.retry_at
+        ctx.tasks.spawn(
+            store.requeue(mid, now, retry_at=retry_at, error=decision.reason),
+            (lambda _r, _e: ctx.wake_dispatcher()) if not retry_at or retry_at <= now else None,
+            what="requeue",
+        )
