@@ -33,6 +33,11 @@ Example (every key optional)::
     message_ids: {format: hex, width: 10}
     receipts: {delay_s: 1.0, stat: DELIVRD}
     delivery: {window: 10, retry_delay_s: 5, max_attempts: 10}
+    network:                      # optional: the carrier model decides fates (simulator.carrier)
+      seed: 1
+      scenario_id: demo
+      config: {population: {size: 1000}}     # a simulator.network.config.NetworkConfig
+    lookup: {host: 127.0.0.1, port: 8080}   # optional: serve the lookup API (needs network)
 """
 
 from __future__ import annotations
@@ -54,6 +59,7 @@ from pydantic import (
 )
 
 from simulator.errors import ConfigError
+from simulator.network.config import NetworkConfig
 from simulator.smpp.constants import DEFAULT_MAX_COMMAND_LENGTH, MAX_COMMAND_LENGTH_LIMIT
 
 __all__ = [
@@ -64,7 +70,9 @@ __all__ = [
     "DeliveryConfig",
     "LimitsConfig",
     "LockoutConfig",
+    "LookupConfig",
     "MessageIdConfig",
+    "NetworkSection",
     "ReceiptConfig",
     "SimulatorConfig",
     "StoreConfig",
@@ -264,6 +272,28 @@ class LimitsConfig(_Section):
     """Resume reading once its unsent output is back under this many octets."""
 
 
+class NetworkSection(_Section):
+    """The carrier model (``simulator.network.CarrierNetwork``) in place of the fixed fate."""
+
+    seed: int = 0
+    """The scenario seed (every random stream derives from it)."""
+    scenario_id: str = Field(default="simulator", min_length=1)
+    """The scenario's identifier (part of every random stream's name)."""
+    speed: float = Field(default=1.0, gt=0)
+    """Simulated seconds per real second; simulated time starts at the network's epoch."""
+    config: NetworkConfig = Field(default_factory=NetworkConfig)
+    """The carrier model's configuration (population, routes, registry, faults, ...)."""
+
+
+class LookupConfig(_Section):
+    """The HTTP lookup API (owner check, handsets; ``simulator.lookup``) over the carrier model."""
+
+    host: str = "127.0.0.1"
+    """Listen address."""
+    port: int = Field(default=0, ge=0, le=65535)
+    """Listen port (0 = any free port)."""
+
+
 class SimulatorConfig(_Section):
     """The whole simulator configuration (every key optional)."""
 
@@ -297,6 +327,10 @@ class SimulatorConfig(_Section):
     """Message store bounds."""
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     """Server-wide limits."""
+    network: NetworkSection | None = None
+    """The carrier model; None: the fixed-fate handler (``receipts``)."""
+    lookup: LookupConfig | None = None
+    """Serve the lookup API (requires ``network``)."""
 
     @model_validator(mode="after")
     def _unique_accounts(self) -> SimulatorConfig:
@@ -307,6 +341,8 @@ class SimulatorConfig(_Section):
                     f"accounts[{index}].system_id", f"duplicate system_id {account.system_id!r}"
                 )
             seen.add(account.system_id)
+        if self.lookup is not None and self.network is None:
+            raise _FieldProblem("lookup", "the lookup API needs a network section")
         return self
 
     @property

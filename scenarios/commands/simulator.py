@@ -5,8 +5,13 @@ line refreshed every second (binds, submits/s, receipts/s, queued receipts), oth
 every ten seconds. Ctrl-C (or SIGTERM) stops cleanly: the listeners close, every bound session
 is sent unbind, and the connections close once answered (two seconds at most).
 
-Exit codes: 0 stopped cleanly; 2 invalid configuration (the file and field are named) or the
-port cannot be bound.
+With a ``network:`` section in the configuration the carrier model
+(``simulator.network.CarrierNetwork`` through ``simulator.carrier.CarrierNetworkHandler``)
+decides every message's fate, on a simulated clock starting at the network's epoch; ``--http-port``
+(or a ``lookup:`` section) also serves the lookup API (``simulator.lookup``) and prints its URL.
+
+Exit codes: 0 stopped cleanly; 2 invalid configuration (the file and field are named), a lookup
+API without a network section, or a port that cannot be bound.
 """
 
 from __future__ import annotations
@@ -18,12 +23,16 @@ import signal
 import sys
 from typing import TextIO
 
-from simulator.config import SimulatorConfig, load_config
+from simulator.carrier import CarrierNetworkHandler
+from simulator.config import LookupConfig, SimulatorConfig, load_config
 from simulator.errors import ConfigError
+from simulator.lookup import running_lookup
+from simulator.network.network import CarrierNetwork
 from simulator.server import ServerStats, SimulatorServer
 from sms.bus.bus import Bus
 from sms.bus.errors import BusError
 from sms.bus.url import bus_from_url
+from sms.clock import ScaledClock
 
 HELP = "run the simulated SMSC (SMPP 3.4 server) until Ctrl-C"
 """One-line help for scenarios/cli.py."""
@@ -41,6 +50,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--quiet", action="store_true", help="print the banner only, no live counters"
+    )
+    parser.add_argument(
+        "--http-port",
+        type=int,
+        default=None,
+        metavar="PORT",
+        help="serve the lookup API on this port (0 = any free port; needs a network section)",
     )
 
 
@@ -63,10 +79,17 @@ def describe(config: SimulatorConfig, server: SimulatorServer) -> list[str]:
     if server.tls_address is not None:
         lines.append(f"  TLS listener on {server.tls_address[0]}:{server.tls_address[1]}")
     receipts = config.receipts
-    lines.append(
-        f"  system_id {config.system_id}; receipts {receipts.stat} after {receipts.delay_s:g} s; "
-        f"message ids {config.message_ids.format}"
-    )
+    if config.network is not None:
+        net = config.network
+        lines.append(
+            f"  system_id {config.system_id}; carrier model: seed {net.seed}, scenario "
+            f"{net.scenario_id}, epoch {net.config.epoch.isoformat()}, speed {net.speed:g}x"
+        )
+    else:
+        lines.append(
+            f"  system_id {config.system_id}; receipts {receipts.stat} after "
+            f"{receipts.delay_s:g} s; message ids {config.message_ids.format}"
+        )
     if config.is_open:
         limits = config.default_account
         lines.append(
@@ -123,6 +146,7 @@ async def serve(
     out: TextIO,
     live: bool,
     stop: asyncio.Event,
+    lookup: LookupConfig | None = None,
 ) -> None:
     """Run a server until ``stop`` is set, printing the banner and the counters.
 
@@ -134,31 +158,37 @@ async def serve(
         out: Where to print.
         live: Print counters.
         stop: Set to stop.
+        lookup: Serve the lookup API here (needs ``config.network``); default ``config.lookup``.
     """
-    server = SimulatorServer(config, bus=bus)
+    lookup = lookup if lookup is not None else config.lookup
+    network: CarrierNetwork | None = None
+    clock: ScaledClock | None = None
+    if config.network is not None:
+        section = config.network
+        network = CarrierNetwork(section.config, section.seed, section.scenario_id)
+        clock = ScaledClock(start=section.config.epoch_s, speed=section.speed)
+    server = SimulatorServer(
+        config,
+        bus=bus,
+        handler=CarrierNetworkHandler(network) if network is not None else None,
+        clock=clock,
+    )
     await server.start(host=host, port=port)
     try:
-        for line in describe(config, server):
-            print(line, file=out, flush=True)
-        tty = out.isatty()
-        interval = 1.0 if tty else 10.0
-        loop = asyncio.get_running_loop()
-        before = ServerStats(**_copy(server.stats))
-        then = loop.time()
-        while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(interval):
-                    await stop.wait()
-            if not live or stop.is_set():
-                continue
-            current = ServerStats(**_copy(server.stats))
-            now = loop.time()
-            line = counters(current, before, server.queued_deliveries, now - then)
-            if tty:
-                print(f"\r\x1b[K{line}", end="", file=out, flush=True)
-            else:
+        async with contextlib.AsyncExitStack() as stack:
+            url: str | None = None
+            if lookup is not None:
+                if network is None or clock is None:
+                    raise ConfigError("the lookup API needs a network section", field="lookup")
+                url = await stack.enter_async_context(
+                    running_lookup(network, clock, lookup.host, lookup.port)
+                )
+            banner = describe(config, server)
+            if url is not None:
+                banner.insert(-1, f"  lookup API on {url}")
+            for line in banner:
                 print(line, file=out, flush=True)
-            before, then = current, now
+            await _live(server, out, live, stop)
     finally:
         stats = server.stats
         await server.stop()
@@ -168,6 +198,29 @@ async def serve(
             file=out,
             flush=True,
         )
+
+
+async def _live(server: SimulatorServer, out: TextIO, live: bool, stop: asyncio.Event) -> None:
+    """Print the counters until ``stop`` is set."""
+    tty = out.isatty()
+    interval = 1.0 if tty else 10.0
+    loop = asyncio.get_running_loop()
+    before = ServerStats(**_copy(server.stats))
+    then = loop.time()
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(interval):
+                await stop.wait()
+        if not live or stop.is_set():
+            continue
+        current = ServerStats(**_copy(server.stats))
+        now = loop.time()
+        line = counters(current, before, server.queued_deliveries, now - then)
+        if tty:
+            print(f"\r\x1b[K{line}", end="", file=out, flush=True)
+        else:
+            print(line, file=out, flush=True)
+        before, then = current, now
 
 
 def _copy(stats: ServerStats) -> dict[str, int]:
@@ -190,8 +243,18 @@ async def _main(args: argparse.Namespace, config: SimulatorConfig) -> int:
             out=sys.stdout,
             live=not args.quiet,
             stop=stop,
+            lookup=_lookup(args, config),
         )
     return 0
+
+
+def _lookup(args: argparse.Namespace, config: SimulatorConfig) -> LookupConfig | None:
+    """The lookup API's address: ``--http-port`` overrides the configuration's port."""
+    port: int | None = getattr(args, "http_port", None)
+    if port is None:
+        return config.lookup
+    host = config.lookup.host if config.lookup is not None else "127.0.0.1"
+    return LookupConfig(host=host, port=port)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -200,6 +263,12 @@ def run(args: argparse.Namespace) -> int:
         config = load_config(args.config) if args.config else SimulatorConfig()
     except ConfigError as exc:
         print(f"smsh simulator: {exc}", file=sys.stderr)
+        return 2
+    if _lookup(args, config) is not None and config.network is None:
+        print(
+            "smsh simulator: --http-port (the lookup API) needs a network section in --config",
+            file=sys.stderr,
+        )
         return 2
     try:
         import uvloop

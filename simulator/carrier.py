@@ -1,0 +1,261 @@
+"""Adapter: the carrier model (``simulator.network.CarrierNetwork``) as the server's handler.
+
+``CarrierNetworkHandler`` implements the duck-typed ``simulator.server.Handler`` interface:
+
+    handle_submit(Submission, now) -> Verdict     CarrierNetwork.submit(SubmittedMessage, now)
+    advance(now) -> [ReceiptOrder | MoOrder | Alert]   CarrierNetwork.advance(now) effects
+    next_due() -> float | None                    the earlier of the model's and our own queue
+
+Mapping (one to one, as the server's module docstring sketches):
+
+* ``Submission`` -> ``SubmittedMessage``: account, addresses and TONs, the body without UDH, the
+  part's place (UDH concatenation or SAR TLVs, already parsed by the server), data_coding,
+  esm_class, registered_delivery, validity in seconds from submission, and the harness's vendor
+  TLVs 0x1500-0x1502 (message key, intended owner, obtained date).
+* ``SubmitOutcome`` -> ``Verdict``: status, the *network's* message id (the server stores the
+  record under it, so submit_sm_resp, receipts and query_sm all agree), respond,
+  generic_nack, response delay and the receipts due before the response.
+* ``ReceiptDue`` -> ``ReceiptOrder`` keyed by ``resp_message_id`` (the stored id); the id written
+  in the receipt (``message_id``) goes to ``receipt_id`` when it differs, and the model's
+  receipt text (maybe deliberately damaged) is sent as is.
+* submit_multi: the server answers (and stores) one id for all destinations and ignores
+  ``Verdict.message_id``, so each destination's network id is aliased to the server's id and
+  its receipts are keyed by that (``destination`` tells the handsets apart). The server's own
+  ids and the network's share one store: when submit_multi is used, give them distinct forms
+  (e.g. ``message_ids: {prefix: M}`` in the simulator configuration) so they cannot collide.
+* cancel_sm / replace_sm are not forwarded (the model has no cancel); the server ignores the
+  model's later receipts for a cancelled record.
+* ``MoDue`` -> ``MoOrder`` carrying a ``DeliverSm`` (SAR TLVs when the reply is split with SAR).
+* ``NetworkEvent`` -> ``sms.bus.events.Alert`` via ``simulator.network.alerts.to_alert`` for the
+  audit facts the bus names (misdelivery, spoof_delivered_into_thread, spoof_blocked,
+  delivered_in_quiet_hours); other events are dropped here (the server publishes the wire facts).
+
+Invariants:
+    * The adapter holds no fate logic: every decision is the model's (its Rule 1), so outcomes
+      per message key are independent of arrival order and of the ESME's window.
+    * Events established at submission (``SubmitOutcome.events``) are queued and returned by
+      the next ``advance``; ``next_due`` reports them so the server ticks at once.
+    * ``now`` passed to the model never goes backwards (the model requires it).
+    * Memory is bounded: pending alerts are drained by the next ``advance``; the submit_multi
+      aliases and the optional outcome record are capped (oldest dropped first).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Iterable
+from typing import Final, TypeVar
+
+from simulator.network.alerts import to_alert
+from simulator.network.effects import (
+    ESM_CLASS_INTERMEDIATE,
+    Effect,
+    MoDue,
+    ReceiptDue,
+    SubmitOutcome,
+)
+from simulator.network.messages import SubmittedMessage, vendor_fields
+from simulator.network.network import CarrierNetwork
+from simulator.server import HandlerEffect, MoOrder, ReceiptOrder, Submission, Verdict
+from simulator.smpp.constants import CommandId, Tag
+from simulator.smpp.pdu import DeliverSm, Tlv, tlv_u8, tlv_u16
+from sms.bus.events import BaseEvent
+from sms.segments import Sar
+
+__all__ = ["CarrierNetworkHandler", "to_order", "to_submitted"]
+
+logger = logging.getLogger("smsh.simulator.carrier")
+
+_VENDOR_TAGS: Final[frozenset[int]] = frozenset({0x1500, 0x1501, 0x1502})
+#: At most this many submit_multi destination ids are remembered (oldest dropped first).
+MAX_ALIASES: Final[int] = 100_000
+
+_V = TypeVar("_V")
+
+
+def _remember(table: OrderedDict[str, _V], key: str, value: _V, cap: int) -> None:
+    table[key] = value
+    while len(table) > cap:
+        table.popitem(last=False)
+
+
+def to_submitted(submission: Submission) -> SubmittedMessage:
+    """Build the model's view of one submission.
+
+    Args:
+        submission: The server's checked submission (one destination).
+
+    Returns:
+        The ``SubmittedMessage`` for ``CarrierNetwork.submit``.
+    """
+    vendor = vendor_fields({tag: value for tag, value in submission.tlvs if tag in _VENDOR_TAGS})
+    for problem in vendor.problems:
+        logger.warning("unreadable vendor TLV: %s", problem)
+    validity_s: float | None = None
+    if submission.validity_at is not None:
+        validity_s = max(submission.validity_at - submission.submitted_at, 0.0)
+    umr: int | None = None
+    for tag, value in submission.tlvs:
+        if tag == Tag.USER_MESSAGE_REFERENCE and len(value) == 2:
+            umr = int.from_bytes(value, "big")
+            break
+    return SubmittedMessage(
+        account=submission.account,
+        source_addr=submission.source_addr,
+        destination_addr=submission.destination_addr,
+        short_message=submission.body,
+        data_coding=submission.data_coding,
+        source_ton=submission.source_addr_ton,
+        source_npi=submission.source_addr_npi,
+        esm_class=submission.esm_class,
+        registered_delivery=submission.registered_delivery,
+        validity_s=validity_s,
+        concat=submission.place,
+        user_message_reference=umr,
+        message_key=vendor.message_key,
+        intended_owner=vendor.intended_owner,
+        obtained_date=vendor.obtained_date,
+    )
+
+
+def _receipt_order(due: ReceiptDue, stored_id: str | None = None) -> ReceiptOrder:
+    """The server's receipt order; ``stored_id`` replaces the network's id (submit_multi)."""
+    text = due.text
+    own_id = due.message_id == due.resp_message_id
+    if stored_id is not None and own_id:
+        text = text.replace(f"id:{due.message_id}", f"id:{stored_id}", 1)
+    return ReceiptOrder(
+        at=due.done_at,
+        message_id=stored_id or due.resp_message_id,
+        stat=due.stat,
+        err=due.err,
+        receipt_id=None if own_id else due.message_id,
+        text=text,
+        intermediate=due.esm_class == ESM_CLASS_INTERMEDIATE,
+        destination=due.source_addr,
+    )
+
+
+def _mo_order(due: MoDue) -> MoOrder:
+    tlvs: list[Tlv] = []
+    sar: Sar | None = due.sar
+    if sar is not None:
+        tlvs += (
+            tlv_u16(Tag.SAR_MSG_REF_NUM, sar.reference),
+            tlv_u8(Tag.SAR_TOTAL_SEGMENTS, sar.total),
+            tlv_u8(Tag.SAR_SEGMENT_SEQNUM, sar.seq),
+        )
+    pdu = DeliverSm(
+        source_addr_ton=1 if due.source_addr.startswith("+") else 0,
+        source_addr=due.source_addr.lstrip("+"),
+        destination_addr=due.destination_addr,
+        esm_class=due.esm_class,
+        data_coding=due.data_coding,
+        short_message=due.short_message,
+        tlvs=tuple(tlvs),
+    )
+    return MoOrder(
+        at=due.at, account=due.account, pdu=pdu, text=due.text, part=due.part, total=due.total
+    )
+
+
+def to_order(effect: Effect) -> ReceiptOrder | MoOrder | BaseEvent | None:
+    """Map one model effect onto a handler effect.
+
+    Args:
+        effect: A ``ReceiptDue``, ``MoDue`` or ``NetworkEvent``.
+
+    Returns:
+        The receipt order, MO order or bus alert; None for events the bus has no alert for.
+    """
+    if isinstance(effect, ReceiptDue):
+        return _receipt_order(effect)
+    if isinstance(effect, MoDue):
+        return _mo_order(effect)
+    return to_alert(effect)
+
+
+class CarrierNetworkHandler:
+    """The server's handler backed by a ``CarrierNetwork`` (see the module docstring)."""
+
+    def __init__(self, network: CarrierNetwork, *, keep_outcomes: int = 0) -> None:
+        """Wrap a carrier model.
+
+        Args:
+            network: The model; the handler owns its time line from now on.
+            keep_outcomes: Remember the model's answer for this many of the latest accepted
+                messages in ``outcomes`` (0: none; for reports and tests).
+        """
+        self.network = network
+        self._keep = keep_outcomes
+        self._pending: list[BaseEvent] = []
+        self._last = float("-inf")
+        self._aliases: OrderedDict[str, str] = OrderedDict()
+        self.outcomes: OrderedDict[str, SubmitOutcome] = OrderedDict()
+        """The model's answer per accepted network message id (see ``keep_outcomes``)."""
+
+    def handle_submit(self, submission: Submission, now: float) -> Verdict:
+        """Submit one part to the model and translate its answer.
+
+        Args:
+            submission: The checked submission.
+            now: Simulated epoch seconds.
+
+        Returns:
+            The verdict: status, the network's id, response behaviour, early receipts.
+        """
+        outcome = self.network.submit(to_submitted(submission), now)
+        for event in outcome.events:
+            alert = to_alert(event)
+            if alert is not None:
+                self._pending.append(alert)
+        network_id = outcome.message_id
+        stored_id: str | None = None
+        if network_id is not None and outcome.status == 0:
+            if self._keep > 0:
+                _remember(self.outcomes, network_id, outcome, self._keep)
+            if submission.command_id == CommandId.SUBMIT_MULTI:
+                stored_id = submission.message_id
+                _remember(self._aliases, network_id, stored_id, MAX_ALIASES)
+        return Verdict(
+            status=outcome.status,
+            message_id=network_id if stored_id is None else None,
+            respond=outcome.respond,
+            generic_nack=outcome.generic_nack,
+            delay_s=outcome.response_delay_s,
+            before=tuple(_receipt_order(r, stored_id) for r in outcome.before_response),
+        )
+
+    def advance(self, now: float) -> list[HandlerEffect]:
+        """Return the orders and alerts that fell due by ``now``.
+
+        Args:
+            now: Simulated epoch seconds.
+
+        Returns:
+            Submission-time alerts first, then the model's due effects in time order.
+        """
+        if now < self._last:
+            now = self._last
+        self._last = now
+        out: list[HandlerEffect] = list(self._pending)
+        self._pending.clear()
+        aliases = self._aliases
+        effects: Iterable[Effect] = self.network.advance(now)
+        for effect in effects:
+            if isinstance(effect, ReceiptDue):
+                out.append(_receipt_order(effect, aliases.get(effect.resp_message_id)))
+                continue
+            order = to_order(effect)
+            if order is not None:
+                out.append(order)
+        return out
+
+    def next_due(self) -> float | None:
+        """Simulated epoch seconds of the next due effect, or None when idle."""
+        due = self.network.next_due()
+        if self._pending:
+            first = min(e.at for e in self._pending)
+            return first if due is None else min(first, due)
+        return due
