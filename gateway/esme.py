@@ -822,6 +822,9 @@ class StoreBroker(AbstractBroker):  # type: ignore[misc]
         """The part handed to aiosmpplib and not yet written."""
         self.open = False
         """True while parts may be handed out (link up, not stopping, can transmit)."""
+        self.paused = False
+        """True while an operator paused the bind (``pause_bind``): nothing new is handed out,
+        parts already handed out or in flight still complete."""
         self.closed = True
         """True while there is no session: `dequeue` raises `LinkDown` so that aiosmpplib's
         sender task ends at once instead of being waited for and cancelled."""
@@ -923,7 +926,7 @@ class StoreBroker(AbstractBroker):  # type: ignore[misc]
                 raise LinkDown(f"bind {self.name} has no session")
             now = self.clock.now()
             wait: float | None = None
-            if not self.open or self.window.available - self.reserved <= 0:
+            if not self.open or self.paused or self.window.available - self.reserved <= 0:
                 pass
             elif self.throttle.is_paused(now):
                 wait = self.throttle.resume_in(now)
@@ -1507,7 +1510,25 @@ class Bind:
     @property
     def room(self) -> int:
         """Parts the dispatcher may still queue on this bind."""
-        return self.broker.room if self.is_up and self.can_transmit else 0
+        return self.broker.room if self.is_up and self.can_transmit and not self.paused else 0
+
+    @property
+    def paused(self) -> bool:
+        """True while an operator paused the bind (see `set_paused`)."""
+        return self.broker.paused
+
+    def set_paused(self, paused: bool) -> None:
+        """Pause or resume handing out parts (operator control); the session stays bound.
+
+        Publishes a `BindStateChanged` with the new `paused` flag when it changes.
+        """
+        if paused == self.broker.paused:
+            return
+        self.broker.paused = paused
+        self.broker.kick()
+        self._set_state(self.state, "paused by operator" if paused else "resumed by operator")
+        if not paused:
+            self.ctx.wake_dispatcher()
 
     def _set_state(
         self, state: BindState, reason: str | None = None, command_status: int | None = None
@@ -1527,6 +1548,7 @@ class Bind:
                 peer=f"{self.settings.host}:{self.settings.port}",
                 reason=reason,
                 command_status=command_status,
+                paused=self.broker.paused,
             )
         )
 

@@ -28,7 +28,7 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -232,6 +232,9 @@ class Gateway:
         """What start-up recovery requeued."""
         self.unmatched_receipts = 0
         """Receipts swept to ``unmatched`` (no response ever carried their id)."""
+        self.submit_guard: Callable[[], None] = lambda: None
+        """Called first by `submit_many`; raises `SubmitRejected` to refuse every new
+        submit (set by `gateway.control` while draining)."""
 
     # -- life cycle -----------------------------------------------------------------------
 
@@ -414,6 +417,7 @@ class Gateway:
         Raises:
             SubmitRejected: One of them is refused (none is stored); the message names it.
         """
+        self.submit_guard()
         now = self.clock.now()
         prepared: list[NewMessage] = []
         plans: list[Plan] = []

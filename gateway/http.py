@@ -3,7 +3,8 @@
 Endpoints:
     * ``POST /messages`` — submit one message (a JSON object) or several (a JSON array, all or
       none). 202 ``{"id": 17, "state": "queued"}`` (or ``{"ids": [...]}``) once stored;
-      400 ``invalid_request`` for a body that does not validate; 422 with the rejection
+      400 ``invalid_request`` for a body that does not validate; 503 ``draining`` while an operator
+      drains the gateway (retry later or elsewhere); 422 with the rejection
       ``reason`` (``invalid_number``, ``suppressed``, ``too_long``...).
     * ``GET /messages/{id}`` — the stored status with parts and attempts; 404 if unknown.
     * ``GET /messages?state=&destination=&client_ref=&campaign_id=&after_id=&limit=`` —
@@ -30,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gateway.errors import UnknownMessageError
 from gateway.gateway import Gateway, SubmitRequest
-from gateway.routing import SubmitRejected
+from gateway.routing import RejectReason, SubmitRejected
 from gateway.store import MessageState
 
 __all__ = ["GATEWAY_KEY", "SubmitBody", "make_app", "start_http"]
@@ -130,7 +131,10 @@ async def _submit(request: web.Request) -> web.Response:
     try:
         ids = await gateway.submit_many([b.request() for b in bodies])
     except SubmitRejected as exc:
-        return _error(422, exc.reason.value, exc.detail)
+        # Draining is temporary (another instance, or this one after a restart, takes the
+        # message): 503 tells an HTTP client to retry; everything else is the request's fault.
+        status = 503 if exc.reason is RejectReason.DRAINING else 422
+        return _error(status, exc.reason.value, exc.detail)
     if batch:
         return _json({"ids": ids, "state": "queued"}, 202)
     return _json({"id": ids[0], "state": "queued"}, 202)

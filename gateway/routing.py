@@ -46,6 +46,8 @@ class RejectReason(StrEnum):
     """The destination opted out (or is otherwise suppressed)."""
     INVALID_REQUEST = "invalid_request"
     """Another problem with the request (bad validity, empty text...)."""
+    DRAINING = "draining"
+    """The operator drained the gateway: it takes no new messages (a temporary refusal)."""
 
 
 class SubmitRejected(GatewayError):

@@ -56,6 +56,7 @@ def _describe(config: GatewayConfig) -> str:
 
 
 async def _serve(config: GatewayConfig) -> int:
+    from gateway.control import GatewayControls
     from gateway.gateway import Gateway, open_store
     from gateway.http import start_http
     from sms.bus import bus_from_url
@@ -71,7 +72,11 @@ async def _serve(config: GatewayConfig) -> int:
         print(f"smsh gateway: {exc}", file=sys.stderr)
         return 1
     try:
-        async with bus_from_url(config.bus) as bus, Gateway(config, store, bus) as gateway:
+        async with (
+            bus_from_url(config.bus) as bus,
+            Gateway(config, store, bus) as gateway,
+            GatewayControls(gateway),
+        ):
             try:
                 runner, port = await start_http(gateway, config.http.host, config.http.port)
             except OSError as exc:

@@ -114,6 +114,31 @@ async def test_http_api_submit_status_list_mo_health(tmp_path: Path) -> None:
             assert state["counts"]["delivered"] >= 1
 
 
+@pytest.mark.asyncio
+async def test_http_submit_while_draining_is_503_draining(tmp_path: Path) -> None:
+    from gateway.control import GatewayControls
+    from sms.bus.control import ControlChannel
+    from sms.clock import SystemClock
+
+    async with (
+        asyncio.timeout(TIMEOUT),
+        FastSmsc(receipt_delay=0.01) as smsc,
+        running(tmp_path / "g.db", make_config(smsc.port)) as gw,
+        GatewayControls(gw),
+    ):
+        await wait_for(lambda: gw.binds()[0].state == "bound")
+        requester = ControlChannel(gw.bus, "test", "ops", clock=SystemClock())
+        async with requester:
+            ack = await requester.request("gateway", gw.config.instance, "drain", {})
+        assert ack.ok
+        async with TestClient(TestServer(make_app(gw))) as client:
+            resp = await client.post(
+                "/messages", json={"destination": "09012345678", "text": "after drain"}
+            )
+            assert resp.status == 503
+            assert (await resp.json())["error"] == "draining"
+
+
 def _free_port() -> int:
     import socket
 
