@@ -48,68 +48,14 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import IntEnum, StrEnum
+from enum import StrEnum
 from typing import Final
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from gateway.errors import GatewayConfigError
 from gateway.policy.backoff import BackoffSchedule
-
-
-class CommandStatus(IntEnum):
-    """SMPP command_status values (SMPP 3.4 §5.1.3, plus ESME_RINVDCS from SMPP 5.0 §4.7.6)."""
-
-    ESME_ROK = 0x00000000
-    ESME_RINVMSGLEN = 0x00000001
-    ESME_RINVCMDLEN = 0x00000002
-    ESME_RINVCMDID = 0x00000003
-    ESME_RINVBNDSTS = 0x00000004
-    ESME_RALYBND = 0x00000005
-    ESME_RINVPRTFLG = 0x00000006
-    ESME_RINVREGDLVFLG = 0x00000007
-    ESME_RSYSERR = 0x00000008
-    ESME_RINVSRCADR = 0x0000000A
-    ESME_RINVDSTADR = 0x0000000B
-    ESME_RINVMSGID = 0x0000000C
-    ESME_RBINDFAIL = 0x0000000D
-    ESME_RINVPASWD = 0x0000000E
-    ESME_RINVSYSID = 0x0000000F
-    ESME_RCANCELFAIL = 0x00000011
-    ESME_RREPLACEFAIL = 0x00000013
-    ESME_RMSGQFUL = 0x00000014
-    ESME_RINVSERTYP = 0x00000015
-    ESME_RINVNUMDESTS = 0x00000033
-    ESME_RINVDLNAME = 0x00000034
-    ESME_RINVDESTFLAG = 0x00000040
-    ESME_RINVSUBREP = 0x00000042
-    ESME_RINVESMCLASS = 0x00000043
-    ESME_RCNTSUBDL = 0x00000044
-    ESME_RSUBMITFAIL = 0x00000045
-    ESME_RINVSRCTON = 0x00000048
-    ESME_RINVSRCNPI = 0x00000049
-    ESME_RINVDSTTON = 0x00000050
-    ESME_RINVDSTNPI = 0x00000051
-    ESME_RINVSYSTYP = 0x00000053
-    ESME_RINVREPFLAG = 0x00000054
-    ESME_RINVNUMMSGS = 0x00000055
-    ESME_RTHROTTLED = 0x00000058
-    ESME_RINVSCHED = 0x00000061
-    ESME_RINVEXPIRY = 0x00000062
-    ESME_RINVDFTMSGID = 0x00000063
-    ESME_RX_T_APPN = 0x00000064
-    ESME_RX_P_APPN = 0x00000065
-    ESME_RX_R_APPN = 0x00000066
-    ESME_RQUERYFAIL = 0x00000067
-    ESME_RINVOPTPARSTREAM = 0x000000C0
-    ESME_ROPTPARNOTALLWD = 0x000000C1
-    ESME_RINVPARLEN = 0x000000C2
-    ESME_RMISSINGOPTPARAM = 0x000000C3
-    ESME_RINVOPTPARAMVAL = 0x000000C4
-    ESME_RDELIVERYFAILURE = 0x000000FE
-    ESME_RUNKNOWNERR = 0x000000FF
-    ESME_RINVDCS = 0x00000104
-
+from sms.command_status import CommandStatus as CommandStatus
 
 #: Largest command_status value (the field is an unsigned 32-bit integer, SMPP 3.4 §3.2).
 MAX_COMMAND_STATUS: Final[int] = 0xFFFFFFFF
@@ -230,6 +176,11 @@ DEFAULT_STATUS_RULES: Final[Mapping[int, RetryRule]] = {
     CommandStatus.ESME_RINVSCHED: RetryRule(
         RetryAction.RETRY_LATER, 2, BackoffSchedule(base=300.0, factor=1.0, cap=300.0)
     ),
+    # SMPP 5.0 §4.7.6: the service type is temporarily unavailable -> later; the other service
+    # type / prohibition refusals are account configuration, which a retry does not change.
+    CommandStatus.ESME_RSERTYPUNAVAIL: RetryRule(
+        RetryAction.RETRY_LATER, 3, BackoffSchedule(base=60.0, factor=2.0, cap=240.0, jitter=0.2)
+    ),
     CommandStatus.ESME_RINVBNDSTS: _RECONNECT,
     CommandStatus.ESME_RALYBND: _RECONNECT,
     CommandStatus.ESME_RBINDFAIL: _RECONNECT,
@@ -275,6 +226,9 @@ DEFAULT_STATUS_RULES: Final[Mapping[int, RetryRule]] = {
             CommandStatus.ESME_RINVOPTPARAMVAL,
             CommandStatus.ESME_RDELIVERYFAILURE,
             CommandStatus.ESME_RINVDCS,
+            CommandStatus.ESME_RSERTYPUNAUTH,
+            CommandStatus.ESME_RPROHIBITED,
+            CommandStatus.ESME_RSERTYPDENIED,
         )
     },
 }
