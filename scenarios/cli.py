@@ -15,6 +15,14 @@ from typing import Final, Protocol
 
 #: subcommand -> (module, one-line help). Order is the order shown by `smsh --help`.
 COMMANDS: Final[dict[str, tuple[str, str]]] = {
+    "demo": (
+        "scenarios.commands.demo",
+        "run the showcase scenario (library/demo.yaml) with a progress line per second on stderr",
+    ),
+    "run": (
+        "scenarios.commands.run",
+        "run a scenario file: simulator + gateway in one process, report, exit 1 on failures",
+    ),
     "plan": ("scenarios.commands.plan", "show how a text is encoded and split into SMS parts"),
     "simulator": (
         "scenarios.commands.simulator",
