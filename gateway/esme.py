@@ -927,7 +927,7 @@ class StoreBroker(AbstractBroker):  # type: ignore[misc]
             now = self.clock.now()
             wait: float | None = None
             if not self.open or self.paused or self.window.available - self.reserved <= 0:
-                pass
+                pass  # nothing may be written: wait for a kick (bound, resumed, window freed)
             elif self.throttle.is_paused(now):
                 wait = self.throttle.resume_in(now)
             else:
