@@ -13,7 +13,10 @@ Theory of operation:
        `CarrierNetwork(scenario.network_config(), seed, name)`) listens on a free loopback port;
        the gateway (`gateway.gateway.Gateway`, with a SQLite store in the run directory) binds
        to it with the scenario's credentials. Both publish on one `InMemoryBus`, and every event
-       is piped into `Ledger.observe`.
+       is piped into `Ledger.observe`. `gateway.control.GatewayControls` answers operator
+       controls (pause_bind, resume_bind, set_rate, drain) on that bus during the run. With a
+       `bus_url`, a `sms.bus.bridge.BusBridge` mirrors every event to that (MQTT) bus and
+       forwards the controls that arrive there.
     3. Each message is handed to `Gateway.submit` at its `send_at` on the scenario clock, with
        its key as `client_ref` (the ledger keys gateway events by it). A refusal is recorded as
        such (`record_refused`).
@@ -51,7 +54,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -67,6 +70,7 @@ from gateway.campaigns.ownercheck import (
 )
 from gateway.campaigns.quiet import DailyWindow, send_slot
 from gateway.config import config_from_dict
+from gateway.control import GatewayControls
 from gateway.gateway import Gateway, open_store
 from gateway.routing import SubmitRejected
 from gateway.store import TERMINAL_STATES
@@ -86,9 +90,11 @@ from simulator.carrier import CarrierNetworkHandler
 from simulator.lookup import running_lookup
 from simulator.network import CarrierNetwork
 from simulator.testing import running_simulator
-from sms.bus.bus import Subscription
+from sms.bus.bridge import BusBridge
+from sms.bus.bus import Bus, Subscription
 from sms.bus.events import ScenarioPhase, ScenarioProgress
 from sms.bus.memory import InMemoryBus
+from sms.bus.url import bus_from_url
 from sms.clock import ScaledClock
 from sms.numbers import NumberError, parse_msisdn
 
@@ -414,6 +420,16 @@ async def _pump(subscription: Subscription, ledger: Ledger, cutoff: _Cutoff) -> 
             ledger.observe(event)
 
 
+@contextlib.asynccontextmanager
+async def _bridged(local: Bus, remote: Bus | None) -> AsyncIterator[None]:
+    """Start `remote` and mirror `local` onto it for the block (nothing when None)."""
+    if remote is None:
+        yield
+        return
+    async with remote, BusBridge(local, remote):
+        yield
+
+
 async def run_scenario(
     scenario: Scenario,
     *,
@@ -422,6 +438,7 @@ async def run_scenario(
     progress: ProgressCallback | None = None,
     progress_interval: float = 1.0,
     extra_meta: dict[str, Any] | None = None,
+    bus_url: str | None = None,
 ) -> RunOutcome:
     """Run a scenario end to end (see the module docstring).
 
@@ -433,12 +450,16 @@ async def run_scenario(
             and once at the end.
         progress_interval: Real seconds between progress calls.
         extra_meta: More metadata for run.json and the report.
+        bus_url: Also mirror every event to this bus (``mqtt://host:port``) and take controls
+            (``smsh/v1/control/#``) from it, through a `sms.bus.bridge.BusBridge`; the ledger
+            still reads the in-process bus. None: the in-process bus only.
 
     Returns:
         The outcome: run directory, results, verdicts and the JSON report.
 
     Raises:
         UnsupportedScenario: The scenario needs something this runner cannot do.
+        BusUrlError: `bus_url` is not a bus URL (raised before anything is created).
     """
     problems = unsupported(scenario)
     if problems:
@@ -446,6 +467,7 @@ async def run_scenario(
     rate = scenario.speed if speed is None else speed
     if rate <= 0:
         raise UnsupportedScenario(f"speed must be positive, not {rate}")
+    remote = None if bus_url is None else bus_from_url(bus_url)
     extent = timeline(scenario)
     messages = list(generate(scenario))
     meta: dict[str, Any] = {"speed": rate, **(extra_meta or {})}
@@ -462,7 +484,7 @@ async def run_scenario(
         spec = scenario.gateway_spec
         network = CarrierNetwork(scenario.network_config(), scenario.seed, scenario.name)
         handler = CarrierNetworkHandler(network)
-        async with InMemoryBus() as bus:
+        async with InMemoryBus() as bus, _bridged(bus, remote):
             subscription = bus.subscribe("#", maxsize=_BUS_BUFFER, overflow="drop_newest")
             async with subscription:
                 cutoff = _Cutoff()
@@ -507,6 +529,7 @@ async def run_scenario(
                                 gateway = await stack.enter_async_context(
                                     Gateway(config, store, bus, clock)
                                 )
+                                await stack.enter_async_context(GatewayControls(gateway))
                                 stopped_early = await _drive(
                                     scenario,
                                     messages,

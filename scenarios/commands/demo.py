@@ -36,4 +36,5 @@ def run(args: argparse.Namespace) -> int:
         runs=args.runs,
         progress=stderr_progress(),
         command="smsh demo",
+        bus_url=args.mqtt,
     )

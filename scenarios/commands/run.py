@@ -23,6 +23,7 @@ from scenarios.errors import ScenarioError
 from scenarios.loader import load_scenario
 from scenarios.report import render_table
 from scenarios.runner import ProgressCallback, RunOutcome, UnsupportedScenario, run_scenario
+from sms.bus.errors import BusUrlError
 from sms.bus.events import ScenarioProgress
 
 #: The one-line help `scenarios.cli` shows for this command.
@@ -57,6 +58,15 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
         default=Path("runs"),
         metavar="DIR",
         help="parent directory of run directories (default: runs)",
+    )
+    parser.add_argument(
+        "--mqtt",
+        default=None,
+        metavar="URL",
+        help=(
+            "also publish events to this MQTT broker and accept controls from it, "
+            "e.g. mqtt://127.0.0.1:1883"
+        ),
     )
 
 
@@ -106,6 +116,7 @@ def execute(
     out: TextIO | None = None,
     err: TextIO | None = None,
     command: str = "smsh run",
+    bus_url: str | None = None,
 ) -> int:
     """Load and run one scenario file, print the report; returns the exit code.
 
@@ -118,6 +129,8 @@ def execute(
         out: Where the report goes (default: stdout).
         err: Where diagnostics go (default: stderr).
         command: How diagnostics name the command.
+        bus_url: Also publish events to this bus (``mqtt://host:port``) and accept controls
+            from it (None: the in-process bus only).
 
     Returns:
         0 all expectations hold, 1 some fail, 2 the scenario cannot be run.
@@ -131,8 +144,10 @@ def execute(
         return 2
     runner: Callable[..., RunOutcome] = asyncio.run
     try:
-        outcome = runner(run_scenario(scenario, root=runs, speed=speed, progress=progress))
-    except (UnsupportedScenario, ScenarioError) as exc:
+        outcome = runner(
+            run_scenario(scenario, root=runs, speed=speed, progress=progress, bus_url=bus_url)
+        )
+    except (UnsupportedScenario, ScenarioError, BusUrlError) as exc:
         print(f"{command}: {exc}", file=stderr)
         return 2
     if as_json:
@@ -149,4 +164,6 @@ def execute(
 
 def run(args: argparse.Namespace) -> int:
     """Run `smsh run`; returns the exit code."""
-    return execute(args.file, as_json=args.json, speed=args.speed, runs=args.runs)
+    return execute(
+        args.file, as_json=args.json, speed=args.speed, runs=args.runs, bus_url=args.mqtt
+    )
