@@ -1107,6 +1107,24 @@ class Smsc:
         else:
             self._send(link, response, now)
 
+    @staticmethod
+    def _check_message_fields(
+        link: Link, pdu: SubmitSm | SubmitMulti, sim_now: float, times: CheckedTimes
+    ) -> int:
+        """SMPP-ERRORS rows 18-19 on the message fields submit_sm and submit_multi share."""
+        return check_message(
+            esm_class=pdu.esm_class,
+            registered_delivery=pdu.registered_delivery,
+            data_coding=pdu.data_coding,
+            priority_flag=pdu.priority_flag,
+            replace_if_present_flag=pdu.replace_if_present_flag,
+            schedule_delivery_time=pdu.schedule_delivery_time,
+            validity_period=pdu.validity_period,
+            smpp5=link.smpp5,
+            now=sim_now,
+            times=times,
+        )
+
     def _on_submit_sm(self, link: Link, pdu: SubmitSm, now: float, position: int) -> None:
         status = self._admit(link, now, position)
         sim_now = self.clock.now()
@@ -1119,18 +1137,7 @@ class Smsc:
                 or check_address(
                     pdu.dest_addr_ton, pdu.dest_addr_npi, pdu.destination_addr, source=False
                 )
-                or check_message(
-                    esm_class=pdu.esm_class,
-                    registered_delivery=pdu.registered_delivery,
-                    data_coding=pdu.data_coding,
-                    priority_flag=pdu.priority_flag,
-                    replace_if_present_flag=pdu.replace_if_present_flag,
-                    schedule_delivery_time=pdu.schedule_delivery_time,
-                    validity_period=pdu.validity_period,
-                    smpp5=link.smpp5,
-                    now=sim_now,
-                    times=times,
-                )
+                or self._check_message_fields(link, pdu, sim_now, times)
             )
         if status:
             self._refuse(link, pdu, status, now)
@@ -1314,18 +1321,7 @@ class Smsc:
         if not status:
             status = check_address(
                 pdu.source_addr_ton, pdu.source_addr_npi, pdu.source_addr, source=True
-            ) or check_message(
-                esm_class=pdu.esm_class,
-                registered_delivery=pdu.registered_delivery,
-                data_coding=pdu.data_coding,
-                priority_flag=pdu.priority_flag,
-                replace_if_present_flag=pdu.replace_if_present_flag,
-                schedule_delivery_time=pdu.schedule_delivery_time,
-                validity_period=pdu.validity_period,
-                smpp5=link.smpp5,
-                now=sim_now,
-                times=times,
-            )
+            ) or self._check_message_fields(link, pdu, sim_now, times)
         if status:
             self._refuse(link, pdu, status, now)
             self._submit_event(link, pdu, status, None, None)
