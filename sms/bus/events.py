@@ -61,6 +61,7 @@ __all__ = [
     "FaultCleared",
     "FaultInjected",
     "FinalState",
+    "HandsetDelivered",
     "LatencySummary",
     "MessageAccepted",
     "MessageFinal",
@@ -127,6 +128,13 @@ AlertKind: TypeAlias = Literal[
     "bind_lost",
     "backlog",
     "expectation_failed",
+    "sender_relabelled",
+    "sender_replaced",
+    "filtered",
+    "opted_out",
+    "sent_after_opt_out",
+    "receipt_lost",
+    "malformed_pdu",
 ]
 """What an `Alert` is about."""
 
@@ -445,8 +453,40 @@ class Alert(BaseEvent):
     """The gateway's or SMSC's id of the message concerned, if any."""
     destination: str | None = None
     """The number concerned, if any."""
+    sender: str | None = None
+    """The sender ID concerned (as displayed on the handset), if any."""
     detail: str = ""
     """Human-readable explanation."""
+
+
+class HandsetDelivered(BaseEvent):
+    """A whole message (all its parts reassembled) landed in a handset's inbox (simulator).
+
+    What the subscriber sees: the displayed sender (after any registry relabel), the text and
+    the thread it was filed under. Published once per message, not per part.
+    """
+
+    kind: Literal["handset_delivered"] = "handset_delivered"
+    destination: Text
+    """The subscriber's number (E.164 without '+', as the simulator stores it)."""
+    sender: str
+    """The sender as displayed on the handset (the thread's key)."""
+    text: str
+    """The reassembled text."""
+    parts: Count = 1
+    """How many parts it arrived in."""
+    message_key: str | None = None
+    """The harness message key (TLV 0x1500 or derived), if known."""
+    thread_size: Count = 1
+    """Messages in that thread after this one."""
+    spoofed: bool = False
+    """True when it came from an attacker's (spoofed) sender."""
+    relabelled: bool = False
+    """True when the registry relabelled the sender (e.g. "Likely-SCAM")."""
+    misdelivered: bool = False
+    """True when it reached a number's new owner (recycled number)."""
+    in_quiet_hours: bool = False
+    """True when it was delivered inside the handset's local quiet hours."""
 
 
 # -- aggregates -----------------------------------------------------------------------------------
@@ -606,6 +646,7 @@ Event: TypeAlias = Annotated[
     | FaultInjected
     | FaultCleared
     | Alert
+    | HandsetDelivered
     | MetricsSnapshot
     | ScenarioProgress
     | Control
@@ -629,6 +670,7 @@ _EVENT_CLASSES: Final[tuple[type[BaseEvent], ...]] = (
     FaultInjected,
     FaultCleared,
     Alert,
+    HandsetDelivered,
     MetricsSnapshot,
     ScenarioProgress,
     Control,
