@@ -51,6 +51,7 @@ __all__ = [
     "BindMode",
     "BindState",
     "BindStateChanged",
+    "CampaignProgress",
     "Control",
     "ControlAcknowledged",
     "ControlAction",
@@ -489,6 +490,37 @@ class HandsetDelivered(BaseEvent):
     """True when it was delivered inside the handset's local quiet hours."""
 
 
+class CampaignProgress(BaseEvent):
+    """Where a dunning campaign stands (gateway campaign layer): published when its state or
+    counts change, at most about once a second per campaign."""
+
+    kind: Literal["campaign_progress"] = "campaign_progress"
+    campaign_id: Text
+    """The campaign's id."""
+    name: str
+    """Its name."""
+    state: Text
+    """Its state (draft, approved, sending, sent, cancelled, ...)."""
+    created_by: str = ""
+    """Operator who created it."""
+    approved_by: str | None = None
+    """Operator who approved it, once approved."""
+    recipients: Count = 0
+    """Recipients after validation, de-duplication and filters."""
+    excluded: dict[str, Count] = Field(default_factory=dict)
+    """Recipients excluded, by reason (invalid number, duplicate, owner check, opted out...)."""
+    sent: Count = 0
+    """Messages handed to the gateway."""
+    deferred: Count = 0
+    """Messages waiting for their quiet-hours window or schedule."""
+    states: dict[str, Count] = Field(default_factory=dict)
+    """Messages by gateway state (delivered, failed, expired, ...)."""
+    replied: Count = 0
+    """Recipients who replied (MO)."""
+    cost: str = "0"
+    """Cost so far (decimal, as text, in the configured currency)."""
+
+
 # -- aggregates -----------------------------------------------------------------------------------
 
 
@@ -647,6 +679,7 @@ Event: TypeAlias = Annotated[
     | FaultCleared
     | Alert
     | HandsetDelivered
+    | CampaignProgress
     | MetricsSnapshot
     | ScenarioProgress
     | Control
@@ -671,6 +704,7 @@ _EVENT_CLASSES: Final[tuple[type[BaseEvent], ...]] = (
     FaultCleared,
     Alert,
     HandsetDelivered,
+    CampaignProgress,
     MetricsSnapshot,
     ScenarioProgress,
     Control,
