@@ -35,6 +35,7 @@ from sms.bus.events import ControlAction
 from sms.clock import Clock, SystemClock
 from tui.messages import BindSelected, ControlAnswered, StateChanged
 from tui.screens.base import StateScreen, ViewContext
+from tui.screens.campaigns import CampaignsScreen
 from tui.screens.controls import (
     ClearFaultScreen,
     ConfirmScreen,
@@ -57,7 +58,7 @@ DEFAULT_BUFFER: Final[int] = 100_000
 #: Events folded between two yields to the event loop.
 CHUNK: Final[int] = 2_000
 #: The screens, in key order.
-MODES: Final[tuple[str, ...]] = ("overview", "messages", "handset", "scenario")
+MODES: Final[tuple[str, ...]] = ("overview", "messages", "handset", "scenario", "campaigns")
 #: Actions that send controls or switch screens (disabled while a form is open).
 _GLOBAL_ACTIONS: Final[frozenset[str]] = frozenset(
     {"show", "pause_resume", "set_rate", "inject_fault", "clear_fault", "drain", "ack_alerts"}
@@ -77,12 +78,13 @@ class SmshApp(App[None]):
             "1",
             "show('overview')",
             "Screens",
-            key_display="1-4",
-            tooltip="1 overview, 2 messages, 3 handset, 4 scenario",
+            key_display="1-5",
+            tooltip="1 overview, 2 messages, 3 handset, 4 scenario, 5 campaigns",
         ),
         Binding("2", "show('messages')", "Messages", show=False),
         Binding("3", "show('handset')", "Handset", show=False),
         Binding("4", "show('scenario')", "Scenario", show=False),
+        Binding("5", "show('campaigns')", "Campaigns", show=False),
         Binding("p", "pause_resume", "Pause", tooltip="Pause or resume the selected bind"),
         Binding("r", "set_rate", "Rate", tooltip="Set the submit rate of the selected bind"),
         Binding("i", "inject_fault", "Fault", tooltip="Inject a fault into the simulator"),
@@ -165,6 +167,7 @@ class SmshApp(App[None]):
         self.add_mode("messages", lambda: MessagesScreen(self._view_context))
         self.add_mode("handset", lambda: HandsetScreen(self._view_context))
         self.add_mode("scenario", lambda: ScenarioScreen(self._view_context))
+        self.add_mode("campaigns", lambda: CampaignsScreen(self._view_context))
 
     async def on_mount(self) -> None:
         """Show the overview, start listening, and watch the bus connection."""

@@ -11,6 +11,7 @@ from typing import Literal, TypeAlias
 from sms.bus.events import (
     Alert,
     Event,
+    HandsetDelivered,
     MessageAccepted,
     MessageFinal,
     MoReceived,
@@ -122,7 +123,24 @@ def describe(event: Event) -> tuple[str, Tone]:
     if isinstance(event, Alert):
         tone: Tone = "bad" if event.severity == "critical" else "warn"
         detail = f": {event.detail}" if event.detail else ""
-        return (f"ALERT {event.alert_kind.replace('_', ' ')}{detail}", tone)
+        sender = f" (sender {event.sender})" if event.sender else ""
+        return (f"ALERT {event.alert_kind.replace('_', ' ')}{sender}{detail}", tone)
+    if isinstance(event, HandsetDelivered):
+        flags = [
+            name
+            for name, on in (
+                ("SPOOFED", event.spoofed),
+                ("relabelled", event.relabelled),
+                ("MISDELIVERED", event.misdelivered),
+                ("in quiet hours", event.in_quiet_hours),
+            )
+            if on
+        ]
+        marks = f" [{', '.join(flags)}]" if flags else ""
+        return (
+            f"on handset {event.destination} from {event.sender}: {event.text!r}{marks}",
+            "bad" if event.spoofed or event.misdelivered else "warn" if flags else "ok",
+        )
     return (event.kind.replace("_", " "), "info")
 
 

@@ -8,11 +8,24 @@ reading, passed in by the caller; it is used only to bucket rates for sparklines
 `at` may be simulated time running thousands of times faster, so it cannot drive a rate shown to a
 person). Everything else uses the events' own `at`.
 
+Handsets:
+    A handset's threads are keyed by the sender *as the handset displays it*. Until the simulator
+    says a message landed (`HandsetDelivered`), the gateway's `MessageAccepted` (or the
+    simulator's `SubmitReceived`) puts a placeholder line in the thread of the submitted sender,
+    describing the message's shape. When `HandsetDelivered` arrives it upgrades that line (found
+    by message key, else the oldest undelivered line of the same sender on that number): the real
+    text, the displayed sender (the line moves threads when the registry relabelled the sender),
+    and the spoof / relabel / misdelivery / quiet-hours flags. A delivery nothing announced (a
+    spoof injected by the simulated attacker) becomes a new line in the displayed sender's thread,
+    which is exactly where the subscriber would see it.
+
 Invariants:
     * Memory is bounded whatever the event rate: the last `MAX_MESSAGES` messages (oldest evicted
       first, by first sight), `MAX_STEPS` lifecycle steps per message, `MAX_ALERTS` alerts,
-      `MAX_HANDSETS` handsets with `MAX_THREAD_ENTRIES` entries per thread, `RATE_SPAN` seconds of
-      rate history, `MAX_CONTROLS` control records.
+      `MAX_HANDSETS` handsets with at most `MAX_THREADS` threads (least recently active dropped
+      first) of `MAX_THREAD_ENTRIES` entries each, `MAX_CAMPAIGNS` campaigns, `RATE_SPAN` seconds
+      of rate history per series (`MAX_BIND_RATE_POINTS` metric points per bind),
+      `MAX_CONTROLS` control records.
     * Applying an event never raises for unexpected content (unknown ids, out-of-order arrival,
       a receipt before its submit): it creates a stub or records the fact as unmatched.
     * Status counts (`status_counts`) always equal a count of the live records' `status`.
@@ -32,11 +45,13 @@ from sms.bus.errors import TopicError
 from sms.bus.events import (
     Alert,
     BindStateChanged,
+    CampaignProgress,
     Control,
     ControlAcknowledged,
     Event,
     FaultCleared,
     FaultInjected,
+    HandsetDelivered,
     MessageAccepted,
     MessageFinal,
     MetricsSnapshot,
@@ -51,21 +66,26 @@ from sms.bus.events import (
     SubmitResponded,
     Throttled,
 )
-from sms.bus.metrics import LogHistogram
+from sms.bus.metrics import BIND_SUBMITTED, LogHistogram
 from sms.bus.topics import TopicParts, parse_topic
 
 __all__ = [
+    "HANDSET_FLAGS",
     "KEY_ALERT_KINDS",
     "MAX_ALERTS",
+    "MAX_BIND_RATE_POINTS",
+    "MAX_CAMPAIGNS",
     "MAX_CONTROLS",
     "MAX_HANDSETS",
     "MAX_MESSAGES",
     "MAX_STEPS",
+    "MAX_THREADS",
     "MAX_THREAD_ENTRIES",
     "RATE_SPAN",
     "AlertView",
     "BindKey",
     "BindView",
+    "CampaignView",
     "ControlRecord",
     "ExpectationView",
     "FaultView",
@@ -77,6 +97,7 @@ __all__ = [
     "RateSeries",
     "ScenarioView",
     "Source",
+    "harness_key",
 ]
 
 #: Messages kept (oldest first seen is evicted first).
@@ -89,6 +110,12 @@ MAX_ALERTS: Final[int] = 500
 MAX_HANDSETS: Final[int] = 2_000
 #: Entries kept per thread of a handset.
 MAX_THREAD_ENTRIES: Final[int] = 50
+#: Threads kept per handset (the least recently active is dropped first).
+MAX_THREADS: Final[int] = 30
+#: Campaigns kept (the least recently updated is dropped first).
+MAX_CAMPAIGNS: Final[int] = 200
+#: Per-bind rate points from metrics snapshots kept (one per snapshot).
+MAX_BIND_RATE_POINTS: Final[int] = 60
 #: Seconds of rate history (sparkline width) per series.
 RATE_SPAN: Final[int] = 60
 #: Control requests and acknowledgements kept.
@@ -99,13 +126,34 @@ _MAX_SMSC_LINKS: Final[int] = 2 * MAX_MESSAGES
 _MAX_PENDING_SMSC: Final[int] = 4_096
 #: Seconds within which an MO seen by the gateway is taken to be one the simulator sent.
 _MO_MATCH_S: Final[float] = 120.0
+#: Prefixes of simulator message keys derived from the PDU rather than given by the caller.
+_DERIVED_KEY_PREFIXES: Final[frozenset[str]] = frozenset({"u:", "h:", "c:"})
+#: Message keys remembered to match a handset delivery to its gateway message.
+_MAX_KEYS: Final[int] = MAX_MESSAGES
 
-#: The alert kinds an operator must never miss; the overview always shows their counts.
+#: The alert kinds a night-shift operator must never miss; the overview always shows their
+#: counts and a new one pops up as an error. The rule for membership: the alert means a person
+#: was already harmed or the company broke a promise or a law, and only a human can follow it up.
+#: ``misdelivery`` (a debt reminder reached a recycled number's new owner: a privacy breach),
+#: ``spoof_delivered_into_thread`` (a fraudster's text sits in the customer's thread with us,
+#: looking like ours), ``sent_after_opt_out`` (we messaged someone who replied STOP) and
+#: ``delivered_in_quiet_hours`` (a reminder woke someone at night). Throttling, backlogs, lost
+#: receipts and bind losses are operational: they show in the binds table, the queues and the
+#: alert list, and the system recovers from them by itself; blocked spoofs, filters and opt-outs
+#: are the system working as intended.
 KEY_ALERT_KINDS: Final[tuple[str, ...]] = (
     "misdelivery",
     "spoof_delivered_into_thread",
+    "sent_after_opt_out",
     "delivered_in_quiet_hours",
-    "throttling",
+)
+#: Handset flags set from `HandsetDelivered` (named after the matching alert kinds, so an alert
+#: about the same message does not add a second flag), in display order.
+HANDSET_FLAGS: Final[tuple[str, ...]] = (
+    "spoofed",
+    "sender_relabelled",
+    "misdelivery",
+    "delivered_in_quiet_hours",
 )
 #: Thread name for entries that cannot be put into a conversation with a known peer.
 ALERTS_THREAD: Final[str] = "(alerts)"
@@ -228,7 +276,13 @@ class BindView:
     throttles: int = 0
     """Throttling responses on this session."""
     rate: RateSeries = field(default_factory=RateSeries)
-    """Submits per second of the viewer's clock."""
+    """Submits per second of the viewer's clock (counted from events)."""
+    metric_rates: deque[float] = field(default_factory=lambda: deque(maxlen=MAX_BIND_RATE_POINTS))
+    """Submit rate of each metrics snapshot that reported this bind, oldest first (per second
+    of the publisher's clock). Preferred over `rate` when present: snapshots are complete even
+    when this viewer dropped events."""
+    metric_submits: int | None = None
+    """Submits reported by the latest snapshot (cumulative), if any reported this bind."""
 
     @property
     def key(self) -> BindKey:
@@ -240,8 +294,37 @@ class BindView:
         """``instance/bind_id`` for a table cell."""
         return f"{self.instance}/{self.bind_id}"
 
+    def submit_rate(self, now: float) -> tuple[float, str]:
+        """The bind's current submit rate and where it comes from.
 
-@dataclass(slots=True)
+        Args:
+            now: The viewer's clock (used only for the event-counted rate).
+
+        Returns:
+            ``(rate, "metrics")`` from the latest snapshot, else ``(rate, "events")`` averaged
+            over the last five seconds of the viewer's clock.
+        """
+        if self.metric_rates:
+            return self.metric_rates[-1], "metrics"
+        return self.rate.rate(now), "events"
+
+    def submit_history(self, now: float, width: int) -> list[float]:
+        """The last `width` points of the submit rate, oldest first (zeros before the first).
+
+        Args:
+            now: The viewer's clock.
+            width: Points wanted.
+
+        Returns:
+            Per-snapshot rates when metrics reported this bind, else per-second event counts.
+        """
+        if self.metric_rates:
+            points = list(self.metric_rates)[-width:]
+            return [0.0] * (width - len(points)) + points
+        return [float(v) for v in self.rate.values(now, width)]
+
+
+@dataclass(slots=True, eq=False)
 class HandsetEntry:
     """One line of a conversation on a handset."""
 
@@ -252,7 +335,7 @@ class HandsetEntry:
     peer: str
     """The other party (sender id or short code), or `ALERTS_THREAD`."""
     text: str
-    """MO text, or a description of an MT (the bus does not carry MT text)."""
+    """MO text; MT text once delivered (`HandsetDelivered`), a description of the MT before."""
     status: str
     """Where the message stands (kept up to date while the message is tracked)."""
     message_id: str | None = None
@@ -260,7 +343,15 @@ class HandsetEntry:
     smsc_message_id: str | None = None
     """SMSC message id, if known."""
     flags: list[str] = field(default_factory=list)
-    """Alert kinds raised about this entry."""
+    """`HANDSET_FLAGS` and alert kinds raised about this entry."""
+    delivered: bool = False
+    """True once the handset has the whole message (MT: `HandsetDelivered` seen)."""
+    parts: int = 1
+    """Parts the message arrived in (MT, once delivered)."""
+    sent_as: str | None = None
+    """The sender it was submitted with, when the handset displays another (relabelled)."""
+    message_key: str | None = None
+    """The harness message key, if known."""
 
 
 @dataclass(slots=True)
@@ -270,21 +361,52 @@ class Handset:
     number: str
     """The MSISDN."""
     threads: dict[str, deque[HandsetEntry]] = field(default_factory=dict)
-    """Entries by peer, oldest first."""
+    """Entries by peer, oldest `at` first."""
     last_at: float = 0.0
     """`at` of the newest entry."""
     alerts: int = 0
     """Alerts raised about this number."""
+    thread_sizes: dict[str, int] = field(default_factory=dict)
+    """Messages in each thread as the handset counts them (`HandsetDelivered.thread_size`),
+    which may exceed the entries kept."""
+    flagged: int = 0
+    """Deliveries that arrived with a flag (spoofed, relabelled, misdelivered, quiet hours)."""
+    threads_dropped: int = 0
+    """Threads let go to stay within `MAX_THREADS`."""
 
     def add(self, entry: HandsetEntry) -> None:
-        """Append an entry to the thread of its peer (dropping the thread's oldest if full)."""
+        """Put an entry in the thread of its peer, in `at` order (the oldest go when it is full).
+
+        A new thread beyond `MAX_THREADS` drops the least recently active other thread.
+        """
+        self._append(entry)
+        if entry.direction == "alert":
+            self.alerts += 1
+
+    def _append(self, entry: HandsetEntry) -> None:
         thread = self.threads.get(entry.peer)
         if thread is None:
             thread = self.threads[entry.peer] = deque(maxlen=MAX_THREAD_ENTRIES)
-        thread.append(entry)
+            if len(self.threads) > MAX_THREADS:
+                stalest = min(
+                    (kv for kv in self.threads.items() if kv[0] != entry.peer),
+                    key=lambda kv: kv[1][-1].at if kv[1] else float("-inf"),
+                )[0]
+                del self.threads[stalest]
+                self.thread_sizes.pop(stalest, None)
+                self.threads_dropped += 1
+        index = len(thread)
+        while index and thread[index - 1].at > entry.at:  # keep the thread in time order
+            index -= 1
+        if index == len(thread):
+            thread.append(entry)
+        elif index or len(thread) < MAX_THREAD_ENTRIES:
+            if len(thread) == MAX_THREAD_ENTRIES:
+                thread.popleft()
+                index -= 1
+            thread.insert(index, entry)
+        # else: older than everything in a full thread; it would be the first to go anyway
         self.last_at = max(self.last_at, entry.at)
-        if entry.direction == "alert":
-            self.alerts += 1
 
     def discard(self, entry: HandsetEntry) -> None:
         """Remove an entry (a duplicate learnt later), and its thread if that empties."""
@@ -293,10 +415,33 @@ class Handset:
             thread.remove(entry)
             if not thread:
                 del self.threads[entry.peer]
+                self.thread_sizes.pop(entry.peer, None)
+
+    def rethread(self, entry: HandsetEntry, peer: str, at: float) -> None:
+        """Move an entry to the thread of `peer` (kept or not), as of `at`.
+
+        Args:
+            entry: The entry (it need not be in a thread any more).
+            peer: The thread it belongs to now.
+            at: Its new time (the delivery's).
+        """
+        self.discard(entry)
+        entry.peer = peer
+        entry.at = max(entry.at, at)
+        self._append(entry)
 
     def ordered_threads(self) -> list[tuple[str, deque[HandsetEntry]]]:
         """Threads, most recently active first."""
         return sorted(self.threads.items(), key=lambda kv: kv[1][-1].at, reverse=True)
+
+    def thread_size(self, peer: str) -> int:
+        """Messages in a thread: the handset's count if it reported one, else the messages kept.
+
+        Alert lines are not messages and are not counted.
+        """
+        thread = self.threads.get(peer)
+        kept = sum(1 for e in thread if e.direction != "alert") if thread is not None else 0
+        return max(kept, self.thread_sizes.get(peer, 0))
 
 
 @dataclass(slots=True, eq=False)
@@ -396,6 +541,31 @@ class AlertView:
     """Caller's key of the message concerned."""
     source: Source
     """Publisher."""
+    sender: str | None = None
+    """Sender ID concerned (as displayed on the handset), if any."""
+
+
+@dataclass(slots=True)
+class CampaignView:
+    """The latest `CampaignProgress` of one campaign, with its publisher."""
+
+    progress: CampaignProgress
+    """The newest progress seen (by `at`)."""
+    source: Source
+    """The component instance that published it."""
+    first_at: float
+    """`at` of its first progress seen."""
+    updates: int = 1
+    """Progress events seen for it."""
+
+    @property
+    def excluded_total(self) -> int:
+        """Recipients excluded, over every reason."""
+        return sum(self.progress.excluded.values())
+
+    def state_count(self, *states: str) -> int:
+        """Messages in any of the given gateway states."""
+        return sum(self.progress.states.get(state, 0) for state in states)
 
 
 @dataclass(slots=True, frozen=True)
@@ -496,6 +666,26 @@ class LatencyRow:
     """``metrics`` (interval), ``metrics total`` or ``events``."""
 
 
+def harness_key(key: str) -> str:
+    """The caller's key inside a simulator message key, so both sides' keys compare equal.
+
+    The simulator names a message ``k:<key>`` (or ``k:<key>#<n>`` for the n-th identical
+    submission) when the harness gave it a key; the gateway publishes the bare ``<key>``.
+
+    Args:
+        key: A message key from either side.
+
+    Returns:
+        The key without the ``k:`` prefix and ``#<n>`` suffix (other keys unchanged).
+    """
+    if key.startswith("k:"):
+        key = key[2:]
+        head, sep, tail = key.rpartition("#")
+        if sep and tail.isdigit():
+            key = head
+    return key
+
+
 def _bounded_put(mapping: OrderedDict[str, str], key: str, value: str, limit: int) -> None:
     mapping[key] = value
     if len(mapping) > limit:
@@ -551,6 +741,12 @@ class OpsState:
         """Handsets, least recently active first."""
         self.scenario: ScenarioView | None = None
         """The latest scenario run."""
+        self.campaigns: OrderedDict[str, CampaignView] = OrderedDict()
+        """Campaigns by id, least recently updated first (at most `MAX_CAMPAIGNS`)."""
+        self.handset_deliveries = 0
+        """`HandsetDelivered` events seen."""
+        self.handset_deliveries_matched = 0
+        """Of those, the ones matched to a line already shown (a message seen being sent)."""
         self.controls: deque[ControlRecord] = deque(maxlen=MAX_CONTROLS)
         """Control traffic seen, newest last."""
         self.unmatched_receipts = 0
@@ -571,6 +767,7 @@ class OpsState:
         self._pending_smsc: OrderedDict[str, list[tuple[str, Event]]] = OrderedDict()
         self._sim_entries: OrderedDict[str, tuple[str, HandsetEntry]] = OrderedDict()
         self._recent_mo: deque[tuple[str, HandsetEntry]] = deque(maxlen=256)
+        self._key_to_message: OrderedDict[str, str] = OrderedDict()
         self._topics: dict[str, TopicParts | None] = {}
         self._handlers: dict[str, Callable[[str, TopicParts, Event, float], None]] = {
             "bind_state_changed": self._bind_state_changed,
@@ -587,6 +784,8 @@ class OpsState:
             "fault_injected": self._fault_injected,
             "fault_cleared": self._fault_cleared,
             "alert": self._alert,
+            "handset_delivered": self._handset_delivered,
+            "campaign_progress": self._campaign_progress,
             "metrics_snapshot": self._metrics_snapshot,
             "scenario_progress": self._scenario_progress,
             "control": self._control,
@@ -716,6 +915,8 @@ class OpsState:
         record.encoding = str(e.encoding)
         record.campaign_id = e.campaign_id
         record.scheduled_for = e.scheduled_for
+        if e.message_key:
+            _bounded_put(self._key_to_message, harness_key(e.message_key), e.message_id, _MAX_KEYS)
         if record.status == SEEN:
             self._set_status(record, SCHEDULED if e.scheduled_for is not None else QUEUED)
         self.throughput["accepted"].add(now)
@@ -729,6 +930,7 @@ class OpsState:
                 text=desc,
                 status=record.status,
                 message_id=e.message_id,
+                message_key=e.message_key,
             )
             record.entry = entry
             self._handset(e.destination).add(entry)
@@ -802,9 +1004,20 @@ class OpsState:
         sim = self._sim_entries.pop(smsc_id, None)
         if sim is not None and record.entry is not None:
             number, entry = sim
-            handset = self.handsets.get(number)
-            if handset is not None:
-                handset.discard(entry)
+            if entry.delivered and not record.entry.delivered:
+                # the delivery reached the simulator's line first: keep it, drop the placeholder
+                owner = self.handsets.get(record.destination)
+                if owner is not None:
+                    owner.discard(record.entry)
+                    if not owner.threads and record.destination != number:
+                        del self.handsets[record.destination]
+                entry.message_id = record.message_id
+                entry.status = record.status
+                record.entry = entry
+            else:
+                handset = self.handsets.get(number)
+                if handset is not None:
+                    handset.discard(entry)
 
     def _smsc_fact(self, smsc_id: str | None, message_id: str | None, topic: str, e: Event) -> None:
         """Attach a simulator-side fact to its gateway message, or keep it until linked."""
@@ -962,11 +1175,12 @@ class OpsState:
                 message_id=e.message_id,
                 message_key=e.message_key,
                 source=(parts.component, parts.instance),
+                sender=e.sender,
             )
         )
         self.alert_counts[e.alert_kind] += 1
         self.alerts_total += 1
-        record = self._alerted_record(e.message_id)
+        record = self._alerted_record(e.message_id) or self._record_by_key(e.message_key)
         if record is not None:
             self._step(record.message_id, topic, e)
         entry = record.entry if record is not None else None
@@ -976,17 +1190,107 @@ class OpsState:
         if entry is not None and e.alert_kind not in entry.flags:
             entry.flags.append(e.alert_kind)
         if e.destination:
+            peer = entry.peer if entry is not None else e.sender or ALERTS_THREAD
             self._handset(e.destination).add(
                 HandsetEntry(
                     at=e.at,
                     direction="alert",
-                    peer=entry.peer if entry is not None else ALERTS_THREAD,
+                    peer=peer,
                     text=f"{e.alert_kind.replace('_', ' ')}: {e.detail}".rstrip(": "),
                     status=e.severity,
                     message_id=e.message_id,
                     flags=[e.alert_kind],
                 )
             )
+
+    def _handset_delivered(self, topic: str, parts: TopicParts, e: Event, now: float) -> None:
+        assert isinstance(e, HandsetDelivered)
+        self.handset_deliveries += 1
+        handset = self._handset(e.destination)
+        record = self._record_by_key(e.message_key)
+        entry = self._undelivered_entry(handset, e, record)
+        if entry is not None:
+            self.handset_deliveries_matched += 1
+            if record is None and entry.message_id is not None:
+                record = self.messages.get(entry.message_id)
+            for number in (record.destination if record is not None else "", e.destination):
+                other = self.handsets.get(number) if number else None
+                if other is not None and other is not handset:
+                    other.discard(entry)  # the gateway wrote the number another way
+                    if not other.threads:
+                        del self.handsets[number]
+            if entry.peer != e.sender:
+                entry.sent_as = entry.peer
+            handset.rethread(entry, e.sender, e.at)
+        else:
+            entry = HandsetEntry(
+                at=e.at, direction="in", peer=e.sender, text=e.text, status="delivered"
+            )
+            handset.add(entry)
+        entry.text = e.text
+        entry.delivered = True
+        entry.parts = e.parts
+        entry.message_key = e.message_key or entry.message_key
+        if record is None:
+            entry.status = "delivered"  # the handset has it; no gateway record to follow
+        flags = (e.spoofed, e.relabelled, e.misdelivered, e.in_quiet_hours)
+        for flag, on in zip(HANDSET_FLAGS, flags, strict=True):
+            if on and flag not in entry.flags:
+                entry.flags.append(flag)
+        if any(flags):
+            handset.flagged += 1
+        handset.thread_sizes[e.sender] = e.thread_size
+        if record is not None:
+            self._step(record.message_id, topic, e)
+
+    def _record_by_key(self, message_key: str | None) -> MessageRecord | None:
+        if not message_key:
+            return None
+        message_id = self._key_to_message.get(harness_key(message_key))
+        return self.messages.get(message_id) if message_id is not None else None
+
+    @staticmethod
+    def _undelivered_entry(
+        handset: Handset, e: HandsetDelivered, record: MessageRecord | None
+    ) -> HandsetEntry | None:
+        """The line shown for this delivery before it landed, if there is one."""
+        if record is not None and record.entry is not None and not record.entry.delivered:
+            return record.entry
+        if e.spoofed:
+            return None  # an attacker's message was never one of ours
+        thread = handset.threads.get(e.sender)
+        if thread is None:
+            return None
+        key = e.message_key
+        # a derived key (user_message_reference, content hash) never names a caller's key
+        key = harness_key(key) if key and key[:2] not in _DERIVED_KEY_PREFIXES else None
+        for entry in thread:
+            if (
+                entry.direction == "in"
+                and not entry.delivered
+                and (
+                    key is None
+                    or entry.message_key is None
+                    or harness_key(entry.message_key) == key
+                )
+            ):
+                return entry
+        return None
+
+    def _campaign_progress(self, topic: str, parts: TopicParts, e: Event, now: float) -> None:
+        assert isinstance(e, CampaignProgress)
+        view = self.campaigns.get(e.campaign_id)
+        if view is None:
+            self.campaigns[e.campaign_id] = CampaignView(e, (parts.component, parts.instance), e.at)
+            if len(self.campaigns) > MAX_CAMPAIGNS:
+                self.campaigns.popitem(last=False)
+            return
+        view.updates += 1
+        view.first_at = min(view.first_at, e.at)
+        if e.at >= view.progress.at:  # a late, older progress does not roll the figures back
+            view.progress = e
+            view.source = (parts.component, parts.instance)
+            self.campaigns.move_to_end(e.campaign_id)
 
     def _alerted_record(self, message_id: str | None) -> MessageRecord | None:
         if message_id is None:
@@ -1008,6 +1312,10 @@ class OpsState:
             bind = self._bind(parts.component, parts.instance, bind_id)
             bind.window_in_flight = window.in_flight
             bind.window_size = window.size
+        for bind_id, counts in e.bind_counts.items():
+            bind = self._bind(parts.component, parts.instance, bind_id)
+            bind.metric_submits = counts.get(BIND_SUBMITTED, 0)
+            bind.metric_rates.append(e.bind_rates.get(bind_id, {}).get(BIND_SUBMITTED, 0.0))
 
     def _scenario_progress(self, topic: str, parts: TopicParts, e: Event, now: float) -> None:
         assert isinstance(e, ScenarioProgress)
@@ -1221,3 +1529,11 @@ class OpsState:
     def handset_list(self) -> list[Handset]:
         """Handsets, most recently active first."""
         return list(reversed(self.handsets.values()))
+
+    def campaign_list(self) -> list[CampaignView]:
+        """Campaigns, newest first (by their first progress), then by id."""
+        return sorted(self.campaigns.values(), key=lambda c: (-c.first_at, c.progress.campaign_id))
+
+    def other_alerts(self) -> int:
+        """Alerts seen whose kind is not one of `KEY_ALERT_KINDS`."""
+        return self.alerts_total - sum(self.alert_counts[kind] for kind in KEY_ALERT_KINDS)

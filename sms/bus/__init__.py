@@ -28,11 +28,13 @@ from sms.bus.events import (
     SCHEMA_VERSION,
     Alert,
     BindStateChanged,
+    CampaignProgress,
     Control,
     ControlAcknowledged,
     Event,
     FaultCleared,
     FaultInjected,
+    HandsetDelivered,
     MessageAccepted,
     MessageFinal,
     MetricsSnapshot,
@@ -49,7 +51,7 @@ from sms.bus.events import (
     encode_event,
 )
 from sms.bus.memory import InMemoryBus
-from sms.bus.metrics import LogHistogram, MetricsAggregator
+from sms.bus.metrics import BIND_SUBMITTED, BIND_THROTTLED, LogHistogram, MetricsAggregator
 from sms.bus.mqtt import MqttBus
 from sms.bus.topics import (
     ALL_INSTANCES,
@@ -65,6 +67,8 @@ from sms.bus.url import bus_from_url
 
 __all__ = [
     "ALL_INSTANCES",
+    "BIND_SUBMITTED",
+    "BIND_THROTTLED",
     "DEFAULT_MAXSIZE",
     "SCHEMA_VERSION",
     "Alert",
@@ -74,6 +78,7 @@ __all__ = [
     "BusError",
     "BusStats",
     "BusUrlError",
+    "CampaignProgress",
     "Control",
     "ControlAcknowledged",
     "ControlChannel",
@@ -85,6 +90,7 @@ __all__ = [
     "EventDecodeError",
     "FaultCleared",
     "FaultInjected",
+    "HandsetDelivered",
     "InMemoryBus",
     "LogHistogram",
     "MessageAccepted",

@@ -585,6 +585,10 @@ class MetricsSnapshot(BaseEvent):
     """Pipeline stage depths (last values)."""
     windows: dict[str, WindowUse] = Field(default_factory=dict)
     """Window use per bind id (last values)."""
+    bind_counts: dict[str, dict[str, Count]] = Field(default_factory=dict)
+    """Counters per bind id (``submitted``, ``throttled``, ...), cumulative since the start."""
+    bind_rates: dict[str, dict[str, Annotated[float, Field(ge=0)]]] = Field(default_factory=dict)
+    """Per-second rate of each bind counter over this interval, per bind id."""
     latency: dict[str, LatencySummary] = Field(default_factory=dict)
     """Latency percentiles of samples recorded in this interval, per series."""
     latency_total: dict[str, LatencySummary] = Field(default_factory=dict)

@@ -7,10 +7,12 @@ once per interval and None otherwise, so 10,000 messages a second still make one
 Invariants:
     * Pure: no clock reads, no I/O, no randomness. `now` is always an argument (seconds on the
       component's clock, which may be simulated).
-    * Every ``record_*`` is O(1) and memory is bounded by the number of distinct names, not by
-      the number of samples: latencies go into fixed log-scale histograms (`LogHistogram`).
-    * Counters, errors and receipt counts in a snapshot are cumulative; `rates` and `latency`
-      cover only the interval since the previous snapshot; `latency_total` covers everything.
+    * Every ``record_*`` is O(1) and memory is bounded by the number of distinct names (and bind
+      ids), not by the number of samples: latencies go into fixed log-scale histograms
+      (`LogHistogram`).
+    * Counters, per-bind counters, errors and receipt counts in a snapshot are cumulative;
+      `rates`, `bind_rates` and `latency` cover only the interval since the previous snapshot;
+      `latency_total` covers everything.
     * An interval starts at the first `record_*` or `snapshot` call (or at `start`), and each
       snapshot starts the next interval at its own `now`. Rates divide by the actual span, so a
       late snapshot does not inflate them.
@@ -35,6 +37,8 @@ from sms.bus.errors import MetricsError
 from sms.bus.events import LatencySummary, MetricsSnapshot, QueueDepths, WindowUse
 
 __all__ = [
+    "BIND_SUBMITTED",
+    "BIND_THROTTLED",
     "BUCKETS_PER_OCTAVE",
     "MAX_TRACKED_MS",
     "MIN_TRACKED_MS",
@@ -42,6 +46,11 @@ __all__ = [
     "LogHistogram",
     "MetricsAggregator",
 ]
+
+#: Per-bind counter of submit_sm PDUs written (every part and retry): the bind's submit rate.
+BIND_SUBMITTED: Final[str] = "submitted"
+#: Per-bind counter of throttling responses (ESME_RTHROTTLED) read.
+BIND_THROTTLED: Final[str] = "throttled"
 
 #: Lower edge of the first regular bucket, in milliseconds (10 µs).
 MIN_TRACKED_MS: Final[float] = 0.01
@@ -196,6 +205,8 @@ class MetricsAggregator:
         self._receipts: dict[str, int] = {}
         self._queues = QueueDepths()
         self._windows: dict[str, WindowUse] = {}
+        self._bind_counts: dict[str, dict[str, int]] = {}
+        self._bind_interval: dict[str, dict[str, int]] = {}
 
     @property
     def interval(self) -> float:
@@ -286,9 +297,37 @@ class MetricsAggregator:
         self._touch(now)
         self._windows[bind_id] = WindowUse(in_flight=in_flight, size=size)
 
+    def record_bind_count(self, bind_id: str, name: str, n: int = 1, *, now: float) -> None:
+        """Add `n` to counter `name` of one bind (for example `BIND_SUBMITTED` per submit_sm).
+
+        The snapshot carries each bind's cumulative counts (`MetricsSnapshot.bind_counts`) and
+        their rates over the interval (`MetricsSnapshot.bind_rates`), so a viewer can show every
+        bind's submit rate even when it drops per-message events.
+
+        Raises:
+            MetricsError: `n` is negative.
+        """
+        if n < 0:
+            raise MetricsError(f"a count cannot go down ({bind_id}.{name} += {n})")
+        self._touch(now)
+        counts = self._bind_counts.get(bind_id)
+        if counts is None:
+            counts = self._bind_counts[bind_id] = {}
+        counts[name] = counts.get(name, 0) + n
+        interval = self._bind_interval.get(bind_id)
+        if interval is None:
+            interval = self._bind_interval[bind_id] = {}
+        interval[name] = interval.get(name, 0) + n
+
     def forget_window(self, bind_id: str) -> None:
-        """Stop reporting a bind (it was closed)."""
+        """Stop reporting a bind's window (it was closed); its counters stay."""
         self._windows.pop(bind_id, None)
+
+    def forget_bind(self, bind_id: str) -> None:
+        """Stop reporting a bind altogether: its window and its counters."""
+        self._windows.pop(bind_id, None)
+        self._bind_counts.pop(bind_id, None)
+        self._bind_interval.pop(bind_id, None)
 
     # -- snapshots --------------------------------------------------------------------------------
 
@@ -320,6 +359,13 @@ class MetricsAggregator:
             gauges=dict(self._gauges),
             queues=self._queues,
             windows=dict(self._windows),
+            bind_counts={bind: dict(counts) for bind, counts in self._bind_counts.items()},
+            bind_rates={
+                bind: {
+                    name: self._bind_interval.get(bind, {}).get(name, 0) / span for name in counts
+                }
+                for bind, counts in self._bind_counts.items()
+            },
             latency={name: s.interval.summary() for name, s in self._latency.items()},
             latency_total={name: s.total.summary() for name, s in self._latency.items()},
             errors=dict(self._errors),
@@ -328,6 +374,7 @@ class MetricsAggregator:
         self._seq += 1
         self._started_at = now
         self._interval_counts.clear()
+        self._bind_interval.clear()
         for series in self._latency.values():
             series.interval.clear()
         return snap

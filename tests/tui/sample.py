@@ -1,8 +1,12 @@
 """A fixed, deterministic night of traffic for the console tests and snapshots.
 
 Two gateway binds and one simulator session, 24 messages through their whole life (some
-throttled and retried, some undeliverable), an MO conversation, an active fault, the four alert
-kinds an operator must see, one metrics snapshot and a scenario half way through.
+throttled and retried, some undeliverable), an MO conversation, an active fault, four alerts,
+one metrics snapshot (with per-bind rates) and a scenario half way through: `sample_events`.
+
+`handset_night` adds what the handsets saw (`HandsetDelivered`: the delivered messages' text, a
+quiet-hours delivery, a misdelivery, a relabelled sender and a spoof in the replier's ACME
+thread) and a message sent after the replier's STOP; `campaign_night` adds three campaigns.
 """
 
 from __future__ import annotations
@@ -13,9 +17,11 @@ from sms.alphabet import Encoding
 from sms.bus.events import (
     Alert,
     BindStateChanged,
+    CampaignProgress,
     Event,
     ExpectationStatus,
     FaultInjected,
+    HandsetDelivered,
     LatencySummary,
     MessageAccepted,
     MessageFinal,
@@ -355,6 +361,8 @@ def metrics() -> list[Item]:
                     "b1": WindowUse(in_flight=12, size=64),
                     "b2": WindowUse(in_flight=0, size=64),
                 },
+                bind_counts={"b1": {"submitted": 33, "throttled": 5}, "b2": {"submitted": 0}},
+                bind_rates={"b1": {"submitted": 42.0, "throttled": 5.0}, "b2": {"submitted": 0.0}},
                 latency={
                     "submit_resp": LatencySummary(
                         count=30, p50_ms=18.0, p95_ms=31.0, p99_ms=33.0, max_ms=34.0
@@ -400,3 +408,137 @@ def sample_events() -> list[Item]:
     for n in range(MESSAGES):
         items += message_life(n)
     return items + conversation() + faults_and_alerts() + metrics() + scenario()
+
+
+#: Sample message relabelled by the sender registry on its way to the handset.
+RELABELLED: Final[int] = 9
+#: The sender the registry displays instead of ACME.
+RELABEL: Final[str] = "ACME(unverified)"
+#: The attacker's text in the replier's ACME thread.
+SPOOF_TEXT: Final[str] = "ACME: final notice, pay now at acme-pay.example or lose service"
+
+
+def dunning_text(n: int) -> str:
+    """The MT text of sample message `n`."""
+    return f"ACME: invoice {1000 + n} is overdue. Please pay by Jan 10. Reply STOP to opt out."
+
+
+def handset_night() -> list[Item]:
+    """What the handsets saw of the sample, plus a spoof and a send after opt-out."""
+    items: list[Item] = []
+    for n in range(MESSAGES - 4):
+        if n % 7 == 4:
+            continue  # undeliverable: never reached the handset
+        at = T0 + 60 + n * 7 + 4.9
+        items.append(
+            _on(
+                SIM,
+                HandsetDelivered(
+                    at=at,
+                    destination=number(n),
+                    sender=RELABEL if n == RELABELLED else "ACME",
+                    text=dunning_text(n),
+                    parts=2 if n % 5 == 0 else 1,
+                    message_key=f"k:row-{n}#1",
+                    thread_size=1 + n // 8,
+                    relabelled=n == RELABELLED,
+                    misdelivered=n == 7,
+                    in_quiet_hours=n == 2,
+                ),
+            )
+        )
+    at = T0 + 520
+    items += [
+        _on(
+            SIM,
+            HandsetDelivered(
+                at=at,
+                destination=REPLIER,
+                sender="ACME",
+                text=SPOOF_TEXT,
+                thread_size=4,
+                spoofed=True,
+            ),
+        ),
+        _on(
+            GW,
+            Alert(
+                at=at + 5,
+                alert_kind="sent_after_opt_out",
+                severity="critical",
+                destination=REPLIER,
+                sender="ACME",
+                message_key="row-24",
+                detail="STOP received at 00:06:40",
+            ),
+        ),
+    ]
+    return items
+
+
+def campaign_night() -> list[Item]:
+    """Three campaigns: one sending (two updates), one awaiting approval, one sent unapproved."""
+    return [
+        _on(
+            GW,
+            CampaignProgress(
+                at=T0 + 100,
+                campaign_id="dunning-jan",
+                name="January dunning",
+                state="sending",
+                created_by="sato",
+                approved_by="tanaka",
+                recipients=900,
+                excluded={"owner_changed": 3, "invalid_number": 12},
+                sent=300,
+                deferred=120,
+                states={"delivered": 250, "awaiting_receipt": 40},
+                replied=4,
+                cost="1320.50",
+            ),
+        ),
+        _on(
+            GW,
+            CampaignProgress(
+                at=T0 + 600,
+                campaign_id="dunning-jan",
+                name="January dunning",
+                state="sending",
+                created_by="sato",
+                approved_by="tanaka",
+                recipients=900,
+                excluded={"owner_changed": 3, "invalid_number": 12, "opted_out": 7},
+                sent=700,
+                deferred=150,
+                states={"delivered": 610, "undeliverable": 20, "expired": 5, "queued": 65},
+                replied=19,
+                cost="3080.00",
+            ),
+        ),
+        _on(
+            GW,
+            CampaignProgress(
+                at=T0 + 300,
+                campaign_id="dunning-feb",
+                name="February dunning (second notice)",
+                state="draft",
+                created_by="sato",
+                recipients=1200,
+                excluded={"duplicate": 40},
+            ),
+        ),
+        _on(
+            GW,
+            CampaignProgress(
+                at=T0 + 400,
+                campaign_id="promo-x",
+                name="Promo X",
+                state="sending",
+                created_by="intern",
+                recipients=50,
+                sent=50,
+                states={"delivered": 48, "failed": 2},
+                cost="220",
+            ),
+        ),
+    ]

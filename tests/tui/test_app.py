@@ -15,7 +15,13 @@ from sms.bus.memory import InMemoryBus
 from sms.bus.topics import event_topic
 from tests.tui import sample
 from tests.tui.conftest import fed, make_app, settle, text_of
-from tui.screens import HandsetScreen, MessagesScreen, OverviewScreen, ScenarioScreen
+from tui.screens import (
+    CampaignsScreen,
+    HandsetScreen,
+    MessagesScreen,
+    OverviewScreen,
+    ScenarioScreen,
+)
 from tui.widgets import LiveTable
 
 
@@ -49,14 +55,16 @@ async def test_overview_shows_binds_queues_receipts_latency_errors_faults_alerts
         assert len(alerts) == 4
         banner = app.screen.query_one("#alert-banner")
         assert banner.has_class("-alarm")
-        assert "4 new alerts" in text_of(app, "#alert-banner")
+        assert "⚠ 4 new  misdelivery 1  spoof→thread 1  after STOP 0  quiet hrs 1  other 1" in (
+            text_of(app, "#alert-banner")
+        )
         assert "⚠ 4 new alerts" in app.sub_title
         severity, title, message = app.notes[0]  # one pop-up for the burst, most urgent first
         assert (severity, title) == ("error", "4 new alerts")
         assert message.splitlines()[0].startswith("misdelivery 09012340007")
         await pilot.press("a")
         await settle(pilot, lambda: not banner.has_class("-alarm"))
-        assert "no new alerts" in text_of(app, "#alert-banner")
+        assert "all seen" in text_of(app, "#alert-banner")
 
 
 @pytest.mark.asyncio
@@ -124,6 +132,85 @@ async def test_handset_shows_threads_of_one_number(bus: InMemoryBus) -> None:
 
 
 @pytest.mark.asyncio
+async def test_handset_threads_show_mt_text_spoofs_relabels_and_quiet_hours(
+    bus: InMemoryBus,
+) -> None:
+    app = make_app(bus)
+    async with asyncio.timeout(30), app.run_test(size=(120, 36)) as pilot:
+        await fed(app, pilot, bus, sample.sample_events())
+        await pilot.press("3")
+        await settle(pilot, lambda: isinstance(app.screen, HandsetScreen))
+        screen = app.screen
+        assert isinstance(screen, HandsetScreen)
+        before = text_of(app, "#threads")
+        assert "invoice 1001" not in before  # nothing landed yet: the shape is shown
+        assert "GSM7 message" in before
+        await fed(app, pilot, bus, sample.handset_night())
+        threads = text_of(app, "#threads")
+        assert screen.number == sample.REPLIER
+        assert f"“{sample.dunning_text(1)}”" in threads
+        assert f"“{sample.SPOOF_TEXT}”  delivered  ⚠ SPOOF" in threads
+        assert "⚠ spoof in this thread" in threads
+        assert "sent after opt out: STOP received" in threads
+        assert threads.index(" ACME ") < threads.index(" (alerts) ")  # newest thread first
+        assert " ACME   4 messages  1 alert" in threads  # the handset's count of the thread
+        await pilot.press("slash", *sample.number(sample.RELABELLED), "enter")
+        await settle(pilot, lambda: screen.number == sample.number(sample.RELABELLED))
+        threads = text_of(app, "#threads")
+        assert sample.RELABEL in threads
+        assert "(sent as ACME)" in threads
+        assert "⚠ relabelled" in threads
+        await pilot.press("slash", *sample.number(2), "enter")
+        await settle(pilot, lambda: "⚠ quiet hours" in text_of(app, "#threads"))
+        await pilot.press("slash", *sample.number(7), "enter")
+        await settle(pilot, lambda: "⚠ misdelivered" in text_of(app, "#threads"))
+        assert text_of(app, "#threads").count("◀") == 3  # upgraded in place, not duplicated
+        await pilot.press("1")
+        await settle(pilot, lambda: isinstance(app.screen, OverviewScreen))
+        newest = text_of(app, "#alerts").splitlines()[0]
+        assert f"sent after opt out {sample.REPLIER} ←ACME STOP received" in newest
+        assert "after STOP 1" in text_of(app, "#alert-banner")
+
+
+@pytest.mark.asyncio
+async def test_campaigns_list_figures_and_flag_an_unapproved_send(bus: InMemoryBus) -> None:
+    app = make_app(bus)
+    async with asyncio.timeout(30), app.run_test(size=(120, 36)) as pilot:
+        await pilot.press("5")
+        await settle(pilot, lambda: isinstance(app.screen, CampaignsScreen))
+        screen = app.screen
+        assert isinstance(screen, CampaignsScreen)
+        assert "No campaigns yet" in text_of(app, "#campaign-detail")
+        await fed(app, pilot, bus, sample.campaign_night())
+        table = screen.query_one("#campaigns", LiveTable)
+        assert table.row_keys == ["promo-x", "dunning-feb", "dunning-jan"]
+        assert [screen.cell("dunning-jan", c) for c in range(10)] == [
+            "January dunn…",
+            "sending",
+            "900",
+            "22",
+            "700",
+            "150",
+            "610",
+            "25",
+            "19",
+            "3080.00",
+        ]
+        assert screen.cell("promo-x", 0) == "Promo X"
+        detail = text_of(app, "#campaign-detail")  # the cursor starts on the newest
+        assert "Promo X" in detail
+        assert "approved by NOBODY: sending unapproved" in detail
+        await pilot.press("down", "down")
+        await settle(pilot, lambda: screen.selected == "dunning-jan")
+        detail = text_of(app, "#campaign-detail")
+        assert "created by sato  approved by tanaka" in detail
+        assert "excluded 22 (invalid number 12, opted out 7, owner changed 3)" in detail
+        assert "delivered 610 · queued 65 · undeliverable 20 · expired 5" in detail
+        assert "cost 3080.00" in detail
+        assert "2 progress events" in detail
+
+
+@pytest.mark.asyncio
 async def test_scenario_expectations_turn_green_and_red_live(bus: InMemoryBus) -> None:
     def progress(at: float, phase: str, a: str, b: str, value: float) -> list[tuple[str, Event]]:
         event = ScenarioProgress(
@@ -168,6 +255,7 @@ async def test_every_screen_and_form_renders_at_80x24(bus: InMemoryBus) -> None:
             ("2", MessagesScreen),
             ("3", HandsetScreen),
             ("4", ScenarioScreen),
+            ("5", CampaignsScreen),
             ("1", OverviewScreen),
         ):
             await pilot.press(key)

@@ -1,4 +1,4 @@
-"""Visual snapshots of the overview and messages screens, fed the fixed sample night.
+"""Visual snapshots of every screen at 80x24 (the overview also at 120x36), fed the sample night.
 
 Deterministic by construction: a frozen viewer clock (`ManualClock`), times shown in UTC, no table
 throttling (`table_interval=0`), no alert pop-ups, and the sample has no randomness. Update the
@@ -19,7 +19,7 @@ from sms.bus.memory import InMemoryBus
 from tests.tui import sample
 from tests.tui.conftest import fed, make_app, settle
 from tui.app import SmshApp
-from tui.screens import MessagesScreen
+from tui.screens import CampaignsScreen, HandsetScreen, MessagesScreen, ScenarioScreen
 
 pytestmark = [
     pytest.mark.snapshot,
@@ -57,6 +57,45 @@ def test_messages(snap_compare: Callable[..., bool]) -> None:
         await pilot.press("2")
         await settle(pilot, lambda: isinstance(app.screen, MessagesScreen))
         await pilot.press("down", "down")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=NARROW, run_before=feed)
+
+
+def test_handset(snap_compare: Callable[..., bool]) -> None:
+    """The replier's threads: MT text, a spoof in the ACME thread, an opt-out breach, a relabel."""
+    app, bus = _app()
+
+    async def feed(pilot: Pilot[Any]) -> None:
+        await fed(app, pilot, bus, sample.sample_events() + sample.handset_night())
+        await pilot.press("3")
+        await settle(pilot, lambda: isinstance(app.screen, HandsetScreen))
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=NARROW, run_before=feed)
+
+
+def test_campaigns(snap_compare: Callable[..., bool]) -> None:
+    """Three campaigns, the unapproved one highlighted in the detail."""
+    app, bus = _app()
+
+    async def feed(pilot: Pilot[Any]) -> None:
+        await fed(app, pilot, bus, sample.campaign_night())
+        await pilot.press("5")
+        await settle(pilot, lambda: isinstance(app.screen, CampaignsScreen))
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=NARROW, run_before=feed)
+
+
+def test_scenario(snap_compare: Callable[..., bool]) -> None:
+    """The scenario run part way: phase stepper, progress, one expectation of each status."""
+    app, bus = _app()
+
+    async def feed(pilot: Pilot[Any]) -> None:
+        await fed(app, pilot, bus, sample.sample_events())
+        await pilot.press("4")
+        await settle(pilot, lambda: isinstance(app.screen, ScenarioScreen))
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=NARROW, run_before=feed)

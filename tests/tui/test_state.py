@@ -10,12 +10,14 @@ from sms.alphabet import Encoding
 from sms.bus.events import (
     Alert,
     BindStateChanged,
+    CampaignProgress,
     Control,
     ControlAcknowledged,
     Event,
     ExpectationStatus,
     FaultCleared,
     FaultInjected,
+    HandsetDelivered,
     LatencySummary,
     MessageAccepted,
     MessageFinal,
@@ -45,7 +47,16 @@ from tui.format import (
     sparkline,
     status_name,
 )
-from tui.state import MAX_STEPS, OpsState, RateSeries
+from tui.state import (
+    KEY_ALERT_KINDS,
+    MAX_CAMPAIGNS,
+    MAX_STEPS,
+    MAX_THREAD_ENTRIES,
+    MAX_THREADS,
+    OpsState,
+    RateSeries,
+    harness_key,
+)
 
 GW = event_topic("gateway", "gw-1", "x").rsplit("/", 1)[0]
 SIM = event_topic("simulator", "sim-1", "x").rsplit("/", 1)[0]
@@ -291,7 +302,263 @@ def test_alerts_count_flag_the_message_and_land_in_the_handset() -> None:
     assert [a.alert_kind for a in state.alerts][-1] == "throttling"
 
 
+# -- handsets from HandsetDelivered ---------------------------------------------------------------
+
+
+def landed(
+    text: str,
+    *,
+    dest: str = "09011112222",
+    sender: str = "ACME",
+    key: str | None = None,
+    at: float = T0 + 5,
+    size: int = 1,
+    spoofed: bool = False,
+    relabelled: bool = False,
+    misdelivered: bool = False,
+    in_quiet_hours: bool = False,
+) -> Event:
+    return HandsetDelivered(
+        at=at,
+        destination=dest,
+        sender=sender,
+        text=text,
+        message_key=key,
+        thread_size=size,
+        spoofed=spoofed,
+        relabelled=relabelled,
+        misdelivered=misdelivered,
+        in_quiet_hours=in_quiet_hours,
+    )
+
+
+def keyed(mid: str, key: str, *, dest: str = "09011112222", at: float = T0) -> Event:
+    return MessageAccepted(
+        at=at,
+        message_id=mid,
+        message_key=key,
+        source="ACME",
+        destination=dest,
+        parts=1,
+        encoding=Encoding.GSM7,
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "expected"),
+    [
+        ("row-1", "row-1"),
+        ("k:row-1", "row-1"),
+        ("k:row-1#3", "row-1"),
+        ("k:a#b", "a#b"),
+        ("h:abcd", "h:abcd"),
+        ("u:acme|ACME|0901|7", "u:acme|ACME|0901|7"),
+    ],
+)
+def test_harness_keys_of_both_sides_compare_equal(key: str, expected: str) -> None:
+    assert harness_key(key) == expected
+
+
+def test_a_delivery_gives_the_waiting_line_its_text_by_message_key() -> None:
+    state = fold(
+        gw(keyed("m1", "row-1")),
+        gw(keyed("m2", "row-2", at=T0 + 1)),
+        sim(landed("second", key="k:row-2#1", at=T0 + 6, size=2)),
+        sim(landed("first", key="k:row-1#1", at=T0 + 7, size=2)),
+    )
+    thread = state.handsets["09011112222"].threads["ACME"]
+    assert [(e.text, e.message_id, e.delivered) for e in thread] == [
+        ("second", "m2", True),
+        ("first", "m1", True),
+    ]
+    assert [e.status for e in thread] == ["queued", "queued"]  # follows the gateway record
+    assert state.handset_deliveries == state.handset_deliveries_matched == 2
+    assert state.messages["m1"].steps[-1][1].kind == "handset_delivered"
+    fold(gw(final("m1")), state=state)
+    assert thread[1].status == "delivered"
+    assert state.handsets["09011112222"].thread_size("ACME") == 2
+
+
+def test_a_delivery_without_a_key_takes_the_oldest_waiting_line_of_its_sender() -> None:
+    state = fold(
+        gw(accepted("m1")),
+        gw(accepted("m2", at=T0 + 1)),
+        sim(landed("hello", key="h:0badc0de")),  # a derived key names no gateway message
+    )
+    thread = state.handsets["09011112222"].threads["ACME"]
+    assert [(e.message_id, e.text) for e in thread] == [("m2", "GSM7 message"), ("m1", "hello")]
+    assert thread[1].delivered
+    assert not thread[0].delivered
+
+
+def test_relabel_moves_the_line_spoof_adds_one_and_flags_show() -> None:
+    state = fold(
+        gw(keyed("m1", "row-1")),
+        gw(keyed("m2", "row-2", dest="09033334444")),
+        sim(
+            landed(
+                "pay",
+                key="row-1",
+                sender="Likely-SCAM",
+                relabelled=True,
+                in_quiet_hours=True,
+            )
+        ),
+        sim(landed("pay here", sender="ACME", spoofed=True, at=T0 + 9, size=3)),
+        sim(landed("late", key="row-2", dest="09033334444", misdelivered=True)),
+    )
+    handset = state.handsets["09011112222"]
+    assert list(handset.threads) == ["Likely-SCAM", "ACME"]
+    (moved,) = handset.threads["Likely-SCAM"]
+    assert (moved.message_id, moved.sent_as, moved.text) == ("m1", "ACME", "pay")
+    assert moved.flags == ["sender_relabelled", "delivered_in_quiet_hours"]
+    (spoof,) = handset.threads["ACME"]
+    assert (spoof.message_id, spoof.flags, spoof.status) == (None, ["spoofed"], "delivered")
+    assert handset.thread_size("ACME") == 3  # the handset's own count
+    assert handset.flagged == 2
+    (misdelivered,) = state.handsets["09033334444"].threads["ACME"]
+    assert misdelivered.flags == ["misdelivery"]
+    assert [t for t, _ in handset.ordered_threads()] == ["ACME", "Likely-SCAM"]
+    # an alert about the same message adds no second flag, and an alert with a sender lands
+    # in that sender's thread
+    fold(
+        sim(Alert(at=T0 + 20, alert_kind="misdelivery", message_key="row-2")),
+        sim(
+            Alert(
+                at=T0 + 21,
+                alert_kind="sent_after_opt_out",
+                destination="09011112222",
+                sender="ACME",
+                detail="after STOP",
+            )
+        ),
+        state=state,
+    )
+    assert misdelivered.flags == ["misdelivery"]
+    assert handset.threads["ACME"][-1].text == "sent after opt out: after STOP"
+    assert state.alerts[-1].sender == "ACME"
+
+
+def test_a_delivery_to_a_number_written_another_way_moves_to_the_handset() -> None:
+    state = fold(gw(keyed("m1", "row-1", dest="+819011112222")), sim(landed("hi", key="row-1")))
+    assert "+819011112222" not in state.handsets  # emptied, so let go
+    assert state.handsets["09011112222"].threads["ACME"][0].message_id == "m1"
+
+
+def test_a_delivery_on_the_simulators_line_survives_the_later_link_to_the_gateway() -> None:
+    state = fold(
+        gw(keyed("m1", "row-1", dest="+819011112222")),
+        sim(
+            SubmitReceived(
+                at=T0 + 1,
+                bind_id="s1",
+                sequence_number=1,
+                source="ACME",
+                destination="819011112222",
+                command_status=0,
+                smsc_message_id="S1",
+            )
+        ),
+        sim(landed("hi", dest="819011112222", key="h:0f")),  # before the gateway heard back
+        gw(responded("m1", smsc="S1")),
+    )
+    (line,) = state.handsets["819011112222"].threads["ACME"]
+    assert (line.text, line.delivered, line.message_id) == ("hi", True, "m1")
+    assert state.messages["m1"].entry is line
+    assert "+819011112222" not in state.handsets  # emptied, so let go
+    fold(gw(final("m1")), state=state)
+    assert line.status == "delivered"
+
+
+def test_handset_threads_and_entries_stay_bounded_and_in_time_order() -> None:
+    state = OpsState()
+    for n in range(MAX_THREADS + 5):
+        state.apply(f"{SIM}/handset_delivered", landed(f"t{n}", sender=f"S{n}", at=T0 + n), T0)
+    handset = state.handsets["09011112222"]
+    assert len(handset.threads) == MAX_THREADS
+    assert handset.threads_dropped == 5
+    assert "S0" not in handset.threads
+    assert f"S{MAX_THREADS + 4}" in handset.threads
+    for n in range(MAX_THREAD_ENTRIES + 10):
+        at = T0 + 100 + (n * 7919) % 1000  # out of order
+        state.apply(f"{SIM}/handset_delivered", landed(f"m{n}", sender="X", at=at), T0)
+    thread = handset.threads["X"]
+    assert len(thread) == MAX_THREAD_ENTRIES
+    times = [e.at for e in thread]
+    assert times == sorted(times)
+
+
+# -- campaigns ------------------------------------------------------------------------------------
+
+
+def progress(cid: str, at: float, sent: int, **fields: object) -> Event:
+    return CampaignProgress(
+        at=at,
+        campaign_id=cid,
+        name=f"campaign {cid}",
+        state="sending",
+        sent=sent,
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+def test_campaigns_keep_the_newest_progress_and_stay_bounded() -> None:
+    state = fold(
+        gw(progress("c1", T0 + 10, 5, excluded={"invalid": 2, "opted_out": 1})),
+        gw(progress("c1", T0 + 30, 9, states={"delivered": 7, "failed": 1, "expired": 1})),
+        gw(progress("c1", T0 + 20, 7)),  # late and older: counted, not shown
+        gw(progress("c2", T0 + 5, 1)),
+    )
+    view = state.campaigns["c1"]
+    assert (view.progress.sent, view.updates, view.first_at) == (9, 3, T0 + 10)
+    assert view.state_count("failed", "expired") == 2
+    assert state.campaigns["c2"].source == ("gateway", "gw-1")
+    assert [c.progress.campaign_id for c in state.campaign_list()] == ["c1", "c2"]
+    assert fold(gw(progress("c1", T0, 1, excluded={"x": 3}))).campaigns["c1"].excluded_total == 3
+    for n in range(MAX_CAMPAIGNS + 3):
+        fold(gw(progress(f"k{n}", T0 + 100 + n, n)), state=state)
+    assert len(state.campaigns) == MAX_CAMPAIGNS
+    assert "c1" not in state.campaigns
+
+
 # -- binds, faults, metrics, scenario, controls ---------------------------------------------------
+
+
+def test_bind_rates_come_from_metrics_when_a_snapshot_reports_the_bind() -> None:
+    state = fold(gw(submitted("m1")), sim(submitted("m2", bind="s1")), now=T0)
+    b1 = state.binds[("gateway", "gw-1", "b1")]
+    rate, origin = b1.submit_rate(T0)
+    assert (rate, origin) == (0.2, "events")  # one submit over the last five seconds
+    for seq, rate in enumerate((10.0, 30.0)):
+        snap = MetricsSnapshot(
+            at=T0 + seq,
+            seq=seq,
+            interval_s=1.0,
+            bind_counts={"b1": {"submitted": int(rate)}},
+            bind_rates={"b1": {"submitted": rate}},
+        )
+        fold(gw(snap), state=state)
+    assert b1.submit_rate(T0) == (30.0, "metrics")
+    assert b1.submit_history(T0, 4) == [0.0, 0.0, 10.0, 30.0]
+    assert b1.metric_submits == 30
+    s1 = state.binds[("simulator", "sim-1", "s1")]
+    assert s1.submit_rate(T0)[1] == "events"
+    assert s1.submit_history(T0, 2) == [0.0, 1.0]
+
+
+def test_the_key_alerts_are_the_ones_that_hurt_a_person() -> None:
+    assert set(KEY_ALERT_KINDS) == {
+        "misdelivery",
+        "spoof_delivered_into_thread",
+        "sent_after_opt_out",
+        "delivered_in_quiet_hours",
+    }
+    state = fold(
+        gw(Alert(at=T0, alert_kind="throttling")),
+        gw(Alert(at=T0, alert_kind="sent_after_opt_out", sender="ACME")),
+        gw(Alert(at=T0, alert_kind="receipt_lost")),
+    )
+    assert state.other_alerts() == 2
 
 
 def test_binds_gather_state_window_rate_and_throttles() -> None:
@@ -445,6 +712,18 @@ def test_the_whole_sample_night_adds_up() -> None:
     assert [b.label for b in state.bind_list()] == ["gw-1/b1", "gw-1/b2", "sim-1/s1"]
     assert state.handsets[sample.REPLIER].alerts == 1
     assert_counts_consistent(state)
+    fold(*sample.handset_night(), *sample.campaign_night(), state=state)
+    delivered = sample.MESSAGES - 4 - 3  # minus the four awaiting receipts and 3 undeliverable
+    assert state.handset_deliveries == delivered + 1  # and the spoof
+    assert state.handset_deliveries_matched == delivered
+    replier = state.handsets[sample.REPLIER]
+    assert replier.alerts == 2
+    assert [e.text for e in replier.threads["ACME"] if e.delivered][-1] == sample.SPOOF_TEXT
+    assert [c.progress.campaign_id for c in state.campaign_list()] == [
+        "promo-x",
+        "dunning-feb",
+        "dunning-jan",
+    ]
 
 
 # -- formatting -----------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
-"""The operator screens: overview, messages, handset, scenario, and the control forms."""
+"""The operator screens: overview, messages, handset, scenario, campaigns, and the control forms."""
 
 from __future__ import annotations
 
 from tui.screens.base import StateScreen, ViewContext
+from tui.screens.campaigns import CampaignsScreen
 from tui.screens.controls import (
     ClearFaultScreen,
     ConfirmScreen,
@@ -16,6 +17,7 @@ from tui.screens.overview import OverviewScreen
 from tui.screens.scenario import ScenarioScreen
 
 __all__ = [
+    "CampaignsScreen",
     "ClearFaultScreen",
     "ConfirmScreen",
     "FaultRequest",

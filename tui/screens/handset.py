@@ -1,9 +1,13 @@
 """Handset: what one number sees, as conversations with each sender or short code.
 
-Messages delivered to the handset (◀), messages it sent (▶), and alerts about it (⚠: a spoof
-that landed in a thread, a misdelivery, a quiet-hours delivery) are grouped per peer, like the
-threads on a phone. The bus carries no MT text, so a delivered message shows its shape (parts
-and encoding) and status rather than its words.
+Messages delivered to the handset (◀), messages it sent (▶), and alerts about it (⚠) are
+grouped per peer, like the threads on a phone: one thread per sender *as the handset displays
+it*, the most recently active thread first, each thread oldest line first. A message that landed
+(`HandsetDelivered`) shows its words in quotes and its flags in red: SPOOF (an attacker's sender
+in the thread), relabelled (the registry changed the sender shown; the line says what it was
+sent as), misdelivered (a recycled number's new owner got it), quiet hours (it arrived at night).
+A message still on its way shows its shape (parts and encoding) and status instead. The number
+list puts numbers with alerts (⚠) or flagged deliveries (⚑) first.
 """
 
 from __future__ import annotations
@@ -26,10 +30,17 @@ from tui.format import clock_text
 from tui.screens.base import TONE_STYLES, StateScreen
 from tui.state import Handset, HandsetEntry
 
-__all__ = ["HANDSET_LIMIT", "HandsetScreen"]
+__all__ = ["FLAG_LABELS", "HANDSET_LIMIT", "HandsetScreen"]
 
 #: Most handsets listed (the ones with alerts first, then by number).
 HANDSET_LIMIT: Final[int] = 300
+#: How each handset flag reads on a line (other flags are alert kinds, shown with spaces).
+FLAG_LABELS: Final[dict[str, str]] = {
+    "spoofed": "SPOOF",
+    "sender_relabelled": "relabelled",
+    "misdelivery": "misdelivered",
+    "delivered_in_quiet_hours": "quiet hours",
+}
 _ARROWS: Final[dict[str, tuple[str, str]]] = {
     "in": ("◀", "cyan"),
     "out": ("▶", "green"),
@@ -49,7 +60,7 @@ class HandsetScreen(StateScreen):
     """The number shown (None: the first listed)."""
     _last_build: float = 0.0
     _pending: Timer | None = None
-    _listed: tuple[tuple[str, int, int], ...] = ()
+    _listed: tuple[tuple[str, int, int, int], ...] = ()
 
     def compose(self) -> ComposeResult:
         """Number list on the left, threads on the right."""
@@ -111,10 +122,11 @@ class HandsetScreen(StateScreen):
         if not self.ready:
             return
         self._last_build = time.monotonic()
-        handsets = sorted(self.state.handsets.values(), key=lambda h: (h.alerts == 0, h.number))[
-            :HANDSET_LIMIT
-        ]
-        listed = tuple((h.number, h.alerts, len(h.threads)) for h in handsets)
+        handsets = sorted(
+            self.state.handsets.values(),
+            key=lambda h: (h.alerts == 0 and h.flagged == 0, h.number),
+        )[:HANDSET_LIMIT]
+        listed = tuple((h.number, h.alerts, h.flagged, len(h.threads)) for h in handsets)
         options = self.query_one("#handsets", OptionList)
         if listed != self._listed:
             self._listed = listed
@@ -151,7 +163,14 @@ class HandsetScreen(StateScreen):
         lines: list[Text] = []
         for peer, entries in handset.ordered_threads():
             header = Text(f" {peer} ", style="bold reverse")
-            header.append(f"  {len(entries)} message(s)", style="dim")
+            size = handset.thread_size(peer)
+            alerts = sum(1 for entry in entries if entry.direction == "alert")
+            if size:
+                header.append(f"  {size} message{'s' if size != 1 else ''}", style="dim")
+            if alerts:
+                header.append(f"  {alerts} alert{'s' if alerts != 1 else ''}", style="red")
+            if any("spoofed" in entry.flags for entry in entries):
+                header.append("  ⚠ spoof in this thread", style="bold red")
             lines.append(header)
             lines.extend(_entry_line(entry, tz) for entry in entries)
             lines.append(Text(""))
@@ -162,6 +181,8 @@ def _handset_prompt(handset: Handset) -> Text:
     prompt = Text(handset.number)
     if handset.alerts:
         prompt.append(f" ⚠{handset.alerts}", style="bold red")
+    if handset.flagged:
+        prompt.append(f" ⚑{handset.flagged}", style="red")
     prompt.append(f" {len(handset.threads)}t", style="dim")
     return prompt
 
@@ -171,15 +192,19 @@ def _entry_line(entry: HandsetEntry, tz: tzinfo) -> Text:
     line = Text(no_wrap=False)
     line.append(f" {clock_text(entry.at, tz)} ", style="dim")
     line.append(f"{arrow} ", style=style)
-    if entry.direction == "out":
-        line.append(f"“{entry.text}”")
+    if entry.direction == "out" or entry.delivered:
+        line.append(f"“{entry.text}”", style="bold red" if "spoofed" in entry.flags else "")
     elif entry.direction == "alert":
         line.append(entry.text, style="red")
     else:
-        line.append(entry.text)
-    if entry.direction != "alert":
-        line.append(f"  {entry.status}", style=TONE_STYLES[final_tone(entry.status)])
+        line.append(entry.text, style="italic")
+    if entry.direction == "alert":
+        return line
+    if entry.sent_as is not None:
+        line.append(f"  (sent as {entry.sent_as})", style="dim")
+    if entry.delivered and entry.parts > 1:
+        line.append(f"  {entry.parts} parts", style="dim")
+    line.append(f"  {entry.status}", style=TONE_STYLES[final_tone(entry.status)])
     for flag in entry.flags:
-        if entry.direction != "alert":
-            line.append(f"  ⚠ {flag.replace('_', ' ')}", style="bold red")
+        line.append(f"  ⚠ {FLAG_LABELS.get(flag, flag.replace('_', ' '))}", style="bold red")
     return line

@@ -1,8 +1,14 @@
 """Overview: binds, throughput, queues, receipt mix, latency, errors, faults and alerts at a glance.
 
 Laid out to fit 80×24: one line of alert counts that turns red while there are unacknowledged
-alerts, one line of throughput sparklines, the binds table, three small metric panels, and the
-errors/faults and alerts panels filling the rest.
+alerts (the `KEY_ALERT_KINDS` one by one, every other kind as "other"), one line of throughput
+sparklines, the binds table, three small metric panels, and the errors/faults and alerts panels
+filling the rest.
+
+A bind's submit rate and sparkline come from its publisher's metrics snapshots when they report
+the bind (`MetricsSnapshot.bind_rates`: one point per snapshot, per second of the publisher's
+clock, complete even when this console drops events), else from the `PartSubmitted` /
+`SubmitReceived` events counted per second of the viewer's clock. The table's subtitle says which.
 """
 
 from __future__ import annotations
@@ -26,8 +32,8 @@ __all__ = ["OverviewScreen"]
 KEY_ALERT_LABELS: Final[dict[str, str]] = {
     "misdelivery": "misdelivery",
     "spoof_delivered_into_thread": "spoof→thread",
-    "delivered_in_quiet_hours": "quiet hours",
-    "throttling": "throttling",
+    "sent_after_opt_out": "after STOP",
+    "delivered_in_quiet_hours": "quiet hrs",
 }
 _SEVERITY_MARK: Final[dict[str, tuple[str, str]]] = {
     "critical": ("✖", "bold red"),
@@ -41,7 +47,7 @@ _STATE_STYLE: Final[dict[str, str]] = {
     "unbinding": "yellow",
     "closed": "bold red",
 }
-#: Seconds of history in a bind's sparkline.
+#: Points in a bind's sparkline (seconds of events, or metrics snapshots).
 SPARK_WIDTH: Final[int] = 20
 _QUEUE_LABELS: Final[tuple[tuple[str, str], ...]] = (
     ("queued", "queued"),
@@ -70,7 +76,7 @@ class OverviewScreen(StateScreen):
                 ("bind", "Bind"),
                 ("state", "State"),
                 ("window", "Window"),
-                ("spark", f"Submits/s ({SPARK_WIDTH} s)"),
+                ("spark", f"Submits/s (last {SPARK_WIDTH})"),
                 ("rate", "/s"),
                 ("errors", "Err"),
                 ("throttles", "Thr"),
@@ -121,8 +127,11 @@ class OverviewScreen(StateScreen):
         self._banner()
         self.put("#throughput", self._throughput(now))
         table = self.query_one("#binds", LiveTable)
-        table.sync([self._bind_row(bind, now) for bind in state.bind_list()])
-        table.border_subtitle = f"throttled {human_count(state.throttled)}"
+        binds = state.bind_list()
+        table.sync([self._bind_row(bind, now) for bind in binds])
+        origins = sorted({bind.submit_rate(now)[1] for bind in binds})
+        rates = f"rates: {'+'.join(origins)} · " if origins else ""
+        table.border_subtitle = f"{rates}throttled {human_count(state.throttled)}"
         depths, origin = state.queue_depths()
         queues = self.put(
             "#queues",
@@ -142,15 +151,18 @@ class OverviewScreen(StateScreen):
         state = self.state
         new = state.unacknowledged_alerts
         text = Text()
+        # sized for 80 columns: the lead, four key kinds and "other", with 3-digit counts
         if new:
-            text.append(f" ⚠ {new} new alert{'s' if new != 1 else ''} ", style="bold")
+            text.append(f" ⚠ {human_count(new)} new", style="bold")
         else:
-            text.append(" ✔ no new alerts ", style="bold")
+            text.append(" ✔ all seen", style="bold")
         for kind in KEY_ALERT_KINDS:
             count = state.alert_counts[kind]
-            text.append(" │ ", style="dim")
-            text.append(f"{KEY_ALERT_LABELS[kind]} ")
+            text.append(f"  {KEY_ALERT_LABELS[kind]} ")
             text.append(human_count(count), style="bold" if count else "")
+        other = state.other_alerts()
+        if other:
+            text.append(f"  other {human_count(other)}", style="dim")
         self.put("#alert-banner", text).set_class(new > 0, "-alarm")
 
     def _throughput(self, now: float) -> Text:
@@ -174,12 +186,13 @@ class OverviewScreen(StateScreen):
             if bind.window_size is not None and bind.window_in_flight is not None
             else "-"
         )
+        rate, _origin = bind.submit_rate(now)
         cells = (
             Text(bind.label if bind.component == "gateway" else f"{bind.label} (sim)"),
             Text(state_text, style=state_style),
             Text(window, justify="right"),
-            Text(sparkline(bind.rate.values(now, SPARK_WIDTH)), style="green"),
-            Text(human_count(bind.rate.rate(now)), justify="right"),
+            Text(sparkline(bind.submit_history(now, SPARK_WIDTH)), style="green"),
+            Text(human_count(rate), justify="right"),
             Text(human_count(bind.errors), style="red" if bind.errors else "", justify="right"),
             Text(
                 human_count(bind.throttles),
@@ -266,6 +279,8 @@ class OverviewScreen(StateScreen):
             line.append(alert.alert_kind.replace("_", " "), style=style)
             if alert.destination:
                 line.append(f" {alert.destination}", style="bold")
+            if alert.sender:
+                line.append(f" ←{alert.sender}", style="cyan")
             if alert.detail:
                 line.append(f" {alert.detail}")
             if index < new:

@@ -11,6 +11,8 @@ import pytest
 from sms.bus.errors import MetricsError
 from sms.bus.events import QueueDepths, WindowUse, decode_event, encode_event
 from sms.bus.metrics import (
+    BIND_SUBMITTED,
+    BIND_THROTTLED,
     MAX_TRACKED_MS,
     MIN_TRACKED_MS,
     RELATIVE_ERROR_BOUND,
@@ -227,6 +229,34 @@ def test_same_inputs_same_snapshots() -> None:
     assert first == run()
 
 
+def test_bind_counts_cumulate_and_bind_rates_cover_the_interval() -> None:
+    agg = MetricsAggregator(interval=1.0, start=0.0)
+    for _ in range(6):
+        agg.record_bind_count("b1", BIND_SUBMITTED, now=0.5)
+    agg.record_bind_count("b2", BIND_SUBMITTED, 3, now=0.5)
+    agg.record_bind_count("b1", BIND_THROTTLED, now=0.5)
+    first = agg.snapshot(2.0)  # a late snapshot: rates divide by the actual 2 s
+    agg.record_bind_count("b1", BIND_SUBMITTED, 4, now=2.5)
+    second = agg.snapshot(3.0)
+    agg.forget_bind("b2")
+    third = agg.snapshot(4.0)
+    assert first is not None
+    assert second is not None
+    assert third is not None
+    assert first.bind_counts == {"b1": {"submitted": 6, "throttled": 1}, "b2": {"submitted": 3}}
+    assert first.bind_rates == {
+        "b1": {"submitted": 3.0, "throttled": 0.5},
+        "b2": {"submitted": 1.5},
+    }
+    assert second.bind_counts["b1"] == {"submitted": 10, "throttled": 1}
+    assert second.bind_rates == {
+        "b1": {"submitted": 4.0, "throttled": 0.0},
+        "b2": {"submitted": 0.0},
+    }
+    assert list(third.bind_counts) == ["b1"]
+    assert decode_event(encode_event(second)) == second
+
+
 def test_bad_records() -> None:
     agg = MetricsAggregator()
     with pytest.raises(MetricsError):
@@ -237,5 +267,7 @@ def test_bad_records() -> None:
         agg.record_error(1, -1, now=0)
     with pytest.raises(MetricsError):
         agg.record_receipt("DELIVRD", -1, now=0)
+    with pytest.raises(MetricsError):
+        agg.record_bind_count("b1", BIND_SUBMITTED, -1, now=0)
     with pytest.raises(MetricsError):
         MetricsAggregator(interval=0)
