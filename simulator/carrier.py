@@ -1,6 +1,6 @@
 """Adapter: the carrier model (``simulator.network.CarrierNetwork``) as the server's handler.
 
-``CarrierNetworkHandler`` implements the duck-typed ``simulator.server.Handler`` interface:
+``CarrierNetworkHandler`` implements the duck-typed ``simulator.smsc.Handler`` interface:
 
     handle_submit(Submission, now) -> Verdict     CarrierNetwork.submit(SubmittedMessage, now)
     advance(now) -> [ReceiptOrder | MoOrder | Alert]   CarrierNetwork.advance(now) effects
@@ -18,17 +18,23 @@ Mapping (one to one, as the server's module docstring sketches):
 * ``ReceiptDue`` -> ``ReceiptOrder`` keyed by ``resp_message_id`` (the stored id); the id written
   in the receipt (``message_id``) goes to ``receipt_id`` when it differs, and the model's
   receipt text (maybe deliberately damaged) is sent as is.
-* submit_multi: the server answers (and stores) one id for all destinations and ignores
-  ``Verdict.message_id``, so each destination's network id is aliased to the server's id and
-  its receipts are keyed by that (``destination`` tells the handsets apart). The server's own
-  ids and the network's share one store: when submit_multi is used, give them distinct forms
-  (e.g. ``message_ids: {prefix: M}`` in the simulator configuration) so they cannot collide.
+* submit_multi: the server answers (and stores) one id for all destinations: the network id
+  of the first accepted destination (``Verdict.message_id``). Later destinations arrive with
+  that id fixed (``Submission.message_id_fixed``); their network ids are aliased to it and
+  their receipts keyed by it (``destination`` tells the handsets apart). Every stored id is
+  therefore one the network made, and the server's own id sequence (which may have any form)
+  is never stored next to the network's: the two cannot collide.
 * cancel_sm / replace_sm are not forwarded (the model has no cancel); the server ignores the
   model's later receipts for a cancelled record.
 * ``MoDue`` -> ``MoOrder`` carrying a ``DeliverSm`` (SAR TLVs when the reply is split with SAR).
-* ``NetworkEvent`` -> ``sms.bus.events.Alert`` via ``simulator.network.alerts.to_alert`` for the
-  audit facts the bus names (misdelivery, spoof_delivered_into_thread, spoof_blocked,
-  delivered_in_quiet_hours); other events are dropped here (the server publishes the wire facts).
+* ``NetworkEvent`` -> ``sms.bus.events.Alert`` via ``simulator.network.alerts.to_alert`` for
+  every audit fact the bus names (misdelivery, spoofs, quiet hours, relabelled / replaced
+  senders, filtered, opt-outs, lost receipts); ``message_completed`` -> ``HandsetDelivered``
+  (thread size and flags read from the handset's thread); the rest are wire facts the server
+  publishes itself.
+* Session faults: ``session_decision`` / ``next_session_deadline`` forward to the model's hooks
+  (the server carries out disconnect, unbind and stall); ``fault_plan`` is the model's live
+  ``FaultPlan``, which ``simulator.control`` changes at runtime.
 
 Invariants:
     * The adapter holds no fate logic: every decision is the model's (its Rule 1), so outcomes
@@ -51,16 +57,20 @@ from simulator.network.alerts import to_alert
 from simulator.network.effects import (
     ESM_CLASS_INTERMEDIATE,
     Effect,
+    EventKind,
     MoDue,
+    NetworkEvent,
     ReceiptDue,
     SubmitOutcome,
 )
+from simulator.network.faults import FaultPlan, SessionDecision
 from simulator.network.messages import SubmittedMessage, vendor_fields
 from simulator.network.network import CarrierNetwork
-from simulator.server import HandlerEffect, MoOrder, ReceiptOrder, Submission, Verdict
 from simulator.smpp.constants import CommandId, Tag
 from simulator.smpp.pdu import DeliverSm, Tlv, tlv_u8, tlv_u16
-from sms.bus.events import BaseEvent
+from simulator.smsc import HandlerEffect, MoOrder, ReceiptOrder, Submission, Verdict
+from sms.bus.events import BaseEvent, HandsetDelivered
+from sms.numbers import Msisdn, try_parse
 from sms.segments import Sar
 
 __all__ = ["CarrierNetworkHandler", "to_order", "to_submitted"]
@@ -215,12 +225,16 @@ class CarrierNetworkHandler:
         if network_id is not None and outcome.status == 0:
             if self._keep > 0:
                 _remember(self.outcomes, network_id, outcome, self._keep)
-            if submission.command_id == CommandId.SUBMIT_MULTI:
+            if (
+                submission.command_id == CommandId.SUBMIT_MULTI
+                and submission.message_id_fixed
+                and submission.message_id != network_id
+            ):
                 stored_id = submission.message_id
                 _remember(self._aliases, network_id, stored_id, MAX_ALIASES)
         return Verdict(
             status=outcome.status,
-            message_id=network_id if stored_id is None else None,
+            message_id=network_id,
             respond=outcome.respond,
             generic_nack=outcome.generic_nack,
             delay_s=outcome.response_delay_s,
@@ -247,6 +261,9 @@ class CarrierNetworkHandler:
             if isinstance(effect, ReceiptDue):
                 out.append(_receipt_order(effect, aliases.get(effect.resp_message_id)))
                 continue
+            if isinstance(effect, NetworkEvent) and effect.kind is EventKind.MESSAGE_COMPLETED:
+                out.append(self.handset_delivered(effect))
+                continue
             order = to_order(effect)
             if order is not None:
                 out.append(order)
@@ -259,3 +276,79 @@ class CarrierNetworkHandler:
             first = min(e.at for e in self._pending)
             return first if due is None else min(first, due)
         return due
+
+    @property
+    def fault_plan(self) -> FaultPlan:
+        """The model's live fault plan (``simulator.control`` adds and removes faults in it)."""
+        # CarrierNetwork keeps the plan private; it has no public accessor yet.
+        return self.network._faults
+
+    def handset_delivered(self, event: NetworkEvent) -> HandsetDelivered:
+        """The bus event for a ``message_completed`` fact: the message as the handset shows it.
+
+        Args:
+            event: The model's ``message_completed`` event (detail: sender, parts, text).
+
+        Returns:
+            ``HandsetDelivered`` with the thread size and flags of the filed message (found in
+            its thread by key and time; when the thread no longer holds it, the thread's size
+            and no flags).
+        """
+        info = event.detail
+        sender = str(info.get("sender") or "")
+        flags: frozenset[str] = frozenset()
+        size = 1
+        thread = self.network.handset(event.number).thread(sender)
+        if thread is not None:
+            size = max(len(thread.messages), 1)
+            for index in range(len(thread.messages) - 1, -1, -1):
+                message = thread.messages[index]
+                if message.at == event.at and event.key in message.keys:
+                    flags = message.flags
+                    size = index + 1
+                    break
+        parts = info.get("parts")
+        number = try_parse(event.number)
+        return HandsetDelivered(
+            at=event.at,
+            destination=number.digits if isinstance(number, Msisdn) else event.number,
+            sender=sender,
+            text=str(info.get("text") or ""),
+            parts=parts if isinstance(parts, int) and parts >= 1 else 1,
+            message_key=event.key or None,
+            thread_size=size,
+            spoofed="spoof" in flags,
+            relabelled="relabelled" in flags,
+            misdelivered="misdelivery" in flags,
+            in_quiet_hours="quiet_hours" in flags,
+        )
+
+    def session_decision(
+        self, now: float, account: str, *, pdus_received: int, bound_at: float
+    ) -> SessionDecision:
+        """What the server must do to a session now (the model's session-phase faults).
+
+        Args:
+            now: Simulated epoch seconds.
+            account: The session's system_id.
+            pdus_received: PDUs the session received so far (bind included).
+            bound_at: Simulated epoch seconds of its bind.
+
+        Returns:
+            The model's decision (disconnect, unbind, stall or none).
+        """
+        return self.network.session_decision(
+            now, account, pdus_received=pdus_received, bound_at=bound_at
+        )
+
+    def next_session_deadline(self, now: float, account: str) -> float | None:
+        """The next instant a time-triggered session fault fires for an account.
+
+        Args:
+            now: Simulated epoch seconds.
+            account: The system_id.
+
+        Returns:
+            Simulated epoch seconds, or None.
+        """
+        return self.network.next_session_deadline(now, account)

@@ -33,6 +33,11 @@ Example (every key optional)::
     message_ids: {format: hex, width: 10}
     receipts: {delay_s: 1.0, stat: DELIVRD}
     delivery: {window: 10, retry_delay_s: 5, max_attempts: 10}
+    wire_faults:                  # optional: damaged writes of the server shell (simulator.wire)
+      seed: 1
+      faults:
+        - {kind: malformed_pdu, variant: bad_field, pdu: deliver_sm, rate: 0.2, end_s: 60}
+        - {kind: garbage_bytes, octets: 32, accounts: [acme], start_s: 120}
     network:                      # optional: the carrier model decides fates (simulator.carrier)
       seed: 1
       scenario_id: demo
@@ -44,7 +49,7 @@ from __future__ import annotations
 
 import zoneinfo
 from pathlib import Path
-from typing import Any, Final, Literal, TypeAlias
+from typing import Annotated, Any, Final, Literal, TypeAlias
 
 import yaml
 from pydantic import (
@@ -78,6 +83,11 @@ __all__ = [
     "StoreConfig",
     "TimerConfig",
     "TlsConfig",
+    "WireDeliverBeforeBound",
+    "WireFault",
+    "WireFaultsConfig",
+    "WireGarbageBytes",
+    "WireMalformedPdu",
     "config_from_mapping",
     "load_config",
 ]
@@ -125,6 +135,9 @@ class AccountLimits(_Section):
     """Honour registered_delivery with delivery receipts. False: never send receipts."""
     max_queued_deliveries: int = Field(default=10_000, ge=1)
     """Receipts and MO waiting for a receiver session; beyond it the oldest is dropped."""
+    delivery_window: int | None = Field(default=None, ge=1)
+    """deliver_sm (receipts, MO) outstanding per session of this account at most; None =
+    ``delivery.window`` (10 by default, a typical carrier value). Load tools raise it."""
 
 
 class AccountConfig(AccountLimits):
@@ -234,7 +247,8 @@ class DeliveryConfig(_Section):
     """deliver_sm (receipts, MO) towards the ESMEs."""
 
     window: int = Field(default=10, ge=1)
-    """deliver_sm outstanding per session at most."""
+    """deliver_sm outstanding per session at most (server default; an account's
+    ``delivery_window`` overrides it). 10 is a typical carrier value; load tools raise it."""
     retry_delay_s: float = Field(default=5.0, ge=0)
     """Wait before redelivering after a temporary error or a timeout."""
     max_attempts: int = Field(default=10, ge=1)
@@ -294,6 +308,81 @@ class LookupConfig(_Section):
     """Listen port (0 = any free port)."""
 
 
+class _WireScope(_Section):
+    """Where and when a wire fault applies (the scenario's ``wire_faults`` fields)."""
+
+    accounts: tuple[str, ...] | None = None
+    """system_ids whose sessions are affected; None for all."""
+    start_s: float = Field(default=0.0, ge=0)
+    """Start of the window, seconds after ``wire_faults.epoch_s`` (inclusive)."""
+    end_s: float | None = None
+    """End of the window, seconds after ``wire_faults.epoch_s`` (exclusive); None: open-ended."""
+
+    @model_validator(mode="after")
+    def _window(self) -> _WireScope:
+        if self.end_s is not None and self.end_s <= self.start_s:
+            raise _FieldProblem("end_s", f"{self.end_s} must be after start_s {self.start_s}")
+        return self
+
+
+class WireMalformedPdu(_WireScope):
+    """Damage PDUs written to the ESME (jasmin's CommandLengthTooShort/TooLong, InvalidCommandId
+    and NonFatalParseError SMSCs, as data)."""
+
+    kind: Literal["malformed_pdu"] = "malformed_pdu"
+    """Discriminator."""
+    variant: Literal[
+        "command_length_too_short",
+        "command_length_too_long",
+        "invalid_command_id",
+        "bad_field",
+    ] = "bad_field"
+    """command_length below 16 or above the maximum; a command_id no PDU has; or a body whose
+    mandatory fields do not parse (the header is sound)."""
+    pdu: Literal["deliver_sm", "submit_sm_resp", "enquire_link"] = "deliver_sm"
+    """Which PDU the damage is applied to."""
+    rate: float = Field(default=1.0, ge=0, le=1)
+    """Share of those PDUs damaged within the window (drawn from the fault's own stream)."""
+    max_count: int | None = Field(default=None, ge=1)
+    """Stop after this many damaged PDUs; None for no limit."""
+
+
+class WireDeliverBeforeBound(_WireScope):
+    """Write a deliver_sm on a connection before its bind_resp (jasmin's
+    DeliverSMBeforeBoundSMSC)."""
+
+    kind: Literal["deliver_before_bound"] = "deliver_before_bound"
+    """Discriminator."""
+
+
+class WireGarbageBytes(_WireScope):
+    """Write bytes that are no PDU at all onto each matching bound session, once."""
+
+    kind: Literal["garbage_bytes"] = "garbage_bytes"
+    """Discriminator."""
+    octets: int = Field(default=64, ge=1, le=65536)
+    """How many bytes (drawn from ``wire_faults.seed``)."""
+
+
+WireFault: TypeAlias = Annotated[
+    WireMalformedPdu | WireDeliverBeforeBound | WireGarbageBytes,
+    Field(discriminator="kind"),
+]
+"""One wire fault, tagged by ``kind``."""
+
+
+class WireFaultsConfig(_Section):
+    """Wire-level faults of the server shell (``simulator.wire``): damaged PDUs, garbage."""
+
+    epoch_s: float | None = None
+    """Simulated epoch seconds the windows are relative to; None: the simulated clock when the
+    server starts (the scenario runner passes the scenario's start)."""
+    seed: int = 0
+    """Seed of every draw (which PDUs are damaged, the garbage octets)."""
+    faults: tuple[WireFault, ...] = ()
+    """The faults, in order (the first matching ``malformed_pdu`` decides a PDU)."""
+
+
 class SimulatorConfig(_Section):
     """The whole simulator configuration (every key optional)."""
 
@@ -331,6 +420,8 @@ class SimulatorConfig(_Section):
     """The carrier model; None: the fixed-fate handler (``receipts``)."""
     lookup: LookupConfig | None = None
     """Serve the lookup API (requires ``network``)."""
+    wire_faults: WireFaultsConfig = Field(default_factory=WireFaultsConfig)
+    """Wire-level faults of the server shell; none by default."""
 
     @model_validator(mode="after")
     def _unique_accounts(self) -> SimulatorConfig:

@@ -9,6 +9,8 @@ With a ``network:`` section in the configuration the carrier model
 (``simulator.network.CarrierNetwork`` through ``simulator.carrier.CarrierNetworkHandler``)
 decides every message's fate, on a simulated clock starting at the network's epoch; ``--http-port``
 (or a ``lookup:`` section) also serves the lookup API (``simulator.lookup``) and prints its URL.
+With ``--bus`` the simulator also answers the operator controls ``inject_fault`` and
+``clear_fault`` (``simulator.control.SimulatorControls``) on that bus.
 
 Exit codes: 0 stopped cleanly; 2 invalid configuration (the file and field are named), a lookup
 API without a network section, or a port that cannot be bound.
@@ -25,6 +27,7 @@ from typing import TextIO
 
 from simulator.carrier import CarrierNetworkHandler
 from simulator.config import LookupConfig, SimulatorConfig, load_config
+from simulator.control import SimulatorControls
 from simulator.errors import ConfigError
 from simulator.lookup import running_lookup
 from simulator.network.network import CarrierNetwork
@@ -183,6 +186,8 @@ async def serve(
                 url = await stack.enter_async_context(
                     running_lookup(network, clock, lookup.host, lookup.port)
                 )
+            if bus is not None:
+                await stack.enter_async_context(SimulatorControls(server))
             banner = describe(config, server)
             if url is not None:
                 banner.insert(-1, f"  lookup API on {url}")

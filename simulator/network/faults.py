@@ -12,6 +12,8 @@ decision functions turn them into what the server or the model must do:
     delivery   carrier_outage                                          outage_decision
 
 Invariants:
+    * The plan changes only through `FaultPlan.add` / `remove` (runtime injection); both drop
+      the scope cache, so a decision never sees a stale set.
     * Faults are data, never subclasses with behaviour: each kind has exactly one handler in the
       `_SUBMIT_HANDLERS` / `_SESSION_HANDLERS` tables (jasmin's SMSC simulator catalogue, written
       as entries instead of classes; STYLE.md §D).
@@ -311,6 +313,42 @@ class FaultPlan:
     def empty(self) -> bool:
         """True when the scenario has no faults at all (the hot path skips every check)."""
         return not self._all
+
+    def add(self, fault: AnyFault) -> None:
+        """Put one more fault in force (runtime injection, `simulator.control`).
+
+        Its window is resolved against the epoch like the configured ones, and it comes after
+        them in configuration order.
+
+        Args:
+            fault: A validated fault entry.
+        """
+        self._all = (
+            *self._all,
+            _Scheduled(
+                fault,
+                _PHASE[fault.kind],
+                self._epoch + fault.start_s,
+                math.inf if fault.end_s is None else self._epoch + fault.end_s,
+            ),
+        )
+        self._scoped.clear()
+
+    def remove(self, fault: AnyFault) -> bool:
+        """Take a fault out of the plan (the very object given to `add` or the constructor).
+
+        Args:
+            fault: The fault entry.
+
+        Returns:
+            True when it was in the plan.
+        """
+        kept = tuple(s for s in self._all if s.fault is not fault)
+        if len(kept) == len(self._all):
+            return False
+        self._all = kept
+        self._scoped.clear()
+        return True
 
     @property
     def epoch(self) -> float:

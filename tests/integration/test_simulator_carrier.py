@@ -180,13 +180,13 @@ async def test_receipts_carry_the_networks_stat_and_err_and_query_sm_works() -> 
 
 
 @pytest.mark.asyncio
-async def test_submit_multi_receipts_use_the_servers_id_per_destination() -> None:
+async def test_submit_multi_receipts_use_one_id_per_message_for_every_destination() -> None:
     clock = ManualClock(EPOCH)
-    # The server's own ids (submit_multi) get a prefix so they never collide with the network's.
-    ids = {"message_ids": {"prefix": "M"}}
+    # The server's own ids look exactly like the network's (and start where they would clash).
+    ids = {"message_ids": {"start": 5}}
     async with asyncio.timeout(20), running_simulator(ids, handler=handler(), clock=clock) as sim:
         client = await bound(sim.host, sim.port, "acme")
-        await submit(client, sms(OK, "first a plain one"))
+        plain = await submit(client, sms(OK, "first a plain one"))
         multi = SubmitMulti(
             source_addr="00051234",
             dest_addresses=(SmeDestAddress(0, 0, OK), SmeDestAddress(0, 0, ABSENT)),
@@ -197,9 +197,15 @@ async def test_submit_multi_receipts_use_the_servers_id_per_destination() -> Non
         assert isinstance(resp, SubmitMultiResp)
         assert resp.command_status == 0
         assert resp.unsuccess_smes == ()
-        assert resp.message_id.startswith("M")
+        assert resp.message_id != plain
+        later = [await submit(client, sms(OK, f"later {i}")) for i in range(4)]
+        assert len({plain, resp.message_id, *later}) == 6
         await finish(sim, clock)
-        got = [r for r in await receipts(client, 3) if b"first" not in r.short_message]
+        everything = await receipts(client, 7)
+        multi_ids = {resp.message_id}
+        got = [
+            r for r in everything if parse_receipt(r.short_message.decode()).message_id in multi_ids
+        ]
         query = await client.request(QuerySm(message_id=resp.message_id, source_addr="00051234"))
         await client.close()
     by_handset = {}
