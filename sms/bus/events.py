@@ -281,6 +281,8 @@ class SubmitResponded(BaseEvent):
     """The message_id the SMSC assigned (None on error)."""
     latency_ms: Millis
     """Time from writing the submit_sm to reading its response."""
+    generic_nack: bool = False
+    """True when the answer was a generic_nack rather than a submit_sm_resp."""
 
 
 class ReceiptReceived(BaseEvent):
