@@ -105,6 +105,7 @@ __all__ = [
     "create_run_directory",
     "open_ledger",
     "replay_outcomes",
+    "traffic_key",
 ]
 
 #: Version of the ledger's table layout.
@@ -285,6 +286,30 @@ def _split(text: str) -> list[str]:
 
 def _digest(text: str) -> str:
     return blake2b(text.encode("utf-8"), digest_size=8).hexdigest()
+
+
+#: Prefix of the carrier model's keys for messages that carried a harness key (TLV 0x1500).
+_MODEL_KEY_PREFIX: Final[str] = "k:"
+
+
+def traffic_key(raw: str) -> str:
+    """The traffic key in a message key an event carries.
+
+    The carrier model (`simulator.network`) keys what it tracks as ``k:<key>#<occurrence>``,
+    and a reply to a message as ``k:<key>#<occurrence>~reply``; its audit alerts carry that
+    key. Facts are keyed by the traffic key alone, so every audit fact about a message lands
+    on that message whichever occurrence or reply it concerns. Other keys are returned as
+    they are.
+
+    Args:
+        raw: A message key from an event.
+
+    Returns:
+        The traffic key.
+    """
+    if raw.startswith(_MODEL_KEY_PREFIX):
+        return raw[len(_MODEL_KEY_PREFIX) :].partition("#")[0] or raw
+    return raw
 
 
 def _number(raw: str) -> str:
@@ -880,7 +905,8 @@ class Ledger:
 
         Gateway events name messages by the gateway's id; the key comes from the
         `MessageAccepted` that introduced the id (its `message_key`, else the id itself).
-        Simulator-side audit facts arrive as `Alert`s (their `message_key`).
+        Simulator-side audit facts arrive as `Alert`s (their `message_key`, reduced to the
+        traffic key by `traffic_key`).
 
         Args:
             event: Any event from `sms.bus.events`.
@@ -912,6 +938,7 @@ class Ledger:
                 smsc_id=event.smsc_message_id,
                 latency_ms=event.latency_ms,
                 bind=event.bind_id,
+                generic_nack=event.generic_nack,
             )
         elif isinstance(event, ReceiptReceived):
             key = None
@@ -949,7 +976,10 @@ class Ledger:
                 parts=event.parts,
             )
         elif isinstance(event, Alert):
-            key = event.message_key or self._ids.get(event.message_id or "", "")
+            if event.message_key:
+                key = traffic_key(event.message_key)
+            else:
+                key = self._ids.get(event.message_id or "", "")
             self.record_event(event.alert_kind, event.at, key=key, detail=event.detail or None)
         elif isinstance(event, BindStateChanged) and event.component == "gateway":
             bind = f"{event.instance}/{event.bind_id}"

@@ -28,11 +28,12 @@ from typing import Any, Final
 
 from scenarios.errors import ReportError
 from scenarios.expectations import ExpectationResult, RunResults, Series, format_number
-from scenarios.ledger import RunDirectory
+from scenarios.ledger import Difference, RunDirectory
 from scenarios.schema import METRICS
 
 __all__ = [
     "REPORT_FORMAT",
+    "render_differences",
     "render_html",
     "render_table",
     "report_json",
@@ -155,6 +156,46 @@ def render_table(
 # ---------------------------------------------------------------------------------------------
 # JSON
 # ---------------------------------------------------------------------------------------------
+
+
+def render_differences(
+    differences: Sequence[Difference],
+    *,
+    labels: tuple[str, str] = ("original", "replay"),
+    width: int = 100,
+) -> str:
+    """Per-message differences between two runs (`scenarios.ledger.compare_ledgers`) as a table.
+
+    Args:
+        differences: The differences, in the order to show them.
+        labels: Column titles of the first and the second run.
+        width: Line width to fit (long values are cut with an ellipsis).
+
+    Returns:
+        A header line, one line per difference (key, field, first run, second run) and a
+        closing count; ``no difference`` when there is none.
+    """
+    if not differences:
+        return "no difference"
+    rows = [
+        (d.key, d.field, "(none)" if d.a is None else d.a, "(none)" if d.b is None else d.b)
+        for d in differences
+    ]
+    key_w = max(3, *(len(r[0]) for r in rows))
+    field_w = max(5, *(len(r[1]) for r in rows))
+    value_w = max(8, (width - key_w - field_w - 8) // 2)
+
+    def cut(text: str) -> str:
+        return text if len(text) <= value_w else text[: value_w - 1] + "…"
+
+    first, second = labels
+    lines = [f"{'key':<{key_w}}  {'field':<{field_w}}  {first:<{value_w}}  {second}"]
+    for key, name, a, b in rows:
+        lines.append(f"{key:<{key_w}}  {name:<{field_w}}  {cut(a):<{value_w}}  {cut(b)}".rstrip())
+    keys = len({d.key for d in differences})
+    noun = "difference" if len(differences) == 1 else "differences"
+    lines.append(f"{len(differences)} {noun} in {keys} message{'' if keys == 1 else 's'}")
+    return "\n".join(lines)
 
 
 def report_json(

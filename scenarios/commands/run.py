@@ -4,6 +4,14 @@ Prints the report table (or, with ``--json``, the JSON report) on stdout and lea
 directory ``<runs>/<name>-<timestamp>/`` (scenario copy, run.json, ledger.sqlite, results.json,
 report.html) behind; its path goes to stderr.
 
+The view while it runs (`choose_view`): with ``--tui`` and a terminal on stdout (and no
+``--json``), the operator console (`tui.app.SmshApp`) watches the run's in-process bus, the
+runner's progress is published there as `ScenarioProgress` (component ``scenario``), and the
+report is printed once the operator quits the console; quitting before the run ends leaves the
+console and the run goes on with the headless progress view. Otherwise the run is headless
+(`smsh demo` adds a progress line per second on stderr). The console needs the runner to run on
+a bus the caller gives it (`runner_takes_bus`); without that the run stays headless and says so.
+
 Exit codes: 0 every expectation holds; 1 some do not (each failed one is named on stderr with its
 margin); 2 the file cannot be loaded, the scenario needs something the runner cannot do, or a
 usage error.
@@ -13,18 +21,34 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import inspect
 import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 from scenarios.errors import ScenarioError
 from scenarios.loader import load_scenario
 from scenarios.report import render_table
 from scenarios.runner import ProgressCallback, RunOutcome, UnsupportedScenario, run_scenario
+from scenarios.schema import Scenario
+from sms.bus.bus import Bus, Publisher
 from sms.bus.errors import BusUrlError
 from sms.bus.events import ScenarioProgress
+from sms.bus.memory import InMemoryBus
+from sms.clock import ScaledClock
+
+if TYPE_CHECKING:
+    from tui.app import SmshApp
+
+View = Literal["tui", "progress", "quiet"]
+"""How a run is shown: the console, a progress line per second on stderr, or nothing."""
+
+#: Component and instance of the `ScenarioProgress` events published for the console.
+PROGRESS_COMPONENT = "scenario"
+PROGRESS_INSTANCE = "runner"
 
 #: The one-line help `scenarios.cli` shows for this command.
 HELP = "run a scenario file: simulator + gateway in one process, report, exit 1 on failures"
@@ -70,10 +94,173 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_view_argument(parser: argparse.ArgumentParser, *, default_on: bool) -> None:
+    """Declare ``--tui`` / ``--no-tui`` (the console needs a terminal on stdout and no --json).
+
+    Args:
+        parser: The command's parser.
+        default_on: Whether the console is shown on a terminal unless ``--no-tui`` is given.
+    """
+    when = "on by default on a terminal" if default_on else "off by default"
+    parser.add_argument(
+        "--tui",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help=f"watch the run in the operator console, then print the report ({when})",
+    )
+
+
+def choose_view(
+    tui: bool | None, *, default_on: bool, as_json: bool, is_terminal: bool, headless: View
+) -> tuple[View, str | None]:
+    """Decide how a run is shown.
+
+    Args:
+        tui: ``--tui`` (True), ``--no-tui`` (False) or neither (None).
+        default_on: Whether the console is wanted when neither flag is given.
+        as_json: ``--json`` was given (the console never mixes with a JSON report).
+        is_terminal: stdout is a terminal.
+        headless: The view to use when the console is not (``progress`` or ``quiet``).
+
+    Returns:
+        The view, and a note for stderr when ``--tui`` was asked for but cannot be honoured.
+    """
+    wanted = default_on if tui is None else tui
+    if not wanted:
+        return headless, None
+    if as_json:
+        return headless, "--tui is ignored with --json" if tui else None
+    if not is_terminal:
+        return headless, "--tui needs a terminal on stdout; running headless" if tui else None
+    if not runner_takes_bus():
+        return headless, (
+            "the console view needs scenarios.runner.run_scenario(bus=...), which this build "
+            "lacks; running headless"
+        )
+    return "tui", None
+
+
+def runner_takes_bus() -> bool:
+    """True when `run_scenario` accepts the in-process bus to run on (``bus=``)."""
+    return "bus" in inspect.signature(run_scenario).parameters
+
+
+def make_console(scenario: Scenario, bus: Bus, *, speed: float | None, title: str) -> SmshApp:
+    """The operator console for a run of `scenario` on `bus` (not started).
+
+    Its clock runs like the runner's (the scenario's start, at the run's speed), so the ages
+    and rates it shows are in scenario time.
+    """
+    # Textual is imported only when the console is shown.
+    from tui.app import SmshApp
+
+    rate = scenario.speed if speed is None else speed
+    return SmshApp(bus, clock=ScaledClock(scenario.start_s, rate), title=title)
+
+
+async def run_on_bus(
+    scenario: Scenario,
+    bus: InMemoryBus,
+    *,
+    runs: Path,
+    speed: float | None = None,
+    bus_url: str | None = None,
+    progress: ProgressCallback | None = None,
+) -> RunOutcome:
+    """Run `scenario` with every event on `bus`, its progress published there too.
+
+    Args:
+        scenario: The scenario.
+        bus: A started in-process bus (the caller enters and leaves it).
+        runs: Parent directory of the run directory.
+        speed: Override the scenario's speed.
+        bus_url: Also mirror the run to this bus (see `run_scenario`).
+        progress: Also called with each progress event (after it is published).
+
+    Returns:
+        The run's outcome.
+    """
+    publisher = Publisher(bus, PROGRESS_COMPONENT, PROGRESS_INSTANCE)
+
+    def publish(event: ScenarioProgress) -> None:
+        with contextlib.suppress(Exception):  # a closed bus must not stop the run
+            publisher.publish_nowait(event)
+        if progress is not None:
+            progress(event)
+
+    kwargs: dict[str, Any] = {"bus": bus} if runner_takes_bus() else {}
+    return await run_scenario(
+        scenario, root=runs, speed=speed, progress=publish, bus_url=bus_url, **kwargs
+    )
+
+
+async def watch_run(
+    scenario: Scenario,
+    *,
+    runs: Path,
+    speed: float | None = None,
+    bus_url: str | None = None,
+    title: str,
+    err: TextIO | None = None,
+    headless: bool = False,
+    stay_open: bool = True,
+) -> RunOutcome:
+    """Run `scenario` while the operator console shows it; returns when both are done.
+
+    Args:
+        scenario: The scenario.
+        runs: Parent directory of the run directory.
+        speed: Override the scenario's speed.
+        bus_url: Also mirror the run to this bus.
+        title: The console's title.
+        err: Where the progress lines go once the console is closed (default: stderr).
+        headless: Run the console without a terminal (automation and tests).
+        stay_open: Keep the console open after the run until the operator quits (False:
+            close it when the run ends).
+
+    Returns:
+        The run's outcome.
+    """
+    async with InMemoryBus() as bus:
+        app = make_console(scenario, bus, speed=speed, title=title)
+        console = asyncio.create_task(app.run_async(headless=headless))
+        subscribed = asyncio.create_task(app.wait_until_subscribed())
+        await asyncio.wait({console, subscribed}, return_when=asyncio.FIRST_COMPLETED)
+        subscribed.cancel()
+        lines = stderr_progress(err)
+
+        def after_console(event: ScenarioProgress) -> None:
+            if console.done():
+                lines(event)
+
+        try:
+            outcome = await run_on_bus(
+                scenario, bus, runs=runs, speed=speed, bus_url=bus_url, progress=after_console
+            )
+        except BaseException:
+            app.exit(return_code=1)
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await console
+            raise
+        if not console.done():
+            verdict = "passed" if outcome.passed else f"{len(outcome.failed)} expectation(s) failed"
+            if stay_open:
+                app.notify(
+                    f"Run finished: {verdict}. Press q to quit and print the report.",
+                    title=scenario.name,
+                    timeout=3600,
+                )
+            else:
+                app.exit()
+        await console
+        return outcome
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the arguments of `smsh run`."""
     parser.add_argument("file", type=Path, metavar="FILE", help="the scenario file (YAML)")
     add_common_arguments(parser)
+    add_view_argument(parser, default_on=False)
 
 
 def progress_line(event: ScenarioProgress) -> str:
@@ -117,6 +304,7 @@ def execute(
     err: TextIO | None = None,
     command: str = "smsh run",
     bus_url: str | None = None,
+    view: View = "quiet",
 ) -> int:
     """Load and run one scenario file, print the report; returns the exit code.
 
@@ -131,6 +319,8 @@ def execute(
         command: How diagnostics name the command.
         bus_url: Also publish events to this bus (``mqtt://host:port``) and accept controls
             from it (None: the in-process bus only).
+        view: ``tui``: watch the run in the operator console (`watch_run`), the report once
+            it closes; otherwise `progress` alone decides what is shown during the run.
 
     Returns:
         0 all expectations hold, 1 some fail, 2 the scenario cannot be run.
@@ -144,9 +334,15 @@ def execute(
         return 2
     runner: Callable[..., RunOutcome] = asyncio.run
     try:
-        outcome = runner(
-            run_scenario(scenario, root=runs, speed=speed, progress=progress, bus_url=bus_url)
-        )
+        if view == "tui":
+            title = f"{command} · {scenario.name}"
+            outcome = runner(
+                watch_run(scenario, runs=runs, speed=speed, bus_url=bus_url, title=title, err=err)
+            )
+        else:
+            outcome = runner(
+                run_scenario(scenario, root=runs, speed=speed, progress=progress, bus_url=bus_url)
+            )
     except (UnsupportedScenario, ScenarioError, BusUrlError) as exc:
         print(f"{command}: {exc}", file=stderr)
         return 2
@@ -164,6 +360,21 @@ def execute(
 
 def run(args: argparse.Namespace) -> int:
     """Run `smsh run`; returns the exit code."""
+    view, note = choose_view(
+        args.tui,
+        default_on=False,
+        as_json=args.json,
+        is_terminal=sys.stdout.isatty(),
+        headless="quiet",
+    )
+    if note is not None:
+        print(f"smsh run: {note}", file=sys.stderr)
     return execute(
-        args.file, as_json=args.json, speed=args.speed, runs=args.runs, bus_url=args.mqtt
+        args.file,
+        as_json=args.json,
+        speed=args.speed,
+        runs=args.runs,
+        bus_url=args.mqtt,
+        view=view,
+        progress=stderr_progress() if view == "progress" else None,
     )

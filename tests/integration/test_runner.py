@@ -13,10 +13,15 @@ import json
 import re
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from rich.text import Text
+from textual.app import App
+from textual.widgets import Static
 
+from scenarios import runner as runner_module
 from scenarios.commands import demo as demo_command
 from scenarios.commands import run as run_command
 from scenarios.ledger import LedgerReader
@@ -25,6 +30,7 @@ from scenarios.runner import RunOutcome, SendingPolicies, UnsupportedScenario, r
 from scenarios.schema import OwnerCheckPolicy, QuietHoursPolicy
 from scenarios.traffic import TrafficMessage
 from sms.bus.events import ScenarioProgress
+from sms.bus.memory import InMemoryBus
 
 LIBRARY = Path(__file__).resolve().parents[2] / "scenarios" / "library"
 SMOKE = LIBRARY / "smoke.yaml"
@@ -249,3 +255,92 @@ def test_demo_command_runs_the_library_demo() -> None:
     assert load_scenario(demo_command.DEMO_FILE).name == "demo"
     assert args.json is True
     assert args.speed == 20.0
+
+
+class _Borrowed:
+    """Stands in for `InMemoryBus()` inside the runner: hands it a started bus, never closes it."""
+
+    def __init__(self, bus: InMemoryBus) -> None:
+        self.bus = bus
+
+    async def __aenter__(self) -> InMemoryBus:
+        return self.bus
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+def _plain(app: App[Any], selector: str) -> str:
+    content = app.screen.query_one(selector, Static).content
+    return content.plain if isinstance(content, Text) else str(content)
+
+
+@pytest.mark.asyncio
+async def test_the_console_shows_the_demo_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tui.screens import ScenarioScreen
+
+    scenario = load_scenario(demo_command.DEMO_FILE)
+    async with InMemoryBus() as bus:
+        if not run_command.runner_takes_bus():
+            # Until run_scenario takes `bus=`, lend the runner this test's bus the same way.
+            monkeypatch.setattr(runner_module, "InMemoryBus", lambda: _Borrowed(bus))
+        app = run_command.make_console(scenario, bus, speed=None, title="smsh demo · demo")
+        async with asyncio.timeout(60), app.run_test(size=(120, 36)) as pilot:
+            await app.wait_until_subscribed()
+            outcome = await run_command.run_on_bus(scenario, bus, runs=tmp_path)
+            await pilot.press("4")
+            async with asyncio.timeout(10):
+                while not (
+                    isinstance(app.screen, ScenarioScreen)
+                    and app.shown_version >= app.state.version
+                    and app.state.scenario is not None
+                    and app.state.scenario.phase == "finished"
+                ):
+                    await pilot.pause(0.05)
+
+            state = app.state
+            results = outcome.results
+            # Every message the run delivered, the console saw delivered, through the bus.
+            assert results.counter("messages_delivered") > 0
+            assert state.final_counts["delivered"] == results.counter("messages_delivered")
+            assert state.kinds["message_accepted"] == results.counter("messages_accepted")
+            assert {component for component, _, _ in state.binds} >= {"gateway", "simulator"}
+            # The runner's progress reached the scenario screen, with every expectation.
+            screen = app.screen
+            assert isinstance(screen, ScenarioScreen)
+            for verdict in outcome.verdicts:
+                status = "pass" if verdict.passed else "fail"
+                assert screen.expectation_status(verdict.name) == status, verdict.name
+            assert "demo" in _plain(app, "#scenario-head")
+            assert f"{sum(v.passed for v in outcome.verdicts)} passed" in _plain(app, "#tally")
+
+
+def test_watch_run_closes_the_console_and_returns_the_outcome(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scenario = load_scenario(SMOKE)
+    borrowed: list[InMemoryBus] = []
+
+    def lend() -> InMemoryBus:
+        bus = InMemoryBus()
+        borrowed.append(bus)
+        return bus
+
+    monkeypatch.setattr("scenarios.commands.run.InMemoryBus", lend)
+    if not run_command.runner_takes_bus():
+        monkeypatch.setattr(runner_module, "InMemoryBus", lambda: _Borrowed(borrowed[-1]))
+    err = io.StringIO()
+
+    async def main() -> RunOutcome:
+        async with asyncio.timeout(60):
+            return await run_command.watch_run(
+                scenario, runs=tmp_path, title="t", err=err, headless=True, stay_open=False
+            )
+
+    outcome = asyncio.run(main())
+
+    assert outcome.passed
+    assert outcome.results.counter("messages_delivered") == 20
+    assert err.getvalue() == ""  # the console was open for the whole run: no progress lines

@@ -23,6 +23,7 @@ from scenarios.ledger import (
     compare_ledgers,
     create_run_directory,
     open_ledger,
+    traffic_key,
 )
 from scenarios.loader import load_scenario
 from scenarios.schema import Scenario
@@ -269,6 +270,54 @@ def test_bus_events_feed_the_ledger(tmp_path: Path) -> None:
     assert outcome.events == ("misdelivery",)
     assert results.latencies["submit_to_resp_ms"].count == 3
     assert results.latencies["submit_to_receipt_ms"].p50 == 4000.0
+
+
+@pytest.mark.parametrize(
+    ("raw", "key"),
+    [
+        ("k:spoof-000001#0", "spoof-000001"),
+        ("k:reminders-000119#2~reply", "reminders-000119"),
+        ("main-000001", "main-000001"),
+        ("u:acct|123|0901|7", "u:acct|123|0901|7"),
+        ("k:", "k:"),
+    ],
+)
+def test_traffic_key_reads_the_carrier_models_keys(raw: str, key: str) -> None:
+    assert traffic_key(raw) == key
+
+
+def test_a_generic_nack_on_the_bus_is_counted(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "nack.sqlite", scenario="nack", start_at=T0)
+    ledger.observe(
+        MessageAccepted(at=T0, message_id="5", message_key="m-1", destination="0901", parts=1,
+                        encoding=Encoding.GSM7)
+    )  # fmt: skip
+    ledger.observe(PartSubmitted(at=T0, message_id="5", part=1, parts=1, sequence_number=1,
+                                 bind_id="b1"))  # fmt: skip
+    for status, nack in ((0x08, True), (0x58, False)):
+        ledger.observe(
+            SubmitResponded(at=T0 + 1, message_id="5", part=1, bind_id="b1", sequence_number=1,
+                            command_status=status, latency_ms=3, generic_nack=nack)
+        )  # fmt: skip
+    results = ledger.results()
+    ledger.close(results)
+
+    assert results.counters["generic_nacks"] == 1
+    assert results.counters["submit_errors"] == 2
+
+
+def test_audit_alerts_land_on_the_traffic_key(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "alerts.sqlite", scenario="alerts", start_at=T0)
+    ledger.observe(Alert(at=T0 + 1, alert_kind="spoof_blocked", message_key="k:spoof-000001#0"))
+    ledger.observe(Alert(at=T0 + 2, alert_kind="spoof_blocked", message_key="k:spoof-000001#1"))
+    ledger.observe(Alert(at=T0 + 3, alert_kind="opted_out", message_key="k:spoof-000001#0~reply"))
+    results = ledger.results()
+    ledger.close(results)
+
+    assert sorted(results.outcomes) == ["spoof-000001"]
+    assert results.outcomes["spoof-000001"].events == ("opted_out", "spoof_blocked")
+    assert results.counters["spoof_blocked"] == 1  # one message, however often it was retried
+    assert results.counters["opted_out"] == 1
 
 
 def test_ledger_errors(tmp_path: Path) -> None:

@@ -9,8 +9,15 @@ from pathlib import Path
 from pydantic import TypeAdapter
 
 from scenarios.expectations import ExpectationResult, RunResults, evaluate
-from scenarios.ledger import Ledger
-from scenarios.report import REPORT_FORMAT, render_html, render_table, report_json, write_reports
+from scenarios.ledger import Difference, Ledger
+from scenarios.report import (
+    REPORT_FORMAT,
+    render_differences,
+    render_html,
+    render_table,
+    report_json,
+    write_reports,
+)
 from scenarios.schema import Expectation, ExpectationSpec
 
 T0 = 1_767_225_600.0
@@ -92,3 +99,23 @@ def test_write_reports(tmp_path: Path) -> None:
     json_path, html_path = write_reports(tmp_path, results, verdicts, meta={"speed": 10})
     assert json.loads(json_path.read_text(encoding="utf-8"))["meta"] == {"speed": 10}
     assert "<svg" in html_path.read_text(encoding="utf-8")
+
+
+def test_render_differences_lists_each_difference_and_counts_messages() -> None:
+    assert render_differences([]) == "no difference"
+    text = render_differences(
+        [
+            Difference("main-000001", "state", "delivered", "expired"),
+            Difference("main-000001", "part[1].stat", "DELIVRD", None),
+            Difference("main-000002", "events", "-", "misdelivery," + "x" * 80),
+        ],
+        labels=("run A", "run B"),
+        width=80,
+    )
+    lines = text.splitlines()
+    assert lines[0].split() == ["key", "field", "run", "A", "run", "B"]
+    assert lines[1].split() == ["main-000001", "state", "delivered", "expired"]
+    assert lines[2].split() == ["main-000001", "part[1].stat", "DELIVRD", "(none)"]
+    assert lines[3].endswith("…")
+    assert all(len(line) <= 80 for line in lines)
+    assert lines[-1] == "3 differences in 2 messages"
