@@ -45,6 +45,7 @@ A fuller one (every key is optional unless marked)::
         default_sender: ACME
         allowed_senders: [ACME, "0120000000"]
         registered_delivery: true
+        harness_tlvs: false             # vendor TLVs 0x1500-0x1502 for the simulator
       - {name: default, default_sender: ACME}
     rates: {global: {rate: 200}, per_sender: {rate: 100}, senders: {ACME: {rate: 150}}}
     retry:                              # gateway.policy.RetryConfig, over Kannel/Jasmin defaults
@@ -52,10 +53,20 @@ A fuller one (every key is optional unless marked)::
       rules: {ESME_RMSGQFUL: {action: retry_later, max_attempts: 5, backoff: {base: 30}}}
       timeout: {action: retry_later, max_attempts: 3, backoff: {base: 5}}
     throttle: {backoff: {base: 1, factor: 2, cap: 30, jitter: 0.1}}
-    receipts: {resp_id: hex, receipt_id: dec, pending_expiry: 600}  # or kannel_msg_id_type: 1
+    receipts: {resp_id: hex, receipt_id: dec, pending_expiry: 600, receipt_timeout: 3600}
     mo: {stop_keywords: [STOP, 停止, 配信停止], reassembly_timeout: 600}
     numbers: {default_country: JP, allow_060: false}
     validity: 86400                     # seconds a message stays sendable
+    owner_check:                        # 他人接続判定 of messages with metadata "obtained"
+      enabled: true
+      url: http://127.0.0.1:8081        # gateway.ownercheck API; fail closed
+      timeout: 10
+      no_data: hold                     # hold (refuse) | send
+    quiet_hours:                        # contact hours in the recipients' local time
+      enabled: true
+      window: "08:00-21:00"             # outside: scheduled for the next opening
+      timezone: Asia/Tokyo
+      cap_validity: true                # validity ends at the window's close
     http: {host: 127.0.0.1, port: 8080}
     bus: mqtt://127.0.0.1:1883          # omit for the in-process bus
 """
@@ -65,6 +76,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -72,6 +84,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from gateway.errors import GatewayConfigError
 from gateway.policy.backoff import BackoffSchedule
 from gateway.policy.bucket import Rate, RateLimits, Scope
+from gateway.policy.quiet import DailyWindow
 from gateway.policy.retry import RetryConfig
 from sms.receipt import IdBase, IdRule
 from sms.segments import PROFILES, Method
@@ -84,6 +97,8 @@ __all__ = [
     "HttpConfig",
     "MoConfig",
     "NumbersConfig",
+    "OwnerCheckConfig",
+    "QuietHoursConfig",
     "RateConfig",
     "RateLimitsConfig",
     "ReceiptConfig",
@@ -201,6 +216,11 @@ class RouteConfig(_Model):
     """Send JP destinations in national form (TON 2) instead of E.164 digits (TON 1)."""
     registered_delivery: bool = True
     """Ask for delivery receipts."""
+    harness_tlvs: bool = False
+    """Attach the harness vendor TLVs 0x1500-0x1502 (`sms.harness`) to every part of a message
+    submitted without TLVs of its own: the key from its client_ref, the intended owner and
+    obtained date (ISO) from its metadata ``owner`` / ``obtained``. For the simulator; a real
+    SMSC ignores them."""
     rate: RateConfig | None = None
     """Limit for this route (overrides `rates.per_route`)."""
 
@@ -252,6 +272,10 @@ class ReceiptConfig(_Model):
     """Shortcut: Kannel's msg-id-type (0-3); overrides resp_id/receipt_id when set."""
     pending_expiry: float = Field(default=600.0, gt=0)
     """Seconds a receipt may wait for its submit_sm_resp before it counts as unmatched."""
+    receipt_timeout: float | None = Field(default=None, gt=0)
+    """Seconds a submitted message may wait for its final receipts past its validity deadline
+    (past its last submit_sm_resp when it has none) before it ends as ``unknown``; None:
+    wait for ever."""
 
     @model_validator(mode="after")
     def _consistent(self) -> ReceiptConfig:
@@ -273,6 +297,9 @@ class MoConfig(_Model):
     list. Compared after NFKC normalisation and case folding."""
     opt_out_reason: str = "opt_out"
     """Reason stored with the suppression."""
+    opt_out_alert: bool = True
+    """Publish an ``opted_out`` `Alert` when an MO suppresses a number (destination: the
+    number; message_id: the message it replied to, when there is one)."""
     reassembly_timeout: float = Field(default=600.0, gt=0)
     """Seconds to wait for missing parts of a concatenated MO before storing it incomplete."""
     max_pending: int = Field(default=1024, ge=1)
@@ -330,6 +357,60 @@ class ThrottleConfig(_Model):
     """Pause per consecutive throttle episode."""
 
 
+class OwnerCheckConfig(_Model):
+    """The owner check (他人接続判定) at submit: has the number changed hands since it was
+    obtained? Applies to messages whose metadata gives ``obtained`` (ISO date); see
+    `gateway.ownercheck` for the HTTP API. Fail closed: when the check cannot be made (no
+    service, an error, a missing answer) the message is refused (``owner_check_failed``)."""
+
+    enabled: bool = False
+    """Check before accepting; ``changed`` numbers are refused (``owner_check_blocked``)."""
+    url: str | None = None
+    """Base URL of the owner-check API (``http://host:port``); None: a client must be given
+    to `Gateway` (``owner_check=``), otherwise every checked message is refused."""
+    timeout: float = Field(default=10.0, gt=0)
+    """Seconds per HTTP request."""
+    no_data: Literal["hold", "send"] = "hold"
+    """A ``no_data`` answer: hold (refuse, ``owner_check_no_data``) or send anyway."""
+    batch_size: int = Field(default=1000, ge=1)
+    """Most numbers per request."""
+
+
+class QuietHoursConfig(_Model):
+    """Contact hours in the recipients' local time (`gateway.policy.quiet`): a message due
+    outside `window` is accepted as scheduled for the next opening, and its validity is capped
+    at the close of the window it starts in, so no carrier retry delivers in quiet hours."""
+
+    enabled: bool = False
+    """Apply the window at submit."""
+    window: str = "08:00-21:00"
+    """Allowed local times of day (``HH:MM-HH:MM``, comma-separated; may wrap midnight)."""
+    timezone: str = "Asia/Tokyo"
+    """IANA zone of the recipients."""
+    cap_validity: bool = True
+    """Cap each message's validity at its window's close."""
+    min_validity: float = Field(default=60.0, gt=0)
+    """A window with less time left than this is skipped (the next one is used)."""
+    default_validity: float = Field(default=86_400.0, gt=0)
+    """Validity assumed for the cap when neither the message nor `validity` sets one."""
+
+    @field_validator("window")
+    @classmethod
+    def _valid_window(cls, value: str) -> str:
+        if DailyWindow.parse(value).empty:
+            raise ValueError(f"window {value!r} allows no time")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+
 class GatewayConfig(_Model):
     """Everything `Gateway` needs (the root of the YAML file)."""
 
@@ -362,6 +443,10 @@ class GatewayConfig(_Model):
     """Store-to-bind dispatch."""
     validity: float | None = Field(default=86_400.0, gt=0)
     """Default validity window in seconds from acceptance (None: no deadline)."""
+    owner_check: OwnerCheckConfig = OwnerCheckConfig()
+    """Owner check at submit (off by default)."""
+    quiet_hours: QuietHoursConfig = QuietHoursConfig()
+    """Contact hours at submit (off by default)."""
     bus: str | None = None
     """Bus URL (``mqtt://host:1883``); None: in-process bus."""
     shutdown_timeout: float = Field(default=10.0, gt=0)

@@ -71,6 +71,15 @@ class IllegalTransitionError(StoreError):
         self.action = action
 
 
+class QuietHoursError(GatewayError, ValueError):
+    """A contact window is malformed, or allows no time at all (`gateway.policy.quiet`)."""
+
+
+class OwnerCheckError(GatewayError):
+    """The owner-check (他人接続判定) service failed or answered something malformed
+    (`gateway.ownercheck`)."""
+
+
 class PolicyError(GatewayError):
     """A flow-control policy was used against its contract."""
 

@@ -34,10 +34,17 @@ calls at its extension points:
 * `BackoffRetryTimer` (AbstractRetryTimer): reconnect delays from a `BackoffSchedule`.
 * aiosmpplib's ``custom_codecs``: GSM 03.38 is decoded with `sms.alphabet` (`GSM_CODEC`).
 
+Timers run on the gateway's clock (`gateway.timing`): the throttle pause, rate-limit delays and
+reconnect back-off are modelled waits (clock seconds, converted to real sleeps); the response
+timeout, enquire_link interval and socket timeout guard against a dead peer (clock seconds,
+never less than `gateway.timing.REAL_FLOOR` real seconds).
+
 Where aiosmpplib is subclassed (each place also says why in a comment):
 
 * `PlannedSubmitSm(SubmitSm)`: our planner's parts go out byte for byte (UDH or SAR TLVs, or
-  message_payload); aiosmpplib would re-encode and re-split a long text itself.
+  message_payload); aiosmpplib would re-encode and re-split a long text itself. Each part also
+  carries the message's stored TLVs (vendor TLVs such as the harness's 0x1500-0x1502) as
+  `RawOptionalParam(OptionalParam)`: aiosmpplib writes unknown tags as ASCII text only.
 * `GatewayEsme(ESME)`: `_get_pdu` (length guard; unknown command_status values must not drop
   the session; a bind refusal without a body must be reported, not raise), `_handle_request`
   (deliver_sm: aiosmpplib's receipt parser raises on common receipt variants and would drop
@@ -67,7 +74,8 @@ Invariants
 * Store operations are issued in the order the facts happened (one writer queue, FIFO task
   start), so a part's submit is recorded before its response, a response before a receipt
   read after it, and every response of an attempt before the attempt's requeue. (A receipt
-  the SMSC sends before the response is kept pending by the store and applied with it.)
+  the SMSC sends before the response is kept pending by the store and applied with it; its
+  `ReceiptReceived` is published then, or as unmatched when the pending sweep gives up.)
 """
 
 from __future__ import annotations
@@ -133,6 +141,7 @@ from gateway.store import (
     MessageState,
     ReceiptStatus,
 )
+from gateway.timing import guard_clock, guard_real, to_real
 from sms.alphabet import Encoding, decode_gsm7, encode_gsm7
 from sms.bus import (
     Alert,
@@ -295,6 +304,8 @@ class Ticket:
     """Route name (for the rate limits)."""
     sender: str
     """Sender ID (for the rate limits)."""
+    tlvs: tuple[tuple[int, bytes], ...] = ()
+    """Extra optional parameters of the message (sent on every part)."""
     order: int = 0
     """Send order on its bind (assigned when first taken from the ready queue)."""
     throttles: int = 0
@@ -377,6 +388,7 @@ def build_attempt(
                 priority=max(0, min(3, claimed.priority)),
                 route=route,
                 sender=claimed.source,
+                tlvs=claimed.tlvs,
             )
         )
     attempt.outstanding = len(tickets)
@@ -384,6 +396,35 @@ def build_attempt(
 
 
 # aiosmpplib ships no type information: its classes are `Any` to mypy, hence the ignores.
+class RawOptionalParam(OptionalParam):  # type: ignore[misc]
+    """An optional parameter whose value octets are given as they go on the wire.
+
+    Why a subclass: aiosmpplib types every tag it does not know as an ASCII string and encodes
+    it with ``str.encode('ascii')``, so a vendor TLV with UTF-8 text (an owner's name) or binary
+    octets could not be sent. This one writes ``tag, len(value), value`` (SMPP 3.4 §3.2.6.3).
+
+    Args:
+        tag: The 2-octet tag.
+        value: The value octets.
+    """
+
+    def __init__(self, tag: int, value: bytes) -> None:
+        # Not super().__init__: its type check would refuse bytes (and bytes for int tags).
+        self.tag = tag
+        self.value = value.hex()
+        self.raw = value
+
+    @property
+    def length(self) -> int:
+        """Length of the value in octets."""
+        return len(self.raw)
+
+    @property
+    def tlv(self) -> bytes:
+        """The encoded TLV."""
+        return struct.pack("!HH", self.tag, len(self.raw)) + self.raw
+
+
 class PlannedSubmitSm(SubmitSm):  # type: ignore[misc]
     """A submit_sm whose user data was encoded and split by `sms.segments.plan`.
 
@@ -408,6 +449,7 @@ class PlannedSubmitSm(SubmitSm):  # type: ignore[misc]
                 OptionalParam(SAR_TOTAL_SEGMENTS, total),
                 OptionalParam(SAR_SEGMENT_SEQNUM, seq),
             ]
+        params.extend(RawOptionalParam(tag, value) for tag, value in ticket.tlvs)
         deadline = ticket.attempt.deadline
         msg = cls(
             # Placeholders: the octets come from `smpp_encode` below.
@@ -602,6 +644,7 @@ _FINAL_STATE: Final[dict[MessageState, FinalState]] = {
     MessageState.CANCELLED: "cancelled",
     MessageState.PARTIALLY_DELIVERED: "undeliverable",
     MessageState.FAILED: "failed",
+    MessageState.UNKNOWN: "unknown",
 }
 
 
@@ -726,7 +769,8 @@ class PartRateLimiter(AbstractRateLimiter):  # type: ignore[misc]
         ):
             self.waited += 1
             wait = self.delay(ticket, self.clock.now())
-            await asyncio.sleep(min(max(wait, 0.001), 1.0))
+            # Modelled wait (gateway.timing): clock seconds.
+            await asyncio.sleep(min(max(to_real(self.clock, wait), 0.001), 1.0))
 
 
 class ThrottleGate(AbstractThrottleHandler):  # type: ignore[misc]
@@ -754,20 +798,25 @@ class ThrottleGate(AbstractThrottleHandler):  # type: ignore[misc]
         return not self.state.is_paused(self.clock.now())
 
     async def throttle_delay(self) -> float:
-        return max(self.state.resume_in(self.clock.now()), 0.001)
+        # Modelled wait (gateway.timing): the pause is clock time; aiosmpplib sleeps real time.
+        return max(to_real(self.clock, self.state.resume_in(self.clock.now())), 0.001)
 
 
 class BackoffRetryTimer(AbstractRetryTimer):  # type: ignore[misc]
     """Reconnect delays from a `BackoffSchedule` with seeded jitter.
 
     Args:
-        schedule: Delay per consecutive failed (re)connect.
+        schedule: Delay per consecutive failed (re)connect (clock seconds).
         rng: Seeded random source for the jitter.
+        clock: The clock the delays run on (default: real time).
     """
 
-    def __init__(self, schedule: BackoffSchedule, rng: random.Random) -> None:
+    def __init__(
+        self, schedule: BackoffSchedule, rng: random.Random, clock: Clock | None = None
+    ) -> None:
         self.schedule = schedule
         self.rng = rng
+        self.clock = clock
         self.failures = 0
         self._next = schedule.delay(1, rng)
 
@@ -775,7 +824,8 @@ class BackoffRetryTimer(AbstractRetryTimer):  # type: ignore[misc]
         delay = self._next
         self.failures += 1
         self._next = self.schedule.delay(self.failures + 1, self.rng)
-        await asyncio.sleep(delay)
+        # Modelled wait (gateway.timing): the reconnect delay is clock time.
+        await asyncio.sleep(delay if self.clock is None else to_real(self.clock, delay))
 
     def reset(self) -> None:
         self.failures = 0
@@ -962,8 +1012,8 @@ class StoreBroker(AbstractBroker):  # type: ignore[misc]
             if wait is None:
                 await self._kick.wait()
             else:
-                try:
-                    async with asyncio.timeout(max(wait, 0.0005)):
+                try:  # modelled wait (throttle pause, rate limit): clock seconds
+                    async with asyncio.timeout(max(to_real(self.clock, wait), 0.0005)):
                         await self._kick.wait()
                 except TimeoutError:
                     pass
@@ -1291,6 +1341,10 @@ class ReceiptInbound:
         matched = outcome.status is ReceiptStatus.MATCHED
         if matched and outcome.message_id is not None and outcome.part_seq is not None:
             stats.receipt_matched(outcome.message_id, outcome.part_seq, now)
+        if outcome.status is ReceiptStatus.PENDING:
+            # Not a fact yet: it is published when its response matches it (Bind), or as
+            # unmatched when the pending sweep gives up on it (Gateway.maintain).
+            return
         self.events.publish_nowait(
             ReceiptReceived(
                 at=now,
@@ -1405,7 +1459,7 @@ class Bind:
         self.gate = ThrottleGate(self.throttle, ctx.clock)
         self.hook = GatewayHook(self)
         self.retry_timer = BackoffRetryTimer(
-            settings.reconnect, keyed_rng(ctx.seed, f"reconnect:{name}", 0)
+            settings.reconnect, keyed_rng(ctx.seed, f"reconnect:{name}", 0), ctx.clock
         )
         self.state: BindState = "closed"
         self.link_up = False
@@ -1426,8 +1480,9 @@ class Bind:
             address_range=settings.address_range,
             bind_mode=_BIND_MODE[settings.mode],
             client_id=name,
-            enquire_link_interval=float(settings.enquire_link_interval),
-            socket_timeout=float(settings.socket_timeout),
+            # Dead-peer guards (gateway.timing): clock seconds, at least REAL_FLOOR real ones.
+            enquire_link_interval=guard_real(ctx.clock, settings.enquire_link_interval),
+            socket_timeout=guard_real(ctx.clock, settings.socket_timeout),
             log_level=settings.aiosmpplib_log_level,
             log_handler=_ForwardLogs(name),
             hook=self.hook,
@@ -1456,7 +1511,8 @@ class Bind:
             self.on_link_down("bind task crashed")
 
     async def _timeouts(self) -> None:
-        period = min(1.0, max(0.01, self.settings.response_timeout / 4))
+        timeout = guard_real(self.ctx.clock, self.settings.response_timeout)
+        period = min(1.0, max(0.01, timeout / 4))
         while True:
             await asyncio.sleep(period)
             self.check_timeouts(self.ctx.clock.now())
@@ -1755,9 +1811,13 @@ class Bind:
                 part=ticket.part,
                 bind_id=self.name,
                 sequence_number=seq,
-                command_status=status,
-                smsc_message_id=smsc_id if status == 0 else None,
+                # A generic_nack must carry an error; one without is treated as unknown below.
+                command_status=int(CommandStatus.ESME_RUNKNOWNERR)
+                if nack and not status
+                else status,
+                smsc_message_id=smsc_id if status == 0 and not nack else None,
                 latency_ms=latency_ms,
+                generic_nack=nack,
             )
         )
         release = (lambda _r, _e: self.broker.release(seq)) if not late else None
@@ -1777,6 +1837,18 @@ class Bind:
                     if outcome.receipts_applied:
                         stats.receipts_late_matched += outcome.receipts_applied
                         stats.receipt_matched(attempt.message_id, ticket.part, ctx.clock.now())
+                    for stat, err in outcome.pending_matched:  # held back by ReceiptInbound
+                        ctx.events.publish_nowait(
+                            ReceiptReceived(
+                                at=ctx.clock.now(),
+                                message_id=str(attempt.message_id),
+                                smsc_message_id=smsc,
+                                stat=stat[:16],
+                                err=err or "000",
+                                part=ticket.part,
+                                bind_id=self.name,
+                            )
+                        )
                     if outcome.message_state in TERMINAL_STATES:
                         ctx.publish_final(
                             attempt.message_id,
@@ -1850,8 +1922,12 @@ class Bind:
     # -- timers ---------------------------------------------------------------------------------
 
     def check_timeouts(self, now: float) -> int:
-        """Requeue requests unanswered for `response_timeout`; returns how many."""
-        overdue = self.window.timed_out(now, self.settings.response_timeout)
+        """Requeue requests unanswered for `response_timeout`; returns how many.
+
+        A dead-peer guard (`gateway.timing`): clock seconds, never less than `REAL_FLOOR` real
+        seconds of clock time."""
+        timeout = guard_clock(self.ctx.clock, self.settings.response_timeout)
+        overdue = self.window.timed_out(now, timeout)
         for seq in overdue:
             ticket = self.correlator.expire(seq)
             self.broker.release(seq)

@@ -3,15 +3,17 @@ the periodic maintenance. `Gateway(config, store, bus, clock)` is the Python API
 (`gateway.http`) and the CLI (`smsh gateway serve`, `smsh load`) are thin layers over it.
 
 Theory of operation:
-    `submit` validates (number, route, sender, suppression, segmentation limits), stores the
-    message and returns its id only after the commit (ARCHITECTURE.md rule 7), then wakes the
-    dispatcher. The dispatcher is the only claimer: it claims a batch when the binds have room,
-    plans each message with the profile, method and encoding stored at acceptance and a
-    concatenation reference derived from the message id (so a resent part carries the same
-    reference as its siblings, across restarts), and queues the parts on the up bind of the
-    message's route with the most room. Binds (`gateway.esme`) do the rest. Maintenance runs
-    every `dispatch.maintenance_interval`: expiry, the pending-receipt sweep, incomplete MO,
-    metrics snapshots.
+    `submit` validates (number, route, sender, segmentation limits, TLVs), applies the sending
+    policies (`gateway.admission`: owner check, quiet hours), checks suppression, stores the
+    message with the TLVs for its parts and returns its id only after the commit
+    (ARCHITECTURE.md rule 7), then wakes the dispatcher. The dispatcher is the only claimer:
+    it claims a batch when the binds have room, plans each message with the profile, method
+    and encoding stored at acceptance and a concatenation reference derived from the message
+    id (so a resent part carries the same reference as its siblings, across restarts), and
+    queues the parts on the up bind of the message's route with the most room. Binds
+    (`gateway.esme`) do the rest. Maintenance runs every `dispatch.maintenance_interval`:
+    expiry, the receipt timeout (``receipts.receipt_timeout``: ``unknown``), the
+    pending-receipt sweep, incomplete MO, metrics snapshots.
 
 Invariants:
     * An id returned by `submit` is durable; the message leaves the active states only for a
@@ -32,8 +34,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Final, Self
 
+from gateway.admission import Admission, obtained_date
 from gateway.config import GatewayConfig
 from gateway.errors import GatewayError
 from gateway.esme import (
@@ -46,6 +49,7 @@ from gateway.esme import (
     build_attempt,
 )
 from gateway.mo import MoInbound
+from gateway.ownercheck import OwnerCheckClient
 from gateway.policy import RetryTable
 from gateway.routing import RejectReason, Route, Router, SubmitRejected
 from gateway.store import (
@@ -59,14 +63,23 @@ from gateway.store import (
     RecoveryReport,
 )
 from sms.alphabet import Encoding, EncodingError
-from sms.bus import Alert, Bus, MessageAccepted, MetricsAggregator, Publisher
+from sms.bus import Alert, Bus, MessageAccepted, MetricsAggregator, Publisher, ReceiptReceived
 from sms.clock import Clock, SystemClock
 from sms.errors import SmsError
+from sms.harness import harness_tlvs
 from sms.numbers import InvalidNumber, Npi, SmppAddress, Ton, parse_msisdn, to_smpp_address
 from sms.receipt import IdSide, normalize_id
 from sms.segments import MessageTooLong, Method, Plan, SegmentationError, plan
 
-__all__ = ["BindInfo", "Gateway", "SubmitRequest", "open_store", "reference_for"]
+__all__ = [
+    "RESERVED_TAGS",
+    "BindInfo",
+    "Gateway",
+    "SubmitRequest",
+    "message_tlvs",
+    "open_store",
+    "reference_for",
+]
 
 log = logging.getLogger("smsh.gateway")
 
@@ -95,6 +108,9 @@ class SubmitRequest:
     """Owning campaign."""
     metadata: Mapping[str, Any] | None = None
     """Free JSON data stored with the message."""
+    tlvs: Sequence[tuple[int, bytes]] = ()
+    """Extra optional parameters ``(tag, value)`` sent on every part's submit_sm (empty: none,
+    or the harness TLVs when the route enables `harness_tlvs`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +148,60 @@ def reference_for(message_id: int, method: Method) -> int:
     return message_id % 65536
 
 
+#: Optional parameters the gateway writes itself (SMPP 3.4 §5.3.2.22-24 sar_*, §5.3.2.32
+#: message_payload): a caller's TLVs may not carry them.
+RESERVED_TAGS: Final[frozenset[int]] = frozenset({0x020C, 0x020E, 0x020F, 0x0424})
+
+
+def message_tlvs(
+    tlvs: Sequence[tuple[int, bytes]],
+    *,
+    derive: bool,
+    client_ref: str | None,
+    metadata: Mapping[str, Any] | None,
+) -> tuple[tuple[int, bytes], ...]:
+    """The TLVs to store with a message: the caller's, checked, or the derived harness TLVs.
+
+    Args:
+        tlvs: The caller's ``(tag, value)`` pairs.
+        derive: The route enables `harness_tlvs` (used only when `tlvs` is empty).
+        client_ref: The message key for TLV 0x1500.
+        metadata: ``owner`` (TLV 0x1501) and ``obtained`` (ISO date, TLV 0x1502).
+
+    Returns:
+        The pairs, in the caller's order (harness TLVs in tag order).
+
+    Raises:
+        SubmitRejected: INVALID_REQUEST for a tag outside 2 octets, a tag the gateway writes
+            itself, a value longer than 65535 octets, or an unreadable ``obtained`` date.
+    """
+    if tlvs:
+        out: list[tuple[int, bytes]] = []
+        for tag, value in tlvs:
+            if not 0 <= tag <= 0xFFFF:
+                raise SubmitRejected(RejectReason.INVALID_REQUEST, f"TLV tag {tag} out of range")
+            if tag in RESERVED_TAGS:
+                raise SubmitRejected(
+                    RejectReason.INVALID_REQUEST,
+                    f"TLV 0x{tag:04X} is written by the gateway itself",
+                )
+            raw = bytes(value)
+            if len(raw) > 0xFFFF:
+                raise SubmitRejected(
+                    RejectReason.INVALID_REQUEST, f"TLV 0x{tag:04X}: value longer than 65535"
+                )
+            out.append((tag, raw))
+        return tuple(out)
+    if not derive:
+        return ()
+    owner = (metadata or {}).get("owner")
+    obtained = obtained_date(metadata)
+    try:
+        return harness_tlvs(client_ref, str(owner) if owner is not None else None, obtained)
+    except ValueError as exc:
+        raise SubmitRejected(RejectReason.INVALID_REQUEST, str(exc)) from None
+
+
 def open_store(config: GatewayConfig, *, path: str | Path | None = None) -> MessageStore:
     """Open the message store with the configured receipt id rule.
 
@@ -162,6 +232,8 @@ class Gateway:
         store: The message store (see `open_store`); the caller owns and closes it.
         bus: Where events go.
         clock: Time source (default: the system clock).
+        owner_check: Owner-check client for `config.owner_check` (default: an HTTP client on
+            `owner_check.url` when set).
     """
 
     def __init__(
@@ -170,12 +242,16 @@ class Gateway:
         store: MessageStore,
         bus: Bus,
         clock: Clock | None = None,
+        *,
+        owner_check: OwnerCheckClient | None = None,
     ) -> None:
         self.config = config
         self.store = store
         self.bus = bus
         self.clock: Clock = clock or SystemClock()
         self.router = Router(config)
+        self.admission = Admission(config, owner_check)
+        """The sending policies applied at submit (owner check, quiet hours)."""
         self.events = Publisher(bus, "gateway", config.instance)
         self.metrics = MetricsAggregator(interval=config.dispatch.maintenance_interval)
         self.stats = GatewayStats(self.metrics)
@@ -337,6 +413,12 @@ class Gateway:
         validity = request.validity if request.validity is not None else self.config.validity
         if validity is not None and validity <= 0:
             raise SubmitRejected(RejectReason.INVALID_REQUEST, "validity must be positive")
+        tlvs = message_tlvs(
+            request.tlvs,
+            derive=route.harness_tlvs,
+            client_ref=request.client_ref,
+            metadata=request.metadata,
+        )
         message = NewMessage(
             source=sender,
             destination=msisdn.e164,
@@ -352,6 +434,7 @@ class Gateway:
             route=route.name,
             campaign_id=request.campaign_id,
             metadata=dict(request.metadata or {}),
+            tlvs=tlvs,
         )
         return message, planned
 
@@ -368,6 +451,7 @@ class Gateway:
         route: str | None = None,
         campaign_id: str | None = None,
         metadata: Mapping[str, Any] | None = None,
+        tlvs: Sequence[tuple[int, bytes]] = (),
     ) -> int:
         """Accept one message durably.
 
@@ -382,13 +466,18 @@ class Gateway:
             route: Route name to use.
             campaign_id: Owning campaign.
             metadata: JSON data kept with it.
+            tlvs: Optional parameters ``(tag, value)`` to send on every part's submit_sm,
+                stored with the message (empty: none, or the harness TLVs derived from
+                `client_ref` and metadata ``owner`` / ``obtained`` on a route with
+                `harness_tlvs`).
 
         Returns:
             The message id (committed to the store).
 
         Raises:
             SubmitRejected: Refused before storing; `reason` says why (``suppressed`` for a
-                number that opted out).
+                number that opted out, ``owner_check_*`` / ``quiet_hours`` from the sending
+                policies).
         """
         ids = await self.submit_many(
             [
@@ -403,6 +492,7 @@ class Gateway:
                     route=route,
                     campaign_id=campaign_id,
                     metadata=metadata,
+                    tlvs=tlvs,
                 )
             ]
         )
@@ -432,6 +522,7 @@ class Gateway:
             plans.append(planned)
         if not prepared:
             return []
+        prepared = await self.admission.admit(prepared, now)
         destinations = {m.destination for m in prepared}
         if len(destinations) == 1:
             (only,) = destinations
@@ -688,7 +779,24 @@ class Gateway:
                 attempts=0,
                 by_receipt=False,
             )
-        swept = await store.sweep_receipts(now, self.config.receipts.pending_expiry)
+        timeout = self.config.receipts.receipt_timeout
+        if timeout is not None:
+            for message_id in await store.time_out_receipts(now, timeout):
+                self.ctx.publish_final(
+                    message_id,
+                    MessageState.UNKNOWN,
+                    now,
+                    reason=f"no final receipt within {timeout:g} s",
+                    parts=1,
+                    attempts=1,
+                    by_receipt=False,
+                )
+        unmatched = await store.sweep_pending(now, self.config.receipts.pending_expiry)
+        for smsc_id, stat, err in unmatched:
+            self.events.publish_nowait(
+                ReceiptReceived(at=now, smsc_message_id=smsc_id, stat=stat[:16], err=err or "000")
+            )
+        swept = len(unmatched)
         if swept:
             self.unmatched_receipts += swept
             self.events.publish_nowait(

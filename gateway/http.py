@@ -4,8 +4,10 @@ Endpoints:
     * ``POST /messages`` — submit one message (a JSON object) or several (a JSON array, all or
       none). 202 ``{"id": 17, "state": "queued"}`` (or ``{"ids": [...]}``) once stored;
       400 ``invalid_request`` for a body that does not validate; 503 ``draining`` while an operator
-      drains the gateway (retry later or elsewhere); 422 with the rejection
-      ``reason`` (``invalid_number``, ``suppressed``, ``too_long``...).
+      drains the gateway (retry later or elsewhere) and ``owner_check_failed`` while the owner
+      check cannot be made; 422 with the rejection ``reason`` (``invalid_number``,
+      ``suppressed``, ``too_long``, ``owner_check_blocked``, ``quiet_hours``...). A message may
+      carry ``tlvs`` (``[{"tag": 5376, "hex": "..."}]``), sent on every part.
     * ``GET /messages/{id}`` — the stored status with parts and attempts; 404 if unknown.
     * ``GET /messages?state=&destination=&client_ref=&campaign_id=&after_id=&limit=`` —
       summaries by id with keyset paging (``next_after_id``).
@@ -42,6 +44,17 @@ MAX_BODY: Final[int] = 8 * 1024 * 1024
 MAX_LIMIT: Final[int] = 1000
 
 
+class TlvBody(BaseModel):
+    """One optional parameter of a submitted message (e.g. a vendor TLV)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tag: int = Field(ge=0, le=0xFFFF)
+    """The 2-octet tag."""
+    hex: str = Field(pattern=r"^(?:[0-9A-Fa-f]{2})*$", max_length=2 * 0xFFFF)
+    """The value octets in hex."""
+
+
 class SubmitBody(BaseModel):
     """The JSON body of ``POST /messages`` (one message)."""
 
@@ -67,10 +80,13 @@ class SubmitBody(BaseModel):
     """Owning campaign."""
     metadata: dict[str, Any] | None = None
     """Free JSON data kept with the message."""
+    tlvs: list[TlvBody] = []
+    """Optional parameters sent on every part (``{"tag": 5376, "hex": "6b2d3100"}``)."""
 
     def request(self) -> SubmitRequest:
         """The gateway request."""
-        return SubmitRequest(**self.model_dump())
+        fields = self.model_dump(exclude={"tlvs"})
+        return SubmitRequest(**fields, tlvs=[(t.tag, bytes.fromhex(t.hex)) for t in self.tlvs])
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
@@ -132,8 +148,10 @@ async def _submit(request: web.Request) -> web.Response:
         ids = await gateway.submit_many([b.request() for b in bodies])
     except SubmitRejected as exc:
         # Draining is temporary (another instance, or this one after a restart, takes the
-        # message): 503 tells an HTTP client to retry; everything else is the request's fault.
-        status = 503 if exc.reason is RejectReason.DRAINING else 422
+        # message), so is an owner check that could not be made: 503 tells an HTTP client to
+        # retry; everything else is the request's fault.
+        temporary = {RejectReason.DRAINING, RejectReason.OWNER_CHECK_FAILED}
+        status = 503 if exc.reason in temporary else 422
         return _error(status, exc.reason.value, exc.detail)
     if batch:
         return _json({"ids": ids, "state": "queued"}, 202)

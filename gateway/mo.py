@@ -10,8 +10,9 @@ Theory of operation:
     all binds, so a message whose parts arrive on different binds is still put together.
     A complete (or expired, or evicted) message is stored with `record_mo`, which links it to
     the last message we sent to that handset, and published as `MoReceived`. If its text is an
-    opt-out keyword, the handset is added to the suppression list; `Gateway.submit` refuses
-    later messages to it and the dispatcher fails any still queued.
+    opt-out keyword, the handset is added to the suppression list (and, with
+    `mo.opt_out_alert`, an ``opted_out`` `Alert` naming it is published); `Gateway.submit`
+    refuses later messages to it (``suppressed``) and the dispatcher fails any still queued.
 
 Invariants:
     * A message is stored once, whole or flagged incomplete (metadata ``complete: false`` and
@@ -35,7 +36,7 @@ from gateway.config import MoConfig, NumbersConfig
 from gateway.esme import GatewayStats
 from gateway.store import AsyncMessageStore
 from sms.alphabet import Encoding, EncodingError, encoding_for_data_coding
-from sms.bus import MoReceived, Publisher
+from sms.bus import Alert, MoReceived, Publisher
 from sms.clock import Clock
 from sms.numbers import InvalidNumber, parse_msisdn
 from sms.segments import InvalidSar, Reassembled, Reassembler, Sar
@@ -321,3 +322,18 @@ class MoInbound:
             self.opt_outs += 1
             self.stats.metrics.record_count("opt_out", now=now)
             log.info("smsh.gateway.opt_out", extra={"number": message.source})
+            if self.config.opt_out_alert:
+                self.events.publish_nowait(
+                    Alert(
+                        at=now,
+                        alert_kind="opted_out",
+                        severity="info",
+                        destination=message.source,
+                        # The message replied to (the last one sent to the handset), if any.
+                        message_id=str(record.linked_message_id)
+                        if record.linked_message_id is not None
+                        else None,
+                        detail=f"{message.source} replied {message.text.strip()[:40]!r}: "
+                        "added to the suppression list",
+                    )
+                )

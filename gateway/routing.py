@@ -48,6 +48,14 @@ class RejectReason(StrEnum):
     """Another problem with the request (bad validity, empty text...)."""
     DRAINING = "draining"
     """The operator drained the gateway: it takes no new messages (a temporary refusal)."""
+    OWNER_CHECK_BLOCKED = "owner_check_blocked"
+    """The owner check says the number changed hands since it was obtained."""
+    OWNER_CHECK_NO_DATA = "owner_check_no_data"
+    """The owner check has no data back to the obtained date (and the policy holds)."""
+    OWNER_CHECK_FAILED = "owner_check_failed"
+    """The owner check could not be made (fail closed)."""
+    QUIET_HOURS = "quiet_hours"
+    """No contact window with enough time left within the search horizon."""
 
 
 class SubmitRejected(GatewayError):
@@ -86,6 +94,8 @@ class Route:
     """Send JP numbers in national form."""
     registered_delivery: bool
     """Ask for receipts."""
+    harness_tlvs: bool = False
+    """Derive the harness vendor TLVs for messages that bring none."""
 
 
 class Router:
@@ -114,6 +124,7 @@ class Router:
                     else None,
                     national_destination=rc.national_destination,
                     registered_delivery=rc.registered_delivery,
+                    harness_tlvs=rc.harness_tlvs,
                 )
             )
         self.routes: tuple[Route, ...] = tuple(routes)

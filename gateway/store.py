@@ -13,6 +13,7 @@ States of a message (`MessageState`)::
       │        │   └─release─────┘  │  └─requeue(retry_at)─> scheduled  ├─> expired
       └─> scheduled (due: promote)  └─requeue(now)─> queued             └─> partially_delivered
     queued | scheduled ─> cancelled | expired | failed;   submitting ─> failed | expired
+    submitted ─no final receipt in time─> unknown
 
 * ``queued``: durable and due; claimable in order (priority DESC, id ASC), i.e. FIFO per
   priority. ``scheduled``: waiting for ``next_attempt_at`` (deferred start, retry back-off,
@@ -23,8 +24,9 @@ States of a message (`MessageState`)::
   ``submitted``: every part has an ESME_ROK response and an SMSC id. A late ESME_ROK (the
   message was requeued after a response timeout) that completes the last part moves a
   waiting message straight to ``submitted``, so it is not sent again.
-* Terminal: ``delivered``, ``failed``, ``expired``, ``cancelled`` and ``partially_delivered``
-  (final receipts mixed: at least one part delivered, at least one not). Terminal states are
+* Terminal: ``delivered``, ``failed``, ``expired``, ``cancelled``, ``partially_delivered``
+  (final receipts mixed: at least one part delivered, at least one not) and ``unknown`` (no
+  final receipt within the receipt timeout, `time_out_receipts`). Terminal states are
   absorbing: later receipts update parts, never the message.
 * Parts (`PartState`) exist from their first submit: ``submitting`` -> ``submitted`` (ROK,
   SMSC id) or ``rejected`` (error status); receipts move ``submitted`` to ``delivered`` /
@@ -35,6 +37,10 @@ States of a message (`MessageState`)::
   lands; `sweep_receipts` marks old pending ones ``unmatched`` (kept, counted, and still
   matched if the response ever arrives). A receipt for a part that is already final is kept
   as ``duplicate`` and changes nothing (idempotent).
+* A message's extra optional parameters (`NewMessage.tlvs`, e.g. the harness vendor TLVs)
+  are stored with it (``messages.tlvs``, JSON ``[[tag, hex], ...]``) and handed back by
+  `claim`, so every part of every attempt carries them, across restarts (schema v2; a v1
+  file is migrated in place when opened).
 
 Durability and threading
 ------------------------
@@ -104,7 +110,7 @@ T = TypeVar("T")
 
 log = logging.getLogger("smsh.gateway.store")
 
-SCHEMA_VERSION: Final[int] = 1
+SCHEMA_VERSION: Final[int] = 2
 #: UPDATE ... RETURNING appeared in SQLite 3.35.
 MIN_SQLITE: Final[tuple[int, int, int]] = (3, 35, 0)
 #: SMPP concatenation carries the part count in one octet (GSM 03.40 §9.2.3.24.1).
@@ -123,6 +129,8 @@ class MessageState(StrEnum):
     EXPIRED = "expired"
     CANCELLED = "cancelled"
     PARTIALLY_DELIVERED = "partially_delivered"
+    UNKNOWN = "unknown"
+    """Submitted, but no final receipt came within the receipt timeout (`time_out_receipts`)."""
 
 
 class PartState(StrEnum):
@@ -152,6 +160,7 @@ TERMINAL_STATES: Final[frozenset[MessageState]] = frozenset(
         MessageState.EXPIRED,
         MessageState.CANCELLED,
         MessageState.PARTIALLY_DELIVERED,
+        MessageState.UNKNOWN,
     }
 )
 
@@ -187,6 +196,7 @@ LEGAL_TRANSITIONS: Final[frozenset[tuple[MessageState, MessageState]]] = frozens
         (_SD, MessageState.FAILED),
         (_SD, MessageState.EXPIRED),
         (_SD, MessageState.PARTIALLY_DELIVERED),
+        (_SD, MessageState.UNKNOWN),  # receipt timeout
     }
 )
 
@@ -288,12 +298,17 @@ class NewMessage:
     """Owning campaign, if any."""
     metadata: Mapping[str, Any] = field(default_factory=dict)
     """Free JSON-serialisable data stored with the message."""
+    tlvs: tuple[tuple[int, bytes], ...] = ()
+    """Extra optional parameters ``(tag, value)`` sent on every part's submit_sm."""
 
     def __post_init__(self) -> None:
         if not self.source or not self.destination:
             raise ValueError("source and destination must not be empty")
         if not 1 <= self.parts_total <= MAX_PARTS:
             raise ValueError(f"parts_total must be within 1..{MAX_PARTS}, got {self.parts_total}")
+        for tag, value in self.tlvs:
+            if not 0 <= tag <= 0xFFFF or len(value) > 0xFFFF:
+                raise ValueError(f"TLV 0x{tag:04X}: tag or length outside 2 octets")
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,6 +351,8 @@ class ClaimedMessage:
     """Campaign."""
     metadata: dict[str, Any]
     """Stored metadata."""
+    tlvs: tuple[tuple[int, bytes], ...] = ()
+    """Extra optional parameters for every part's submit_sm."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -510,6 +527,9 @@ class RespOutcome:
     """The message's state afterwards."""
     receipts_applied: int
     """Receipts that had arrived before this response and were matched now."""
+    pending_matched: tuple[tuple[str, str | None], ...] = ()
+    """``(stat, err)`` of those that were still ``pending`` (not yet swept to ``unmatched``),
+    in arrival order."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -616,7 +636,8 @@ CREATE TABLE messages (
     campaign_id        TEXT,
     metadata           TEXT NOT NULL DEFAULT '{}',
     first_submitted_at REAL,
-    done_at            REAL
+    done_at            REAL,
+    tlvs               TEXT
 );
 CREATE INDEX idx_messages_queued ON messages (priority DESC, id) WHERE state = 'queued';
 CREATE INDEX idx_messages_scheduled ON messages (next_attempt_at) WHERE state = 'scheduled';
@@ -626,6 +647,7 @@ CREATE INDEX idx_messages_sent_to ON messages (destination, id)
     WHERE first_submitted_at IS NOT NULL;
 CREATE INDEX idx_messages_client_ref ON messages (client_ref) WHERE client_ref IS NOT NULL;
 CREATE INDEX idx_messages_campaign ON messages (campaign_id, id) WHERE campaign_id IS NOT NULL;
+CREATE INDEX idx_messages_submitted ON messages (id) WHERE state = 'submitted';
 
 CREATE TABLE parts (
     message_id      INTEGER NOT NULL REFERENCES messages (id),
@@ -728,7 +750,7 @@ _MESSAGE_COLUMNS: Final[str] = (
     "id, client_ref, source, destination, text, encoding, profile, method, concat_ref,"
     " parts_total, state, priority, created_at, updated_at, validity_deadline,"
     " next_attempt_at, attempts, recoveries, last_error, route, bind, claimed_bind,"
-    " campaign_id, metadata, first_submitted_at, done_at"
+    " campaign_id, metadata, first_submitted_at, done_at, tlvs"
 )
 _PART_COLUMNS: Final[str] = (
     "seq, total, state, attempt_no, bind, sequence_number, smsc_message_id, smsc_id_norm,"
@@ -743,6 +765,23 @@ _SUMMARY_COLUMNS: Final[str] = (
 def _create_schema(conn: sqlite3.Connection) -> None:
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     if version == SCHEMA_VERSION:
+        return
+    if version == 1:  # v2 added messages.tlvs (NULL: none) and the state ``unknown``
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("ALTER TABLE messages ADD COLUMN tlvs TEXT")
+            conn.execute(
+                "CREATE INDEX IF NOT EXISTS idx_messages_submitted ON messages (id)"
+                " WHERE state = 'submitted'"
+            )
+            conn.execute(
+                "INSERT OR IGNORE INTO counters (kind, key, n) VALUES ('message', 'unknown', 0)"
+            )
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
         return
     if version != 0:
         raise StoreError(f"unsupported store schema version {version} (expected {SCHEMA_VERSION})")
@@ -1031,6 +1070,18 @@ def _dumps(metadata: Mapping[str, Any]) -> str:
         raise ValueError(f"metadata is not JSON-serialisable: {exc}") from exc
 
 
+def _dump_tlvs(tlvs: Sequence[tuple[int, bytes]]) -> str | None:
+    if not tlvs:
+        return None
+    return _JSON.encode([[tag, value.hex()] for tag, value in tlvs])
+
+
+def _load_tlvs(text: str | None) -> tuple[tuple[int, bytes], ...]:
+    if not text:
+        return ()
+    return tuple((int(tag), bytes.fromhex(value)) for tag, value in json.loads(text))
+
+
 def _message_row(m: NewMessage, now: float) -> tuple[Any, ...]:
     deferred = m.not_before is not None and m.not_before > now
     state = MessageState.SCHEDULED if deferred else MessageState.QUEUED
@@ -1055,6 +1106,7 @@ def _message_row(m: NewMessage, now: float) -> tuple[Any, ...]:
         m.bind,
         m.campaign_id,
         _dumps(m.metadata),
+        _dump_tlvs(m.tlvs),
     )
 
 
@@ -1064,8 +1116,8 @@ def _op_accept(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> list[in
     conn.executemany(
         "INSERT INTO messages (id, client_ref, source, destination, text, encoding, profile,"
         " method, concat_ref, parts_total, state, priority, created_at, updated_at,"
-        " validity_deadline, next_attempt_at, route, bind, campaign_id, metadata)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " validity_deadline, next_attempt_at, route, bind, campaign_id, metadata, tlvs)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [(i, *row) for i, row in zip(ids, rows, strict=True)],
     )
     return ids
@@ -1171,6 +1223,7 @@ def _claimed(conn: sqlite3.Connection, r: tuple[Any, ...]) -> ClaimedMessage:
         bind=r[20],
         campaign_id=r[22],
         metadata=json.loads(r[23]),
+        tlvs=_load_tlvs(r[26]),
     )
 
 
@@ -1369,15 +1422,18 @@ def _op_resp(
             _set_state(conn, message_id, MessageState.SUBMITTED, now, "record_resp")
             state = MessageState.SUBMITTED
     waiting = conn.execute(
-        "SELECT id, stat, err, received_at FROM receipts WHERE smsc_id_norm = ?"
+        "SELECT id, stat, err, received_at, status FROM receipts WHERE smsc_id_norm = ?"
         " AND status IN ('pending', 'unmatched') ORDER BY id",
         (norm,),
     ).fetchall()
-    for receipt_id, stat, err, received_at in waiting:
+    pending: list[tuple[str, str | None]] = []
+    for receipt_id, stat, err, received_at, was in waiting:
         _apply_receipt(conn, receipt_id, message_id, part_seq, stat, err, received_at, now)
         applied += 1
+        if was == ReceiptStatus.PENDING.value:
+            pending.append((stat, err))
     state = _aggregate(conn, message_id, now)
-    return RespOutcome(PartState.SUBMITTED, state, applied)
+    return RespOutcome(PartState.SUBMITTED, state, applied, tuple(pending))
 
 
 def _apply_receipt(
@@ -1472,12 +1528,28 @@ def _op_receipt(
     return ReceiptOutcome(status, receipt_id, message_id, seq, state)
 
 
-def _op_sweep_receipts(conn: sqlite3.Connection, cutoff: float) -> int:
-    cur = conn.execute(
-        "UPDATE receipts SET status = 'unmatched' WHERE status = 'pending' AND received_at <= ?",
+def _op_sweep_receipts(
+    conn: sqlite3.Connection, cutoff: float
+) -> list[tuple[str, str, str | None]]:
+    rows = conn.execute(
+        "UPDATE receipts SET status = 'unmatched' WHERE status = 'pending' AND received_at <= ?"
+        " RETURNING smsc_message_id, stat, err",
         (cutoff,),
-    )
-    return int(cur.rowcount)
+    ).fetchall()
+    return [(str(r[0]), str(r[1]), r[2]) for r in rows]
+
+
+def _op_receipt_timeout(conn: sqlite3.Connection, now: float, after: float) -> list[int]:
+    error = f"no final receipt within {after:g} s"
+    rows = conn.execute(
+        "UPDATE messages SET state = 'unknown', updated_at = ?, done_at = ?, last_error = ?"
+        " WHERE id IN (SELECT m.id FROM messages AS m INDEXED BY idx_messages_submitted"
+        " WHERE m.state = 'submitted' AND COALESCE(m.validity_deadline,"
+        " (SELECT MAX(p.resp_at) FROM parts AS p WHERE p.message_id = m.id), m.updated_at)"
+        " + ? <= ?) RETURNING id",
+        (now, now, error, after, now),
+    ).fetchall()
+    return sorted(int(r[0]) for r in rows)
 
 
 def _op_expire(conn: sqlite3.Connection, now: float) -> list[int]:
@@ -1998,7 +2070,19 @@ class MessageStore:
         Returns:
             How many were marked.
         """
-        return self._call(lambda c: _op_sweep_receipts(c, now - older_than))
+        return len(self._call(lambda c: _op_sweep_receipts(c, now - older_than)))
+
+    def time_out_receipts(self, now: float, after: float) -> list[int]:
+        """End as ``unknown`` every ``submitted`` message still without final receipts `after`
+        seconds past its validity deadline (past its last submit_sm_resp when it has none).
+
+        Its parts keep their states; a receipt that arrives later updates its part only
+        (terminal states are absorbing).
+
+        Returns:
+            The ids moved to ``unknown``, ascending.
+        """
+        return self._call(lambda c: _op_receipt_timeout(c, now, after))
 
     def recover(self, now: float) -> RecoveryReport:
         """Start-up recovery: every ``submitting`` message goes back to ``queued``, counted.
@@ -2248,7 +2332,18 @@ class AsyncMessageStore:
 
     async def sweep_receipts(self, now: float, older_than: float) -> int:
         """See `MessageStore.sweep_receipts`."""
+        return len(await self.sweep_pending(now, older_than))
+
+    async def sweep_pending(
+        self, now: float, older_than: float
+    ) -> list[tuple[str, str, str | None]]:
+        """Like `sweep_receipts`, returning ``(smsc_message_id, stat, err)`` of each receipt
+        marked ``unmatched``."""
         return await self._s._acall(lambda c: _op_sweep_receipts(c, now - older_than))
+
+    async def time_out_receipts(self, now: float, after: float) -> list[int]:
+        """See `MessageStore.time_out_receipts`."""
+        return await self._s._acall(lambda c: _op_receipt_timeout(c, now, after))
 
     async def recover(self, now: float) -> RecoveryReport:
         """See `MessageStore.recover`."""

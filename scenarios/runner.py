@@ -14,7 +14,8 @@ Theory of operation:
        the gateway (`gateway.gateway.Gateway`, with a SQLite store in the run directory) binds
        to it with the scenario's credentials. Both publish on one `InMemoryBus`, and every event
        is piped into `Ledger.observe`. `gateway.control.GatewayControls` answers operator
-       controls (pause_bind, resume_bind, set_rate, drain) on that bus during the run. With a
+       controls (pause_bind, resume_bind, set_rate, drain) on that bus during the run, and
+       `simulator.control.SimulatorControls` the simulator's (inject_fault, clear_fault). With a
        `bus_url`, a `sms.bus.bridge.BusBridge` mirrors every event to that (MQTT) bus and
        forwards the controls that arrive there.
     3. Each message is handed to `Gateway.submit` at its `send_at` on the scenario clock, with
@@ -27,20 +28,21 @@ Theory of operation:
 
 Limitations (refused up front with `UnsupportedScenario`, never silently ignored):
     * `external` topologies (their SMSC or their ESME): only our simulator + our gateway run here.
-    * `simulator.wire_faults`: the simulator's server configuration has no hook for them yet.
 
-Sending policies the gateway core does not apply itself are applied here, at hand-off:
-    * `gateway.owner_check.enabled`: a message whose stream gives an obtained date is checked
-      first (`gateway.campaigns.ownercheck.HttpOwnerCheckClient` against the simulator's lookup
-      API, `simulator.lookup.running_lookup`, on loopback, or `owner_check.url`); ``changed``
-      numbers are refused as ``owner_check_blocked``, ``no_data`` ones as ``owner_check_no_data``
-      under the ``hold`` policy, and a failing check refuses (fail closed, ``owner_check_failed``).
-    * `gateway.quiet_hours.enabled`: `gateway.campaigns.quiet.send_slot` moves a message due
-      outside the window to the next opening (`not_before`) and caps its validity at the
-      window's close.
-    * The gateway's submit API cannot attach vendor TLVs, so the harness TLVs 0x1500-0x1502
-      (key, intended owner, obtained date) are not sent; the owner and obtained date travel in
-      the message's metadata only.
+Sending policies are the gateway's (`gateway.admission`); the runner only configures them:
+    * `gateway.owner_check` becomes the gateway's `owner_check` section. A message whose stream
+      gives an obtained date carries it in its metadata (``obtained``) and the gateway checks it
+      before accepting it, against `owner_check.url` or, when that is None, the simulator's
+      lookup API (`simulator.lookup.running_lookup` on loopback, installed as the gateway's
+      client by `SendingPolicies.install`). The gateway's refusals (``owner_check_blocked``,
+      ``owner_check_no_data``, ``owner_check_failed``: fail closed) are recorded as refused.
+    * `gateway.quiet_hours` becomes the gateway's `quiet_hours` section: the gateway accepts a
+      message due outside the window as scheduled for the next opening, with its validity
+      capped at the window's close; the runner records such a message as a
+      ``quiet_hours_deferred`` ledger event.
+    * Every route the runner configures has `harness_tlvs` on: the gateway derives the harness
+      TLVs 0x1500-0x1502 (key = client_ref, intended owner and obtained date from the metadata)
+      and sends them on every part, so the simulator knows each message's key and owner.
     * A route without `default_sender` gets `FALLBACK_SENDER` (streams may still set `source`).
 
 Invariants:
@@ -61,19 +63,14 @@ from pathlib import Path
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-from gateway.campaigns.errors import OwnerCheckError, QuietHoursError
-from gateway.campaigns.ownercheck import (
-    HttpOwnerCheckClient,
-    NoDataPolicy,
-    OwnerCheckClient,
-    OwnerStatus,
-)
-from gateway.campaigns.quiet import DailyWindow, send_slot
 from gateway.config import config_from_dict
 from gateway.control import GatewayControls
+from gateway.errors import GatewayError, QuietHoursError
 from gateway.gateway import Gateway, open_store
+from gateway.ownercheck import HttpOwnerCheckClient, NoDataPolicy, OwnerCheckClient, OwnerStatus
+from gateway.policy.quiet import DailyWindow, send_slot
 from gateway.routing import SubmitRejected
-from gateway.store import TERMINAL_STATES
+from gateway.store import TERMINAL_STATES, MessageState
 from scenarios.expectations import ExpectationResult, LiveExpectations, RunResults, evaluate
 from scenarios.ledger import Ledger, RunDirectory, create_run_directory, open_ledger
 from scenarios.report import report_json, write_reports
@@ -87,6 +84,7 @@ from scenarios.schema import (
 )
 from scenarios.traffic import TrafficMessage, generate, timeline
 from simulator.carrier import CarrierNetworkHandler
+from simulator.control import SimulatorControls
 from simulator.lookup import running_lookup
 from simulator.network import CarrierNetwork
 from simulator.testing import running_simulator
@@ -165,16 +163,19 @@ def unsupported(scenario: Scenario) -> list[str]:
     problems: list[str] = []
     if scenario.external is not None:
         problems.append("external systems (external.smsc / external.esme) are not supported")
-    if scenario.simulator is not None and scenario.simulator.wire_faults:
-        problems.append("simulator.wire_faults are not supported by the runner")
     return problems
 
 
-def simulator_config(spec: SimulatorSpec) -> dict[str, Any]:
+def simulator_config(
+    spec: SimulatorSpec, *, epoch_s: float | None = None, seed: int = 0
+) -> dict[str, Any]:
     """The simulator's configuration mapping (`simulator.config`) for a scenario's section.
 
     Args:
         spec: The scenario's simulator section.
+        epoch_s: The scenario's simulated start: `wire_faults` windows count from it (None:
+            the simulated clock when the server starts).
+        seed: The scenario seed (which PDUs the wire faults damage, the garbage octets).
 
     Returns:
         A mapping in the YAML layout of `simulator.config.SimulatorConfig`.
@@ -192,7 +193,14 @@ def simulator_config(spec: SimulatorSpec) -> dict[str, Any]:
             if value is not None:
                 entry[name] = value
         accounts.append(entry)
-    return {"host": host, "port": port, "accounts": accounts}
+    config: dict[str, Any] = {"host": host, "port": port, "accounts": accounts}
+    if spec.wire_faults:
+        config["wire_faults"] = {
+            "epoch_s": epoch_s,
+            "seed": seed,
+            "faults": [fault.model_dump(mode="json") for fault in spec.wire_faults],
+        }
+    return config
 
 
 def gateway_config(
@@ -254,6 +262,7 @@ def gateway_config(
                 "method": str(route.method),
                 "default_sender": route.default_sender or FALLBACK_SENDER,
                 "registered_delivery": spec.registered_delivery,
+                "harness_tlvs": True,
             }
         )
     fallback = spec.routes[-1]
@@ -269,6 +278,7 @@ def gateway_config(
                 "method": str(fallback.method),
                 "default_sender": fallback.default_sender or FALLBACK_SENDER,
                 "registered_delivery": spec.registered_delivery,
+                "harness_tlvs": True,
             }
         )
     return {
@@ -282,8 +292,19 @@ def gateway_config(
             "resp_id": str(spec.receipts.resp_id),
             "receipt_id": str(spec.receipts.receipt_id),
             "pending_expiry": spec.receipts.pending_expiry,
+            "receipt_timeout": spec.receipt_timeout if spec.registered_delivery else None,
         },
         "validity": spec.validity,
+        "owner_check": {
+            "enabled": spec.owner_check.enabled,
+            "url": spec.owner_check.url,
+            "no_data": spec.owner_check.no_data,
+        },
+        "quiet_hours": {
+            "enabled": spec.quiet_hours.enabled,
+            "window": spec.quiet_hours.window,
+            "timezone": str(spec.quiet_hours.timezone),
+        },
         "dispatch": {"poll_interval": 0.05, "maintenance_interval": 0.5},
         "shutdown_timeout": 5.0,
     }
@@ -320,7 +341,11 @@ class Handoff:
 
 
 class SendingPolicies:
-    """The owner check and quiet hours, applied by the runner before `Gateway.submit`.
+    """The scenario's owner check and quiet hours as the runner sees them.
+
+    The gateway applies both itself (`gateway.admission`, configured by `gateway_config`);
+    `install` gives it the owner-check client the runner started. `decide` evaluates the same
+    rules for one message without a gateway (a preview; `_drive` does not use it).
 
     Args:
         owner_check: The scenario's owner-check policy.
@@ -344,6 +369,16 @@ class SendingPolicies:
         self._window = DailyWindow.parse(quiet_hours.window) if quiet_hours.enabled else None
         self._zone = ZoneInfo(quiet_hours.timezone)
         self._default_validity_s = default_validity_s
+
+    @property
+    def client(self) -> OwnerCheckClient | None:
+        """The owner-check client (None when the owner check is off)."""
+        return self._client
+
+    def install(self, gateway: Gateway) -> None:
+        """Give `gateway` the owner-check client, unless it has one of its own (a URL)."""
+        if self._client is not None and gateway.admission.client is None:
+            gateway.admission.client = self._client
 
     async def decide(self, message: TrafficMessage, now: float) -> Handoff:
         """Decide what happens to `message` handed over at clock time `now`."""
@@ -380,7 +415,7 @@ class SendingPolicies:
         try:
             results = await client.check_many([(number, message.obtained)])
             result = results[number]
-        except (OwnerCheckError, KeyError) as exc:
+        except (GatewayError, KeyError) as exc:
             return ("owner_check_failed", f"owner check of {number} failed: {exc}")
         if result.status is OwnerStatus.CHANGED:
             since = result.last_change_date
@@ -491,7 +526,9 @@ async def run_scenario(
                 pump = asyncio.create_task(_pump(subscription, ledger, cutoff))
                 try:
                     async with running_simulator(
-                        simulator_config(scenario.simulator_spec),
+                        simulator_config(
+                            scenario.simulator_spec, epoch_s=start, seed=scenario.seed
+                        ),
                         bus=bus,
                         clock=clock,
                         handler=handler,
@@ -530,6 +567,7 @@ async def run_scenario(
                                     Gateway(config, store, bus, clock)
                                 )
                                 await stack.enter_async_context(GatewayControls(gateway))
+                                await stack.enter_async_context(SimulatorControls(sim.server))
                                 stopped_early = await _drive(
                                     scenario,
                                     messages,
@@ -595,6 +633,7 @@ async def _drive(
     start = scenario.start_s
     next_progress = time.monotonic()
     accepted = 0
+    policies.install(gateway)
 
     def report(phase: ScenarioPhase, done: int) -> None:
         nonlocal next_progress
@@ -627,32 +666,28 @@ async def _drive(
             metadata["owner"] = message.owner
         if message.obtained is not None:
             metadata["obtained"] = message.obtained.isoformat()
-        handoff = await policies.decide(message, clock.now())
-        if handoff.refused is not None:
-            reason, detail = handoff.refused
-            ledger.record_refused(message.key, clock.now(), reason, detail)
-            continue
-        if handoff.not_before is not None:
-            ledger.record_event(
-                "quiet_hours_deferred",
-                clock.now(),
-                key=message.key,
-                detail=f"not before {datetime.fromtimestamp(handoff.not_before, UTC).isoformat()}",
-            )
+        handed_at = clock.now()
         try:
-            await gateway.submit(
+            message_id = await gateway.submit(
                 message.destination,
                 message.text,
                 source=message.source,
                 client_ref=message.key,
-                validity=handoff.validity_s or message.validity_s,
-                not_before=handoff.not_before,
+                validity=message.validity_s,
                 route=_route_for(spec, message),
                 metadata=metadata,
             )
             accepted += 1
         except SubmitRejected as exc:
-            ledger.record_refused(message.key, clock.now(), exc.reason.value, exc.detail)
+            ledger.record_refused(message.key, handed_at, exc.reason.value, exc.detail)
+            continue
+        if spec.quiet_hours.enabled:
+            status = await gateway.status(message_id)
+            if status.state is MessageState.SCHEDULED:
+                when = datetime.fromtimestamp(status.next_attempt_at, UTC).isoformat()
+                ledger.record_event(
+                    "quiet_hours_deferred", handed_at, key=message.key, detail=f"not before {when}"
+                )
     while clock.now() < end_at:
         counts = await gateway.counts()
         pending = sum(n for state, n in counts.items() if state not in TERMINAL_STATES)

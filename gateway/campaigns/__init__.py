@@ -13,10 +13,15 @@ Modules, from pure to I/O:
 * `preview` — render, count characters / parts / billing units, price, lint.
 * `config` — the campaign config and template-file models (pydantic).
 * `ownercheck` — the 他人接続判定 client protocol, its HTTP client and a fake.
-* `submit` — the `Submitter` port to the gateway and `StoreSubmitter` over `MessageStore`.
+* `submit` — the `Submitter` port to the gateway, `GatewaySubmitter` over a running `Gateway`
+  (with the harness vendor TLVs) and `StoreSubmitter` straight into `MessageStore`.
 * `repository` — campaign tables in the gateway's SQLite file, own connection.
 * `runner` — `CampaignRunner`: create, preview, approve, send, mark paid, due sends.
 * `report` — per-campaign counts and CSV / JSON exports.
+* `progress` — `CampaignProgress` events on the bus when a campaign changes (at most ~1/s).
+* `scheduler` — `CampaignScheduler`: releases due sends by the clock (``smsh campaign run``).
+* `http` — the campaigns' HTTP API (list, report, preview, approve, cancel, paid); not
+  imported here (aiohttp), mount it with ``add_subapp("/campaigns", make_campaign_app(...))``.
 
 `gateway.campaigns` never imports `simulator` (ARCHITECTURE rule 2).
 """
@@ -53,11 +58,13 @@ from gateway.campaigns.ownercheck import (
     OwnerStatus,
 )
 from gateway.campaigns.preview import Preview
+from gateway.campaigns.progress import CampaignProgressPublisher, progress_of
 from gateway.campaigns.report import CampaignReport, build_report
 from gateway.campaigns.repository import CampaignRepository
 from gateway.campaigns.runner import CampaignRunner, CreateResult, DueSend, SendResult
+from gateway.campaigns.scheduler import CampaignScheduler, TickResult, run_campaign_service
 from gateway.campaigns.state import CampaignEvent, CampaignState
-from gateway.campaigns.submit import StoreSubmitter, StoreView, Submitter
+from gateway.campaigns.submit import GatewaySubmitter, StoreSubmitter, StoreView, Submitter
 
 __all__ = [
     "ApprovalError",
@@ -65,15 +72,18 @@ __all__ = [
     "CampaignConfigError",
     "CampaignError",
     "CampaignEvent",
+    "CampaignProgressPublisher",
     "CampaignReport",
     "CampaignRepository",
     "CampaignRunner",
+    "CampaignScheduler",
     "CampaignState",
     "ColumnMappingError",
     "CreateResult",
     "CsvReadError",
     "DueSend",
     "FakeOwnerCheckClient",
+    "GatewaySubmitter",
     "HttpOwnerCheckClient",
     "IllegalCampaignTransition",
     "NotApprovedError",
@@ -91,9 +101,12 @@ __all__ = [
     "Submitter",
     "TemplateError",
     "TemplateSpec",
+    "TickResult",
     "UnknownCampaign",
     "build_report",
     "load_config",
     "load_template",
     "parse_template_text",
+    "progress_of",
+    "run_campaign_service",
 ]

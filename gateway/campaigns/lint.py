@@ -25,6 +25,11 @@ The rules come from what the source articles say goes wrong (seeds 000, 003, 004
 ``contact_number``
     A phone number to call back is in the text (seed 004: the number must be verifiable on the
     company's site).
+``quiet_hours``
+    The schedule's time of day is inside the allowed hours (default 08:00-21:00 JST). A send
+    planned at night is not lost: it waits for the next window, and the finding says until
+    when. Checked by the runner against the schedule (`CampaignRunner.preview`), not by the
+    text linter.
 
 Each rule has a configurable severity (`Severity.ERROR` blocks approval unless an operator
 overrides it with a written reason; `Severity.WARNING` is shown; `Severity.OFF` disables it).
@@ -85,6 +90,7 @@ class LintRule(StrEnum):
     URL_ALLOWLIST = "url_allowlist"
     SHORT_LINK = "short_link"
     CONTACT_NUMBER = "contact_number"
+    QUIET_HOURS = "quiet_hours"
 
 
 class NoticeStage(StrEnum):
@@ -115,6 +121,7 @@ DEFAULT_SEVERITY: Final[Mapping[LintRule, Severity]] = {
     LintRule.URL_ALLOWLIST: Severity.ERROR,
     LintRule.SHORT_LINK: Severity.ERROR,
     LintRule.CONTACT_NUMBER: Severity.WARNING,
+    LintRule.QUIET_HOURS: Severity.WARNING,
 }
 
 #: Default threatening phrases for first notices (matched after NFKC, spaces removed).

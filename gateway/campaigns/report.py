@@ -159,15 +159,23 @@ class CampaignReport:
         }
 
 
-def _message_states(store: StoreView, campaign_id: str) -> dict[int, str]:
-    out: dict[int, str] = {}
+def _messages(store: StoreView, campaign_id: str) -> tuple[dict[int, str], dict[int, str]]:
+    """The campaign's messages: id -> state, and id -> destination."""
+    states: dict[int, str] = {}
+    destinations: dict[int, str] = {}
     after = 0
     while True:
         page = store.list_messages(campaign_id=campaign_id, after_id=after, limit=_PAGE)
         if not page:
-            return out
-        out.update((m.id, m.state.value) for m in page)
+            return states, destinations
+        for m in page:
+            states[m.id] = m.state.value
+            destinations[m.id] = m.destination
         after = page[-1].id
+
+
+def _message_states(store: StoreView, campaign_id: str) -> dict[int, str]:
+    return _messages(store, campaign_id)[0]
 
 
 def build_report(
@@ -196,7 +204,7 @@ def build_report(
         override_reason=record.override_reason,
         price_per_unit=config.price_per_unit,
     )
-    rows = repository.rows(campaign_id)
+    rows = repository.rows(campaign_id, with_values=False)
     report.rows = len(rows)
     for row in rows:
         if row.status is RowStatus.FILTERED:
@@ -231,9 +239,10 @@ def build_report(
 
     replied: set[str] = set()
     if store is not None:
-        for state in _message_states(store, campaign_id).values():
+        states, destinations = _messages(store, campaign_id)
+        for state in states.values():
             report.states[state] = report.states.get(state, 0) + 1
-        replied = replied_numbers(store, campaign_id)
+        replied = replied_numbers(store, campaign_id, destinations)
     report.replied = sum(1 for r in ok_lines.values() if r.e164 in replied)
 
     spec_schedule = record.template.get("schedule", {})

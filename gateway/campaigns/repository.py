@@ -305,7 +305,7 @@ def _campaign(r: Sequence[Any]) -> CampaignRecord:
     )
 
 
-def _row(r: Sequence[Any]) -> RowRecord:
+def _row(r: Sequence[Any], with_values: bool = True) -> RowRecord:
     return RowRecord(
         line=r[0],
         status=RowStatus(r[1]),
@@ -313,7 +313,7 @@ def _row(r: Sequence[Any]) -> RowRecord:
         phone_raw=r[3],
         e164=r[4],
         duplicate_of=r[5],
-        values=json.loads(r[6]),
+        values=json.loads(r[6]) if with_values else {},
         owner_status=r[7],
         owner_last_change=r[8],
         owner_checked_at=r[9],
@@ -591,14 +591,23 @@ class CampaignRepository:
 
     # -- rows --------------------------------------------------------------------------------
 
-    def rows(self, campaign_id: str, status: RowStatus | None = None) -> list[RowRecord]:
-        """Stored rows in line order, optionally only one status."""
+    def rows(
+        self, campaign_id: str, status: RowStatus | None = None, *, with_values: bool = True
+    ) -> list[RowRecord]:
+        """Stored rows in line order, optionally only one status.
+
+        Args:
+            campaign_id: The campaign.
+            status: Only rows with this status.
+            with_values: Decode the field values (False: ``values`` is empty; for counts,
+                which do not need them, at about half the cost).
+        """
         sql = f"SELECT {_ROW_COLUMNS} FROM campaign_rows WHERE campaign_id = ?"
         args: list[Any] = [campaign_id]
         if status is not None:
             sql += " AND status = ?"
             args.append(status.value)
-        return [_row(r) for r in self._conn.execute(sql + " ORDER BY line", args)]
+        return [_row(r, with_values) for r in self._conn.execute(sql + " ORDER BY line", args)]
 
     def problems(self, campaign_id: str, limit: int | None = None) -> list[RowProblem]:
         """The validation report's problems in line order."""

@@ -10,7 +10,8 @@ wrong data merged into the text    `create`: typed fields; `preview`: every rend
 over-long messages                 `preview` lists them; `approve` refuses
 fraud-looking wording / senders    `preview` lint; `approve` refuses errors without a reason
 one person's mistake               `approve` by a *different* operator, names and times kept
-contact at night                   `send`: quiet hours defer; validity capped at window close
+contact at night                   `preview` flags a night-time schedule (``quiet_hours``);
+                                   `send`: quiet hours defer; validity capped at window close
 a reassigned number (他人接続)     `send`: owner check first; ``changed`` excluded, exportable
 opted-out / paid / replied         `send`: suppression list, paid marks, linked replies stop it
 a send repeated after a crash      `send`: (line, slot) claimed before hand-off, reconciled
@@ -55,6 +56,7 @@ from gateway.campaigns.errors import (
     NotApprovedError,
     OwnerCheckRequired,
 )
+from gateway.campaigns.lint import Finding, LintRule, Severity
 from gateway.campaigns.ownercheck import NoDataPolicy, OwnerCheckClient, OwnerStatus
 from gateway.campaigns.preview import (
     MAIN_VARIANT,
@@ -64,7 +66,7 @@ from gateway.campaigns.preview import (
     compile_variants,
     render_values,
 )
-from gateway.campaigns.quiet import DailyWindow, send_slot
+from gateway.campaigns.quiet import DailyWindow, is_allowed, next_open, send_slot
 from gateway.campaigns.repository import (
     CampaignRecord,
     CampaignRepository,
@@ -111,19 +113,29 @@ def _same_operator(a: str, b: str) -> bool:
     return _operator(a, "").casefold() == _operator(b, "").casefold()
 
 
-def replied_numbers(store: StoreView, campaign_id: str) -> set[str]:
+def replied_numbers(
+    store: StoreView, campaign_id: str, destinations: Mapping[int, str] | None = None
+) -> set[str]:
     """Destinations of the campaign's messages that an MO (reply) was linked to.
 
     Reads the store's public API: the campaign's messages, then every stored MO.
+
+    Args:
+        store: The store's read side.
+        campaign_id: The campaign.
+        destinations: The campaign's messages (id -> destination) when the caller has
+            already listed them.
     """
-    destinations: dict[int, str] = {}
-    after = 0
-    while True:
-        page = store.list_messages(campaign_id=campaign_id, after_id=after, limit=_PAGE)
-        if not page:
-            break
-        destinations.update((m.id, m.destination) for m in page)
-        after = page[-1].id
+    if destinations is None:
+        found: dict[int, str] = {}
+        after = 0
+        while True:
+            page = store.list_messages(campaign_id=campaign_id, after_id=after, limit=_PAGE)
+            if not page:
+                break
+            found.update((m.id, m.destination) for m in page)
+            after = page[-1].id
+        destinations = found
     replied: set[str] = set()
     after = 0
     while True:
@@ -227,6 +239,7 @@ class _Outgoing:
     record: SendRecord
     e164: str
     text: str
+    obtained: str | None = None
 
 
 class CampaignRunner:
@@ -363,14 +376,21 @@ class CampaignRunner:
             (r.line, r.e164 or "", r.values)
             for r in self.repository.rows(ctx.record.id, RowStatus.OK)
         ]
-        return build_preview(
+        settings = ctx.config.lint.settings()
+        preview = build_preview(
             ctx.spec,
             ctx.variants,
             ctx.types,
             rows,
             price=ctx.config.price_per_unit,
-            lint=ctx.config.lint.settings(),
+            lint=settings,
         )
+        level = settings.level(LintRule.QUIET_HOURS)
+        if level is not Severity.OFF:
+            message = _night_schedule(ctx)
+            if message is not None:
+                preview.findings.append(Finding(LintRule.QUIET_HOURS, level, message))
+        return preview
 
     def approve(
         self,
@@ -652,7 +672,9 @@ class CampaignRunner:
                 parts=len(planned_text.parts),
             )
             records.append(record)
-            outgoing[(d.line, d.slot.key)] = _Outgoing(record, d.e164, text)
+            outgoing[(d.line, d.slot.key)] = _Outgoing(
+                record, d.e164, text, row.values.get(OBTAINED_DATE) or None
+            )
 
         if state is CampaignState.APPROVED:
             self.repository.transition(
@@ -710,6 +732,17 @@ class CampaignRunner:
 
         async def one(o: _Outgoing) -> tuple[int, str, str, int | None, str | None]:
             r = o.record
+            metadata: dict[str, Any] = {
+                "campaign": cid,
+                "line": r.line,
+                "slot": r.slot,
+                "profile": ctx.spec.profile,
+                "route": str(ctx.spec.route),
+                "units": r.units,
+                "deferred": r.deferred,
+            }
+            if o.obtained:
+                metadata["obtained"] = o.obtained
             async with gate:
                 try:
                     message_id = await submitter.submit(
@@ -720,15 +753,7 @@ class CampaignRunner:
                         client_ref=r.client_ref or "",
                         not_before=r.not_before,
                         validity_until=r.validity_until,
-                        metadata={
-                            "campaign": cid,
-                            "line": r.line,
-                            "slot": r.slot,
-                            "profile": ctx.spec.profile,
-                            "route": str(ctx.spec.route),
-                            "units": r.units,
-                            "deferred": r.deferred,
-                        },
+                        metadata=metadata,
                     )
                 except Exception as exc:  # recorded per recipient and retried on the next send
                     log.warning(
@@ -870,6 +895,34 @@ def _record(
         units=0,
         chars=0,
         parts=0,
+    )
+
+
+def _night_schedule(ctx: _Context) -> str | None:
+    """Why the schedule's time of day falls outside the policy window, or None.
+
+    A once schedule is checked at its instant; a monthly or sequence schedule at its time of
+    day on the campaign's creation date (in the schedule's zone).
+    """
+    schedule = ctx.schedule
+    if isinstance(schedule, Once):
+        if schedule.at is None:
+            return None
+        at = schedule.at
+    else:
+        day = datetime.fromtimestamp(ctx.record.created_at, schedule.zone).date()
+        at = datetime.combine(day, schedule.at, tzinfo=schedule.zone)
+    policy = DailyWindow.parse(ctx.config.quiet_hours.window)
+    zone = parse_timezone(ctx.config.quiet_hours.timezone)
+    if is_allowed(policy, zone, at):
+        return None
+    local = at.astimezone(zone)
+    opens = next_open(policy, zone, at).astimezone(zone)
+    later = "the next day " if opens.date() > local.date() else ""
+    return (
+        f"the schedule sends at {local:%H:%M} {zone.key}, outside the allowed hours {policy}: "
+        f"its messages will wait until {later}{opens:%H:%M} (validity capped at the window's "
+        "close)"
     )
 
 

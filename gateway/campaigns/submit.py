@@ -15,7 +15,9 @@ What a `Submitter` must do (the contract the running gateway's ``Gateway.submit`
 * ``campaign_id`` and ``client_ref`` are stored with the message (`NewMessage` fields);
   ``client_ref`` is ``<campaign>:<line>:<slot>`` and unique per campaign.
 * ``metadata`` is JSON-serialisable and stored as given; ``metadata["profile"]`` is the
-  segmentation profile the preview priced the text with.
+  segmentation profile the preview priced the text with; ``metadata["obtained"]`` (ISO date,
+  when the CSV row gives one) is when the number was obtained, and ``metadata["owner"]`` the
+  intended owner's id (when known): what the harness vendor TLVs carry (`sms.harness`).
 * Returns the gateway message id (the store's row id) **after** the message is durable
   (ARCHITECTURE rule 7). Raises on refusal; the runner records the error for that recipient
   and retries it on the next send.
@@ -23,21 +25,41 @@ What a `Submitter` must do (the contract the running gateway's ``Gateway.submit`
 Optionally (`ClientRefLookup`) a submitter finds a message by client_ref: the runner uses it to
 settle hand-offs whose outcome a crash left unknown, instead of sending them twice.
 
+`GatewaySubmitter` hands the message to a running `gateway.gateway.Gateway` (its ``submit``),
+so the message goes the real way: validation, routing, suppression, the store, SMPP. With
+``harness=True`` it attaches the harness vendor TLVs (0x1500 message key = client_ref, 0x1501
+intended owner, 0x1502 obtained date) per recipient, so the simulator can tell a delivery to
+the wrong person.
+
 Invariants:
     * `StoreSubmitter` writes exactly one `NewMessage` per call, through the store's asyncio
       view, so concurrent calls share the store's group commit.
+    * `GatewaySubmitter` converts the absolute ``validity_until`` into the gateway's relative
+      ``validity`` on the gateway's own clock at the hand-off, and refuses a message whose
+      validity has already run out (it would reach the handset outside its window).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date
 from typing import Any, Protocol, runtime_checkable
 
+from gateway.campaigns.errors import CampaignError
 from gateway.store import MessageState, MessageStore, MessageSummary, MoRecord, NewMessage
 from sms.clock import Clock
+from sms.harness import harness_tlvs
 from sms.segments import plan
 
-__all__ = ["ClientRefLookup", "StoreSubmitter", "StoreView", "Submitter"]
+__all__ = [
+    "ClientRefLookup",
+    "GatewayApi",
+    "GatewaySubmitter",
+    "StoreSubmitter",
+    "StoreView",
+    "Submitter",
+    "tlvs_for",
+]
 
 
 class Submitter(Protocol):
@@ -158,6 +180,143 @@ class StoreSubmitter:
     async def find_client_ref(self, campaign_id: str, client_ref: str) -> int | None:
         """See `ClientRefLookup.find_client_ref`."""
         found = await self._store.aio.list_messages(
+            campaign_id=campaign_id, client_ref=client_ref, limit=1
+        )
+        return found[0].id if found else None
+
+
+class GatewayApi(Protocol):
+    """What `GatewaySubmitter` needs of `gateway.gateway.Gateway` (a port, so that this module
+    does not import the service and tests can stand in for it)."""
+
+    @property
+    def clock(self) -> Clock:
+        """The gateway's clock (validity and not_before are on it)."""
+        ...
+
+    async def submit(
+        self,
+        destination: str,
+        text: str,
+        *,
+        source: str | None = None,
+        client_ref: str | None = None,
+        priority: int = 0,
+        validity: float | None = None,
+        not_before: float | None = None,
+        route: str | None = None,
+        campaign_id: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        tlvs: Sequence[tuple[int, bytes]] = (),
+    ) -> int:
+        """Accept one message durably and return its id."""
+        ...
+
+    async def list_messages(
+        self,
+        *,
+        state: MessageState | None = None,
+        destination: str | None = None,
+        client_ref: str | None = None,
+        campaign_id: str | None = None,
+        after_id: int = 0,
+        limit: int = 100,
+    ) -> list[MessageSummary]:
+        """Messages matching the filters."""
+        ...
+
+
+def tlvs_for(client_ref: str, metadata: Mapping[str, Any]) -> tuple[tuple[int, bytes], ...]:
+    """The harness vendor TLVs of one campaign message.
+
+    Args:
+        client_ref: The message key (TLV 0x1500).
+        metadata: ``owner`` (TLV 0x1501) and ``obtained`` (ISO date, TLV 0x1502), when present.
+
+    Returns:
+        The ``(tag, value)`` pairs (`sms.harness.harness_tlvs`).
+
+    Raises:
+        ValueError: ``obtained`` is not an ISO date, or a value is too long for a TLV.
+    """
+    owner = metadata.get("owner")
+    obtained = metadata.get("obtained")
+    return harness_tlvs(
+        client_ref or None,
+        str(owner) if owner else None,
+        date.fromisoformat(str(obtained)) if obtained else None,
+    )
+
+
+class GatewaySubmitter:
+    """A `Submitter` over a running gateway's ``submit`` (the real path to the SMSC).
+
+    Args:
+        gateway: The gateway (`gateway.gateway.Gateway`).
+        route: Gateway route name to use (None: the gateway resolves one by destination).
+        priority: Priority of campaign messages.
+        harness: Attach the harness vendor TLVs (`tlvs_for`) to every message. Off by
+            default, like on the gateway's routes (`sms.harness`: for the simulator; a real
+            SMSC ignores them); with it off, a route with ``harness_tlvs: true`` still derives
+            them from the message's client_ref and ``metadata`` (``owner``, ``obtained``).
+    """
+
+    def __init__(
+        self,
+        gateway: GatewayApi,
+        *,
+        route: str | None = None,
+        priority: int = 0,
+        harness: bool = False,
+    ) -> None:
+        self._gateway = gateway
+        self._route = route
+        self._priority = priority
+        self._harness = harness
+
+    async def submit(
+        self,
+        destination: str,
+        text: str,
+        *,
+        source: str,
+        campaign_id: str,
+        client_ref: str,
+        not_before: float | None,
+        validity_until: float | None,
+        metadata: Mapping[str, Any],
+    ) -> int:
+        """See `Submitter.submit`.
+
+        Raises:
+            CampaignError: The validity ran out before the hand-off.
+            gateway.routing.SubmitRejected: The gateway refused the message.
+        """
+        validity: float | None = None
+        if validity_until is not None:
+            validity = validity_until - self._gateway.clock.now()
+            if validity <= 0:
+                raise CampaignError(
+                    f"{client_ref}: its validity ended {-validity:.0f} s before the hand-off"
+                )
+        tlvs = tlvs_for(client_ref, metadata) if self._harness else ()
+        return await self._gateway.submit(
+            destination,
+            text,
+            source=source,
+            client_ref=client_ref,
+            priority=self._priority,
+            validity=validity,
+            not_before=not_before,
+            route=self._route,
+            campaign_id=campaign_id,
+            metadata=metadata,
+            tlvs=tlvs,
+        )
+
+    async def find_client_ref(self, campaign_id: str, client_ref: str) -> int | None:
+        """See `ClientRefLookup.find_client_ref`."""
+        found = await self._gateway.list_messages(
             campaign_id=campaign_id, client_ref=client_ref, limit=1
         )
         return found[0].id if found else None

@@ -5,6 +5,8 @@ Invariants shared by the package:
       jitter comes from a seeded `random.Random` passed in (see `keyed_rng`).
     * Each policy is a small object owned by one bind (window, throttle) or by the dispatcher
       (rate limits, retry table); the ESME shell calls them and acts on their answers.
+    * `gateway.policy.quiet` (contact hours: deferral and validity cap) is the submit-time
+      policy `gateway.admission` applies; it takes aware datetimes instead of a float `now`.
 """
 
 from __future__ import annotations

@@ -7,6 +7,8 @@ Usage::
     smsh campaign preview ID [--limit N] [--json]
     smsh campaign approve ID --by OPERATOR [--override-lint REASON]
     smsh campaign send ID [--at ISO] [--owner-check-url URL]
+    smsh campaign run [--once] [--interval S] [--lead S] [--owner-check-url URL]
+                      [--bus URL] [--instance NAME]
     smsh campaign report ID [--json | --csv FILE]
     smsh campaign export ID {problems,excluded} --csv FILE
     smsh campaign mark-paid ID --phone NUMBER [--by OPERATOR]
@@ -16,6 +18,13 @@ Usage::
 Every subcommand takes ``--db PATH`` (default ``$SMSH_DB`` or ``smsh.sqlite3``: the gateway
 store's file; the campaign tables live beside the store's) and ``--now ISO`` (pretend it is
 that time: tests and replays; default the system clock).
+
+``run`` is the scheduler (`gateway.campaigns.scheduler`): it releases the due sends of every
+approved campaign by the clock (a once campaign at its time, monthly on its day, reminder steps
+per recipient, stopping for paid or replied recipients) into the store, where ``smsh gateway
+serve`` on the same file picks them up; with ``--bus`` it publishes `CampaignProgress`. It ticks
+every ``--interval`` seconds until interrupted; ``--once`` (or ``--now``) ticks once. Restarting
+it never sends a slot twice.
 
 Exit codes: 0 done (``create`` exits 0 even when rows are invalid: the report says so);
 1 refused or partly failed (approval refused, campaign not approved, owner check failed or
@@ -30,9 +39,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import json
 import os
+import signal
 import sys
 import unicodedata
 from collections.abc import Sequence
@@ -56,8 +67,9 @@ from gateway.campaigns.errors import (
     UnknownCampaign,
 )
 from gateway.campaigns.lint import Severity
-from gateway.campaigns.ownercheck import HttpOwnerCheckClient
+from gateway.campaigns.ownercheck import HttpOwnerCheckClient, OwnerCheckClient
 from gateway.campaigns.preview import Preview
+from gateway.campaigns.progress import CampaignProgressPublisher
 from gateway.campaigns.quiet import JST
 from gateway.campaigns.report import (
     CampaignReport,
@@ -68,6 +80,8 @@ from gateway.campaigns.report import (
 )
 from gateway.campaigns.repository import CampaignRepository
 from gateway.campaigns.runner import CampaignRunner
+from gateway.campaigns.scheduler import CampaignScheduler, TickResult, run_campaign_service
+from gateway.campaigns.state import CampaignState
 from gateway.campaigns.submit import StoreSubmitter
 from gateway.store import MessageState, MessageStore
 from sms.clock import Clock, ManualClock, SystemClock
@@ -241,6 +255,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--by", default=os.environ.get("SMSH_OPERATOR"), metavar="OPERATOR")
     p.add_argument("--json", action="store_true", help="print the outcome as JSON")
+    _common(p)
+
+    p = sub.add_parser("run", help="release due sends of approved campaigns by the clock")
+    p.add_argument("--once", action="store_true", help="one tick, then exit (cron)")
+    p.add_argument(
+        "--interval", type=float, default=60.0, metavar="S", help="seconds between ticks (60)"
+    )
+    p.add_argument(
+        "--lead",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="release a once campaign S seconds before its send time (0)",
+    )
+    p.add_argument(
+        "--owner-check-url",
+        default=os.environ.get("SMSH_OWNER_CHECK_URL"),
+        metavar="URL",
+        help="owner-check API base URL (default: $SMSH_OWNER_CHECK_URL, else the one URL "
+        "the active campaigns' configs name)",
+    )
+    p.add_argument("--bus", metavar="URL", help="publish campaign progress (mqtt://HOST:PORT)")
+    p.add_argument(
+        "--instance", default="gw-1", metavar="NAME", help="bus instance id (default gw-1)"
+    )
     _common(p)
 
     p = sub.add_parser("report", help="counts: invalid, excluded, sent, delivered, replied, cost")
@@ -531,6 +570,87 @@ def _send(args: argparse.Namespace, repo: CampaignRepository, clock: Clock) -> i
     return 1 if result.errors else 0
 
 
+def _run_owner_check(args: argparse.Namespace, repo: CampaignRepository) -> OwnerCheckClient | None:
+    """The owner check for `run`: --owner-check-url, else the one URL active campaigns name."""
+    active = (CampaignState.APPROVED, CampaignState.SENDING)
+    configs = [
+        CampaignConfig.model_validate(c.config) for c in repo.list_campaigns() if c.state in active
+    ]
+    url = args.owner_check_url
+    if not url:
+        urls = sorted({c.owner_check.url for c in configs if c.owner_check.url})
+        if len(urls) > 1:
+            raise _Usage(
+                f"active campaigns name {len(urls)} owner-check URLs ({', '.join(urls)}): "
+                "choose one with --owner-check-url"
+            )
+        url = urls[0] if urls else None
+    if not url:
+        return None
+    cfg = configs[0].owner_check if configs else CampaignConfig().owner_check
+    return HttpOwnerCheckClient(url, timeout=cfg.timeout_s, batch_size=cfg.batch_size)
+
+
+def _print_tick(tick: TickResult) -> None:
+    for result in tick.sent:
+        excluded = sum(result.excluded.values())
+        print(
+            f"{_when(tick.at)}: campaign {result.campaign_id}: handed over "
+            f"{result.handed_over} (deferred {result.deferred}), excluded {excluded}, "
+            f"errors {len(result.errors)}; {result.state}",
+            flush=True,
+        )
+    for cid, why in tick.failed.items():
+        print(f"{_when(tick.at)}: campaign {cid}: {why} (retried next tick)", file=sys.stderr)
+
+
+class _PrintingScheduler(CampaignScheduler):
+    async def tick(self, now: float) -> TickResult:
+        result = await super().tick(now)
+        _print_tick(result)
+        return result
+
+
+async def _run_loop(
+    args: argparse.Namespace, repo: CampaignRepository, store: MessageStore, clock: Clock
+) -> int:
+    from sms.bus import Publisher, bus_from_url
+
+    runner = CampaignRunner(repo, store=store, owner_check=_run_owner_check(args, repo))
+    submitter = StoreSubmitter(store, clock)
+    if args.once or args.now is not None:
+        tick = await CampaignScheduler(runner, submitter, lead=args.lead).tick(clock.now())
+        _print_tick(tick)
+        if not tick.sent and not tick.failed:
+            waiting = ", ".join(f"{c} at {_when(at)}" for c, at in tick.waiting.items())
+            print(f"nothing due{'; waiting: ' + waiting if waiting else ''}")
+        return 1 if tick.failed or any(r.errors for r in tick.sent) else 0
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    print(f"smsh campaign run: every {args.interval:g} s on {args.db}; Ctrl-C stops", flush=True)
+    async with bus_from_url(args.bus) as bus:
+        progress = (
+            CampaignProgressPublisher(repo, store, Publisher(bus, "gateway", args.instance))
+            if args.bus
+            else None
+        )
+        scheduler = _PrintingScheduler(
+            runner, submitter, interval=args.interval, lead=args.lead, progress=progress
+        )
+        await run_campaign_service(scheduler, clock, stop, progress)
+    return 0
+
+
+def _run(args: argparse.Namespace, repo: CampaignRepository, clock: Clock) -> int:
+    if args.interval <= 0 or args.lead < 0:
+        raise _Usage("--interval must be positive and --lead not negative")
+    with MessageStore(args.db) as store:
+        return asyncio.run(_run_loop(args, repo, store, clock))
+
+
 def _print_report(report: CampaignReport) -> None:
     print(f"campaign {report.campaign_id} ({report.name}): {report.state}")
     print(f"  created by {report.created_by} at {_when(report.created_at)}")
@@ -662,6 +782,8 @@ def run(args: argparse.Namespace) -> int:
                 return _approve(args, repo, now)
             if args.action == "send":
                 return _send(args, repo, clock)
+            if args.action == "run":
+                return _run(args, repo, clock)
             if args.action == "report":
                 return _report(args, repo)
             if args.action == "export":

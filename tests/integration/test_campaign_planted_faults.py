@@ -59,6 +59,8 @@ class Planted:
     duplicate_lines: dict[int, int]
     reassigned: dict[str, date]
     valid_lines: list[int]
+    recipients: list[str]
+    """E.164 numbers of the valid (non-duplicate) rows, in line order."""
 
 
 def _malformed(kind: str, rng: random.Random) -> str:
@@ -113,6 +115,7 @@ def plant(seed: int) -> Planted:
     malformed_lines: dict[int, str] = {}
     duplicate_lines: dict[int, int] = {}
     valid_lines: list[int] = []
+    recipients: list[str] = []
     for i, (_, cell, e164, kind) in enumerate(keyed):
         memo = "1行目\n2行目" if i in multiline else ""
         amount = rng.randrange(1, 200) * 1000
@@ -125,9 +128,10 @@ def plant(seed: int) -> Planted:
         else:
             first_line[e164] = line
             valid_lines.append(line)
+            recipients.append(e164)
         line += 2 if memo else 1
     data = codecs.BOM_UTF8 + ("\r\n".join(lines) + "\r\n").encode("utf-8")
-    return Planted(data, malformed_lines, duplicate_lines, reassigned, valid_lines)
+    return Planted(data, malformed_lines, duplicate_lines, reassigned, valid_lines, recipients)
 
 
 @pytest.mark.timeout(60)

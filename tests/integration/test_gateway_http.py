@@ -19,7 +19,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from bench.fast_smsc import FastSmsc, serve_in_thread
 from gateway.http import make_app
 from sms.alphabet import encode_gsm7
-from tests.integration.test_gateway_loopback import make_config, running, wait_for
+from tests.integration.test_gateway_loopback import final, make_config, running, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 TIMEOUT = 20.0
@@ -137,6 +137,34 @@ async def test_http_submit_while_draining_is_503_draining(tmp_path: Path) -> Non
             )
             assert resp.status == 503
             assert (await resp.json())["error"] == "draining"
+
+
+@pytest.mark.asyncio
+async def test_http_submit_carries_tlvs_to_every_part(tmp_path: Path) -> None:
+    body = {"destination": "09012345678", "text": "x" * 300, "client_ref": "k-7"}
+    tlvs = [{"tag": 0x1500, "hex": b"k-7\x00".hex()}, {"tag": 0x1600, "hex": "ff00"}]
+    reserved = [{"tag": 0x020C, "hex": ""}]  # sar_msg_ref_num: the gateway's own
+    async with (
+        asyncio.timeout(TIMEOUT),
+        FastSmsc(receipt_delay=0.01) as smsc,
+        running(tmp_path / "g.db", make_config(smsc.port)) as gw,
+        TestClient(TestServer(make_app(gw))) as client,
+    ):
+        resp = await client.post("/messages", json={**body, "tlvs": tlvs})
+        accepted = (resp.status, await resp.json())
+        bad = await client.post("/messages", json={**body, "tlvs": reserved})
+        refused = (bad.status, (await bad.json())["error"])
+        odd = await client.post("/messages", json={**body, "tlvs": [{"tag": 1, "hex": "f"}]})
+        invalid = (odd.status, (await odd.json())["error"])
+        await final(gw, [accepted[1]["id"]])
+    assert accepted[0] == 202
+    assert refused == (422, "invalid_request")
+    assert invalid == (400, "invalid_request")
+    parts = [r for r in smsc.submits if r.destination.endswith("9012345678")]
+    assert len(parts) == 2  # 300 GSM characters: two UDH parts of up to 153
+    for record in parts:
+        assert record.tlvs[0x1500] == b"k-7\x00"
+        assert record.tlvs[0x1600] == b"\xff\x00"
 
 
 def _free_port() -> int:

@@ -282,3 +282,26 @@ def test_registered_in_smsh(
     monkeypatch.setitem(cli.COMMANDS, "campaign", ("scenarios.commands.campaign", campaign.HELP))
     assert cli.main(["campaign", "list", "--db", str(db)]) == 0
     assert "no campaigns" in capsys.readouterr().out
+
+
+def test_run_releases_approved_campaigns_once_and_never_twice(
+    db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert create(db, "--map", "番号取得日=acquired") == 0
+    assert smsh(db, "run", "--now", "2026-05-27T21:41+09:00") == 0
+    assert "nothing due" in capsys.readouterr().out  # a draft is never released
+    assert smsh(db, "approve", "1", "--by", "bob", "--now", "2026-05-27T21:42+09:00") == 0
+    capsys.readouterr()
+    assert smsh(db, "run", "--now", "2026-05-27T21:45+09:00") == 0
+    out = capsys.readouterr().out
+    assert "2026-05-27 21:45 JST: campaign cmp-1: handed over 3 (deferred 3), excluded 0" in out
+    assert smsh(db, "run", "--now", "2026-05-27T21:46+09:00") == 0  # a restart: nothing twice
+    assert "nothing due" in capsys.readouterr().out
+    assert smsh(db, "report", "1", "--json") == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["sent"], report["state"]) == (3, "done")
+
+
+def test_run_rejects_a_bad_interval(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert smsh(db, "run", "--once", "--interval", "0") == 2
+    assert "--interval must be positive" in capsys.readouterr().err
