@@ -3,10 +3,11 @@
 Usage::
 
     .venv/bin/python bench/store_rss.py [--count 1000000] [--chunk 10000] [--path FILE]
-                                        [--synchronous FULL|NORMAL]
+                                        [--synchronous FULL|NORMAL] [--json]
 
 Prints the process RSS before, during (every 10 %) and after, the peak RSS, the database file
 sizes, and how long the queue-facing reads take on the full queue (counts, claim, status).
+``--json`` prints one JSON object of the figures instead (``smsh bench`` reads it).
 The store never loads the queue into memory: RSS is bounded by SQLite's page caches
 (``cache_kib`` per connection), whatever N is.
 """
@@ -14,11 +15,12 @@ The store never loads the queue into memory: RSS is bounded by SQLite's page cac
 from __future__ import annotations
 
 import argparse
+import json
 import resource
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from gateway.store import MessageState, MessageStore, NewMessage
@@ -65,6 +67,10 @@ def messages(start: int, count: int) -> Iterator[NewMessage]:
         )
 
 
+def _quiet(_line: str) -> None:
+    """Print nothing (``--json``: only the final object goes to stdout)."""
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the measurement; returns the process exit code."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -72,7 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chunk", type=int, default=10_000)
     parser.add_argument("--path", type=Path, default=None)
     parser.add_argument("--synchronous", choices=["FULL", "NORMAL"], default="FULL")
+    parser.add_argument("--json", action="store_true", help="print one JSON object of figures")
     args = parser.parse_args(argv)
+    say: Callable[[str], None] = _quiet if args.json else print
 
     tmp = None
     if args.path is None:
@@ -80,10 +88,11 @@ def main(argv: list[str] | None = None) -> int:
         path = Path(tmp.name) / "queue.sqlite3"
     else:
         path = args.path
-    print(f"queueing {args.count:,} messages into {path} (synchronous={args.synchronous})")
-    print(f"RSS before open:        {rss_mib():8.1f} MiB")
+    say(f"queueing {args.count:,} messages into {path} (synchronous={args.synchronous})")
+    rss_before = rss_mib()
+    say(f"RSS before open:        {rss_before:8.1f} MiB")
     store = MessageStore(path, synchronous=args.synchronous)
-    print(f"RSS after open:         {rss_mib():8.1f} MiB")
+    say(f"RSS after open:         {rss_mib():8.1f} MiB")
 
     start = time.perf_counter()
     done = 0
@@ -97,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         if done >= next_report or done == args.count:
             samples.append(rss_mib())
             rate = done / (time.perf_counter() - start)
-            print(f"  {done:>10,} queued   RSS {samples[-1]:8.1f} MiB   {rate:10,.0f} msg/s")
+            say(f"  {done:>10,} queued   RSS {samples[-1]:8.1f} MiB   {rate:10,.0f} msg/s")
             next_report += step
     elapsed = time.perf_counter() - start
 
@@ -113,20 +122,29 @@ def main(argv: list[str] | None = None) -> int:
     rss_after = rss_mib()
     store.close()
 
-    print(f"RSS after queueing:     {rss_after:8.1f} MiB   (peak {peak_rss_mib():.1f} MiB)")
+    say(f"RSS after queueing:     {rss_after:8.1f} MiB   (peak {peak_rss_mib():.1f} MiB)")
     # The first samples include the page caches filling up (bounded by cache_kib).
     warm = samples[min(2, len(samples) - 1)] if samples else 0.0
     growth = samples[-1] - warm if samples else 0.0
-    print(f"RSS growth 30%->100%:   {growth:8.1f} MiB")
-    print(
-        f"accept rate:            {args.count / elapsed:10,.0f} msg/s (bulk, {args.chunk:,}/call)"
-    )
-    print(f"queued per counts():    {counts[MessageState.QUEUED]:,} ({counts_ms:.2f} ms)")
-    print(f"claim(100) on the queue: {claim_ms:.2f} ms; status(): {status_ms:.2f} ms")
+    say(f"RSS growth 30%->100%:   {growth:8.1f} MiB")
+    say(f"accept rate:            {args.count / elapsed:10,.0f} msg/s (bulk, {args.chunk:,}/call)")
+    say(f"queued per counts():    {counts[MessageState.QUEUED]:,} ({counts_ms:.2f} ms)")
+    say(f"claim(100) on the queue: {claim_ms:.2f} ms; status(): {status_ms:.2f} ms")
     for name, size in files_mib(path).items():
-        print(f"file {name:24s} {size:10.1f} MiB")
+        say(f"file {name:24s} {size:10.1f} MiB")
     db_bytes = Path(path).stat().st_size
-    print(f"bytes per message:      {db_bytes / args.count:10.0f}")
+    say(f"bytes per message:      {db_bytes / args.count:10.0f}")
+    if args.json:
+        figures = {
+            "count": args.count,
+            "rss_before_mib": round(rss_before, 1),
+            "rss_after_mib": round(rss_after, 1),
+            "peak_rss_mib": round(peak_rss_mib(), 1),
+            "growth_30_100_mib": round(growth, 1),
+            "accept_rate": round(args.count / elapsed, 1),
+            "bytes_per_message": round(db_bytes / args.count, 1),
+        }
+        print(json.dumps(figures))
     if tmp is not None:
         tmp.cleanup()
     return 0

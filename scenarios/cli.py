@@ -17,11 +17,15 @@ from typing import Final, Protocol
 COMMANDS: Final[dict[str, tuple[str, str]]] = {
     "demo": (
         "scenarios.commands.demo",
-        "run the showcase scenario (library/demo.yaml) with a progress line per second on stderr",
+        "run the showcase scenario (library/demo.yaml) in the console, or headless with progress",
     ),
     "run": (
         "scenarios.commands.run",
         "run a scenario file: simulator + gateway in one process, report, exit 1 on failures",
+    ),
+    "replay": (
+        "scenarios.commands.replay",
+        "re-run a recorded run directory and report per-message differences in outcome",
     ),
     "plan": ("scenarios.commands.plan", "show how a text is encoded and split into SMS parts"),
     "simulator": (
@@ -43,6 +47,10 @@ COMMANDS: Final[dict[str, tuple[str, str]]] = {
     "schema": (
         "scenarios.commands.schema",
         "write or check scenarios/schema.json (the JSON Schema of scenario files)",
+    ),
+    "bench": (
+        "scenarios.commands.bench",
+        "run every benchmark (codecs, simulator, gateway, peers, memory) and print one table",
     ),
     "tui": (
         "scenarios.commands.tui",

@@ -4,7 +4,10 @@ One connection, bind_transceiver, then N submit_sm kept `window` in flight, all 
 (only the sequence number changes); receipts (deliver_sm) are answered with deliver_sm_resp and
 counted. Responses are read from their 16-octet header only, so the client costs little and the
 figure is the server's. It is the "simple pipelined client" used to rate peer SMSCs such as
-node-smpp (bench/peers/node_smpp.py) and the counting SMSC.
+node-smpp (bench/peers/node_smpp.py), the counting SMSC and our simulator: ``smsh bench``
+(bench/suite.py, via bench/capacity.py) rates every SMSC with this client only, so its ratios
+compare servers, not clients. Destinations can rotate through a list (the carrier model's
+population), which costs the client nothing (one pre-encoded template per destination).
 
 Figures: ``submit_rate`` = N / (first send -> last submit_sm_resp), ``receipt_rate`` = receipts /
 (first send -> last receipt), each in messages per second.
@@ -38,6 +41,8 @@ ENQUIRE_LINK: Final = 0x00000015
 ENQUIRE_LINK_RESP: Final = 0x80000015
 UNBIND: Final = 0x00000006
 UNBIND_RESP: Final = 0x80000006
+#: The destination of every submit_sm unless the caller gives a list to rotate through.
+DESTINATION: Final = "819012345678"
 
 
 def _cstr(text: str) -> bytes:
@@ -68,19 +73,33 @@ def submit_body(destination: str, text: bytes, registered_delivery: int) -> byte
     )
 
 
+def _template(destination: str, registered_delivery: int) -> bytearray:
+    body = submit_body(destination, b"pipelined benchmark message", registered_delivery)
+    return bytearray(_HEADER.pack(16 + len(body), SUBMIT_SM, 0, 0) + body)
+
+
 class _Client(asyncio.Protocol):
-    def __init__(self, count: int, window: int, receipts: bool) -> None:
+    def __init__(
+        self,
+        count: int,
+        window: int,
+        receipts: bool,
+        destinations: list[str] | None = None,
+        wait_receipts: bool = True,
+    ) -> None:
         self.count = count
         self.window = window
-        body = submit_body("819012345678", b"pipelined benchmark message", 1 if receipts else 0)
-        self.template = bytearray(_HEADER.pack(16 + len(body), SUBMIT_SM, 0, 0) + body)
+        registered = 1 if receipts else 0
+        self.templates = [
+            _template(destination, registered) for destination in destinations or [DESTINATION]
+        ]
         self.transport: asyncio.Transport | None = None
         self.buf = bytearray()
         self.sent = 0
         self.acked = 0
         self.errors = 0
         self.receipts = 0
-        self.want_receipts = receipts
+        self.want_receipts = receipts and wait_receipts
         self.bound = asyncio.get_running_loop().create_future()
         self.done = asyncio.Event()
         self.closed = asyncio.Event()
@@ -106,9 +125,11 @@ class _Client(asyncio.Protocol):
         if self.transport is None:
             return
         out: list[bytes] = []
-        template = self.template
+        templates = self.templates
+        rotate = len(templates)
         limit = min(self.count, self.acked + self.errors + self.window)
         while self.sent < limit:
+            template = templates[self.sent % rotate]
             self.sent += 1
             _SEQ.pack_into(template, 12, self.sent + 1)  # bind used sequence 1
             out.append(bytes(template))
@@ -170,12 +191,19 @@ async def run_pipelined(
     max_seconds: float = 120.0,
     system_id: str = "bench",
     password: str = "bench",
+    destinations: list[str] | None = None,
+    wait_receipts: bool = True,
 ) -> dict[str, Any]:
-    """Send `count` submit_sm with `window` in flight; return the figures."""
+    """Send `count` submit_sm with `window` in flight; return the figures.
+
+    `destinations` (default: `DESTINATION` only) are used in turn, one per submit_sm. With
+    `wait_receipts` False the run ends at the last submit_sm_resp even when receipts were
+    requested (to leave them pending in the SMSC, e.g. to measure its memory).
+    """
     require_loopback(host)
     loop = asyncio.get_running_loop()
     transport, client = await loop.create_connection(
-        lambda: _Client(count, window, receipts), host, port
+        lambda: _Client(count, window, receipts, destinations, wait_receipts), host, port
     )
     try:
         transport.write(bind_pdu(system_id, password))
