@@ -34,6 +34,12 @@ calls at its extension points:
 * `BackoffRetryTimer` (AbstractRetryTimer): reconnect delays from a `BackoffSchedule`.
 * aiosmpplib's ``custom_codecs``: GSM 03.38 is decoded with `sms.alphabet` (`GSM_CODEC`).
 
+Bus facts besides the per-message events: a request unanswered for ``response_timeout`` is
+published as `SubmitTimedOut` (`Bind.check_timeouts`; parts requeued because the link went down
+are not timeouts and publish none), and each bind's submit_sm writes and throttling responses
+are counted per bind in the metrics (`BIND_SUBMITTED`, `BIND_THROTTLED`) until the bind stops
+for good (`Bind.stop` forgets it; a reconnect does not).
+
 Timers run on the gateway's clock (`gateway.timing`): the throttle pause, rate-limit delays and
 reconnect back-off are modelled waits (clock seconds, converted to real sleeps); the response
 timeout, enquire_link interval and socket timeout guard against a dead peer (clock seconds,
@@ -154,8 +160,8 @@ from sms.bus import (
     SubmitResponded,
     Throttled,
 )
-from sms.bus.events import BindState, FinalState
-from sms.bus.metrics import LogHistogram
+from sms.bus.events import BindState, FinalState, SubmitTimedOut
+from sms.bus.metrics import BIND_SUBMITTED, BIND_THROTTLED, LogHistogram
 from sms.clock import Clock
 from sms.numbers import SmppAddress
 from sms.receipt import MessageState as ReceiptState
@@ -644,12 +650,17 @@ _FINAL_STATE: Final[dict[MessageState, FinalState]] = {
     MessageState.CANCELLED: "cancelled",
     MessageState.PARTIALLY_DELIVERED: "undeliverable",
     MessageState.FAILED: "failed",
+    MessageState.REJECTED: "rejected",
     MessageState.UNKNOWN: "unknown",
 }
 
 
 def final_state_for(state: MessageState, *, by_receipt: bool, rejected: bool = False) -> FinalState:
     """The bus `FinalState` of a terminal store state.
+
+    ``rejected`` comes from the store state `MessageState.REJECTED` (every part's receipt was
+    REJECTD) or from a permanent submit error (`rejected`); other failed receipts are
+    ``undeliverable``.
 
     Args:
         state: The terminal store state.
@@ -1555,6 +1566,8 @@ class Bind:
         self.esme.drop_connection()
         self.on_link_down("stopped")
         self._set_state("closed", "stopped")
+        # Gone for good (a reconnect is not): its per-bind metrics stop being reported.
+        self.ctx.stats.metrics.forget_bind(self.name)
 
     # -- state --------------------------------------------------------------------------------
 
@@ -1693,6 +1706,7 @@ class Bind:
         if stats.first_sent_at is None:
             stats.first_sent_at = now
         stats.metrics.record_count("parts_sent", now=now)
+        stats.metrics.record_bind_count(self.name, BIND_SUBMITTED, now=now)
         ctx.tasks.spawn(
             ctx.store.record_part_submit(
                 attempt.message_id, ticket.part, now, bind=self.name, sequence_number=sequence
@@ -1878,6 +1892,8 @@ class Bind:
         stats.error(status_code(status), now)
         rule = ctx.retry.rule_for(failure)
         throttle = rule.action is RetryAction.THROTTLE_PAUSE
+        if throttle:  # every throttling response read counts, even a late one
+            stats.metrics.record_bind_count(self.name, BIND_THROTTLED, now=now)
         number = ticket.throttles + 1 if throttle else attempt.attempt
         decision = ctx.retry.decide(
             failure,
@@ -1945,6 +1961,17 @@ class Bind:
                 rng=keyed_rng(ctx.seed, attempt.message_id, attempt.attempt),
             )
             attempt.fail(decision)
+            # Only here, not on a lost link: `SubmitTimedOut` means "no response in time".
+            ctx.events.publish_nowait(
+                SubmitTimedOut(
+                    at=now,
+                    message_id=str(attempt.message_id),
+                    part=ticket.part,
+                    bind_id=self.name,
+                    sequence_number=seq,
+                    waited_ms=max(0.0, (now - ticket.sent_at) * 1000.0),
+                )
+            )
             log.info(
                 "smsh.gateway.response_timeout",
                 extra={"bind": self.name, "seq": seq, "message_id": attempt.message_id},

@@ -10,8 +10,9 @@ States of a message (`MessageState`)::
 
     accept ─> queued ─claim─> submitting ─all parts ROK─> submitted ─receipts─> delivered
       │        ▲   ▲             │  │  │                                ├─> failed
-      │        │   └─release─────┘  │  └─requeue(retry_at)─> scheduled  ├─> expired
-      └─> scheduled (due: promote)  └─requeue(now)─> queued             └─> partially_delivered
+      │        │   └─release─────┘  │  └─requeue(retry_at)─> scheduled  ├─> rejected
+      └─> scheduled (due: promote)  └─requeue(now)─> queued             ├─> expired
+                                                                         └─> partially_delivered
     queued | scheduled ─> cancelled | expired | failed;   submitting ─> failed | expired
     submitted ─no final receipt in time─> unknown
 
@@ -24,10 +25,13 @@ States of a message (`MessageState`)::
   ``submitted``: every part has an ESME_ROK response and an SMSC id. A late ESME_ROK (the
   message was requeued after a response timeout) that completes the last part moves a
   waiting message straight to ``submitted``, so it is not sent again.
-* Terminal: ``delivered``, ``failed``, ``expired``, ``cancelled``, ``partially_delivered``
-  (final receipts mixed: at least one part delivered, at least one not) and ``unknown`` (no
-  final receipt within the receipt timeout, `time_out_receipts`). Terminal states are
-  absorbing: later receipts update parts, never the message.
+* Terminal: ``delivered``, ``failed``, ``rejected`` (every part's final receipt is REJECTD:
+  the network refused the message, e.g. a sender-id registry block), ``expired``,
+  ``cancelled``, ``partially_delivered`` (final receipts mixed: at least one part delivered,
+  at least one not) and ``unknown`` (no final receipt within the receipt timeout,
+  `time_out_receipts`). A permanent submit error is ``failed``, not ``rejected``: only a
+  receipt says the network refused it. Terminal states are absorbing: later receipts update
+  parts, never the message.
 * Parts (`PartState`) exist from their first submit: ``submitting`` -> ``submitted`` (ROK,
   SMSC id) or ``rejected`` (error status); receipts move ``submitted`` to ``delivered`` /
   ``undelivered`` / ``expired``. A retry resends only parts without an SMSC id, so an
@@ -40,7 +44,8 @@ States of a message (`MessageState`)::
 * A message's extra optional parameters (`NewMessage.tlvs`, e.g. the harness vendor TLVs)
   are stored with it (``messages.tlvs``, JSON ``[[tag, hex], ...]``) and handed back by
   `claim`, so every part of every attempt carries them, across restarts (schema v2; a v1
-  file is migrated in place when opened).
+  file is migrated in place when opened). Schema v3 added the state ``rejected`` (its
+  counters row); v1 and v2 files are migrated in place.
 
 Durability and threading
 ------------------------
@@ -110,7 +115,7 @@ T = TypeVar("T")
 
 log = logging.getLogger("smsh.gateway.store")
 
-SCHEMA_VERSION: Final[int] = 2
+SCHEMA_VERSION: Final[int] = 3
 #: UPDATE ... RETURNING appeared in SQLite 3.35.
 MIN_SQLITE: Final[tuple[int, int, int]] = (3, 35, 0)
 #: SMPP concatenation carries the part count in one octet (GSM 03.40 §9.2.3.24.1).
@@ -126,6 +131,8 @@ class MessageState(StrEnum):
     SUBMITTED = "submitted"
     DELIVERED = "delivered"
     FAILED = "failed"
+    REJECTED = "rejected"
+    """Every part's final receipt was REJECTD (the network refused the message)."""
     EXPIRED = "expired"
     CANCELLED = "cancelled"
     PARTIALLY_DELIVERED = "partially_delivered"
@@ -157,6 +164,7 @@ TERMINAL_STATES: Final[frozenset[MessageState]] = frozenset(
     {
         MessageState.DELIVERED,
         MessageState.FAILED,
+        MessageState.REJECTED,
         MessageState.EXPIRED,
         MessageState.CANCELLED,
         MessageState.PARTIALLY_DELIVERED,
@@ -194,6 +202,7 @@ LEGAL_TRANSITIONS: Final[frozenset[tuple[MessageState, MessageState]]] = frozens
         (_S, MessageState.CANCELLED),
         (_SD, MessageState.DELIVERED),
         (_SD, MessageState.FAILED),
+        (_SD, MessageState.REJECTED),  # every part REJECTD
         (_SD, MessageState.EXPIRED),
         (_SD, MessageState.PARTIALLY_DELIVERED),
         (_SD, MessageState.UNKNOWN),  # receipt timeout
@@ -217,7 +226,7 @@ RECEIPT_FINAL_STATS: Final[Mapping[str, PartState]] = {
     "DELIVRD": PartState.DELIVERED,
     "EXPIRED": PartState.EXPIRED,
     "UNDELIV": PartState.UNDELIVERED,
-    "REJECTD": PartState.UNDELIVERED,
+    "REJECTD": PartState.UNDELIVERED,  # the message aggregates to `rejected` if all are
     "DELETED": PartState.UNDELIVERED,
     "UNKNOWN": PartState.UNDELIVERED,
 }
@@ -766,16 +775,21 @@ def _create_schema(conn: sqlite3.Connection) -> None:
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     if version == SCHEMA_VERSION:
         return
-    if version == 1:  # v2 added messages.tlvs (NULL: none) and the state ``unknown``
+    if version in (1, 2):
         conn.execute("BEGIN IMMEDIATE")
         try:
-            conn.execute("ALTER TABLE messages ADD COLUMN tlvs TEXT")
+            if version == 1:  # v2 added messages.tlvs (NULL: none) and the state ``unknown``
+                conn.execute("ALTER TABLE messages ADD COLUMN tlvs TEXT")
+                conn.execute(
+                    "CREATE INDEX IF NOT EXISTS idx_messages_submitted ON messages (id)"
+                    " WHERE state = 'submitted'"
+                )
+                conn.execute(
+                    "INSERT OR IGNORE INTO counters (kind, key, n) VALUES ('message', 'unknown', 0)"
+                )
+            # v3 added the state ``rejected`` (no message can be in it yet: count 0)
             conn.execute(
-                "CREATE INDEX IF NOT EXISTS idx_messages_submitted ON messages (id)"
-                " WHERE state = 'submitted'"
-            )
-            conn.execute(
-                "INSERT OR IGNORE INTO counters (kind, key, n) VALUES ('message', 'unknown', 0)"
+                "INSERT OR IGNORE INTO counters (kind, key, n) VALUES ('message', 'rejected', 0)"
             )
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             conn.execute("COMMIT")
@@ -1491,10 +1505,22 @@ def _aggregate(conn: sqlite3.Connection, message_id: int, now: float) -> Message
         target = MessageState.PARTIALLY_DELIVERED
     elif expired == total:
         target = MessageState.EXPIRED
+    elif undelivered == total and _all_rejected(conn, message_id, total):
+        target = MessageState.REJECTED
     else:
         target = MessageState.FAILED
     _set_state(conn, message_id, target, now, "receipt")
     return target
+
+
+def _all_rejected(conn: sqlite3.Connection, message_id: int, total: int) -> bool:
+    """True when every part's final receipt stat is REJECTD (as `_apply_receipt` reads it)."""
+    rejected = conn.execute(
+        "SELECT COUNT(*) FROM parts WHERE message_id = ? AND state = ?"
+        " AND UPPER(TRIM(receipt_stat)) = 'REJECTD'",
+        (message_id, PartState.UNDELIVERED.value),
+    ).fetchone()[0]
+    return int(rejected) == total
 
 
 def _op_receipt(
