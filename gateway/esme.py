@@ -452,6 +452,7 @@ class TaskTracker:
     def __init__(self) -> None:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._calls = 0
+        self._trackers: dict[str, Callable[[Any, BaseException | None], None]] = {}
         self._idle = asyncio.Event()
         self._idle.set()
         self.failed = 0
@@ -511,12 +512,7 @@ class TaskTracker:
         self._idle.clear()
 
         def done(result: Any, error: BaseException | None) -> None:
-            self._calls -= 1
-            if self._calls == 0:
-                self._idle.set()
-            if error is not None and not isinstance(error, IllegalTransitionError):
-                self.failed += 1
-                log.error("smsh.gateway.op_failed", extra={"what": what}, exc_info=error)
+            self._ended(what, error)
             if on_done is not None:
                 try:
                     on_done(result, error)
@@ -527,6 +523,33 @@ class TaskTracker:
             start(done)
         except Exception as exc:
             done(None, exc)
+
+    def track(self, what: str) -> Callable[[Any, BaseException | None], None]:
+        """Count one callback operation whose result nobody needs (the cheap form of `call`).
+
+        Returns:
+            The callback that ends it (one shared function per `what`); it handles an error
+            like `call`. The caller must make sure it is called once, also when starting the
+            operation raises.
+        """
+        self._calls += 1
+        self._idle.clear()
+        done = self._trackers.get(what)
+        if done is None:
+
+            def done(_result: Any, error: BaseException | None) -> None:
+                self._ended(what, error)
+
+            self._trackers[what] = done
+        return done
+
+    def _ended(self, what: str, error: BaseException | None) -> None:
+        self._calls -= 1
+        if self._calls == 0:
+            self._idle.set()
+        if error is not None and not isinstance(error, IllegalTransitionError):
+            self.failed += 1
+            log.error("smsh.gateway.op_failed", extra={"what": what}, exc_info=error)
 
     @property
     def pending(self) -> int:
@@ -1834,13 +1857,18 @@ class Bind:
         if stats.first_sent_at is None:
             stats.first_sent_at = now
         stats.metrics.record_count("parts_sent", now=now)
-        mid, part, name = attempt.message_id, ticket.part, self.name
-        ctx.tasks.call(
-            lambda done: ctx.store.record_part_submit_nowait(
-                mid, part, now, bind=name, sequence_number=sequence, on_done=done
-            ),
-            what="record_part_submit",
-        )
+        done = ctx.tasks.track("record_part_submit")
+        try:
+            ctx.store.record_part_submit_nowait(
+                attempt.message_id,
+                ticket.part,
+                now,
+                bind=self.name,
+                sequence_number=sequence,
+                on_done=done,
+            )
+        except Exception as exc:
+            done(None, exc)
         ctx.events.publish_nowait(
             PartSubmitted(
                 at=now,

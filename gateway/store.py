@@ -1357,6 +1357,44 @@ def _op_part_submit(
     return int(cur.lastrowid or 0)
 
 
+#: A part submit queued by `AsyncMessageStore.record_part_submit_nowait`: (message_id,
+#: part_seq, now, bind, sequence_number, on_done).
+_SubmitFact = tuple[int, int, float, str | None, int | None, OpCallback]
+
+
+def _op_part_submits(
+    conn: sqlite3.Connection, facts: Sequence[_SubmitFact]
+) -> list[tuple[int | None, BaseException | None]]:
+    """`_op_part_submit` for each fact, in order; a fact refused by its checks (which run
+    before anything is written) is answered with its error and the others go on. A database
+    error fails the whole op (the writer then reruns the batch with savepoints)."""
+    results: list[tuple[int | None, BaseException | None]] = []
+    for message_id, part_seq, now, bind, sequence_number, _cb in facts:
+        try:
+            rid = _op_part_submit(conn, message_id, part_seq, now, bind, sequence_number)
+        except StoreError as exc:
+            results.append((None, exc))
+        else:
+            results.append((rid, None))
+    return results
+
+
+def _settle_part_submits(
+    facts: Sequence[_SubmitFact],
+    results: list[tuple[int | None, BaseException | None]] | None,
+    error: BaseException | None,
+) -> None:
+    for i, fact in enumerate(facts):
+        callback = fact[5]
+        try:
+            if results is None:
+                callback(None, error)
+            else:
+                callback(*results[i])
+        except Exception:
+            log.exception("smsh.gateway.store.callback_failed")
+
+
 def _op_resp(
     conn: sqlite3.Connection,
     normalize: Callable[[str], str],
@@ -1780,6 +1818,7 @@ class MessageStore:
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open message store {self.path}: {exc}") from exc
         self._tick_ops: dict[asyncio.AbstractEventLoop, list[_Op]] = {}
+        self._tick_submits: dict[asyncio.AbstractEventLoop, list[_SubmitFact]] = {}
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
@@ -1821,7 +1860,26 @@ class MessageStore:
             loop.call_soon(self._flush_tick, loop)
         pending.append(op)
 
+    def _queue_part_submit(self, loop: asyncio.AbstractEventLoop, fact: _SubmitFact) -> None:
+        """Part submits of one loop pass share one op (at the place of the first of them):
+        one op, one callback hop and one pass over the writer's per-op machinery for the
+        burst of submit_sm a window refill writes."""
+        group = self._tick_submits.get(loop)
+        if group is None:
+            group = []
+            self._queue_op(
+                loop,
+                _Op(
+                    lambda c: _op_part_submits(c, group),
+                    loop=loop,
+                    callback=lambda result, error: _settle_part_submits(group, result, error),
+                ),
+            )
+            self._tick_submits[loop] = group
+        group.append(fact)
+
     def _flush_tick(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._tick_submits.pop(loop, None)
         ops = self._tick_ops.pop(loop, None)
         if not ops:
             return
@@ -2474,10 +2532,13 @@ class AsyncMessageStore:
         sequence_number: int | None = None,
         on_done: OpCallback,
     ) -> None:
-        """See `MessageStore.record_part_submit`; `on_done` gets the attempt row id."""
-        self._s._submit_nowait(
-            lambda c: _op_part_submit(c, message_id, part_seq, now, bind, sequence_number),
-            on_done,
+        """See `MessageStore.record_part_submit`; `on_done` gets the attempt row id.
+
+        The part submits queued during one loop pass run as one op (see `_op_part_submits`).
+        """
+        self._s._queue_part_submit(
+            asyncio.get_running_loop(),
+            (message_id, part_seq, now, bind, sequence_number, on_done),
         )
 
     def record_resp_nowait(

@@ -92,6 +92,33 @@ async def test_close_commits_ops_queued_in_the_same_pass(db_path: Path) -> None:
         assert again.status(mid).state is MessageState.QUEUED
 
 
+@pytest.mark.asyncio
+async def test_part_submits_of_one_pass_share_one_op_and_fail_alone(store: MessageStore) -> None:
+    aio = store.aio
+    ids = await aio.accept([new_message(destination=f"0901234567{i}") for i in range(3)], T0)
+    await aio.claim(T0 + 1, 2)  # the third stays queued: its submit is refused
+    ops = store.writer_stats().ops
+    got: dict[int, tuple[Any, BaseException | None]] = {}
+    done = asyncio.Event()
+
+    def on_done(mid: int) -> Any:
+        def cb(result: Any, error: BaseException | None) -> None:
+            got[mid] = (result, error)
+            if len(got) == 3:
+                done.set()
+
+        return cb
+
+    for mid in ids:
+        aio.record_part_submit_nowait(mid, 1, T0 + 2, bind="b1", on_done=on_done(mid))
+    await asyncio.wait_for(done.wait(), 5)
+    assert store.writer_stats().ops == ops + 1
+    assert [got[m][1] is None for m in ids] == [True, True, False]
+    assert isinstance(got[ids[2]][1], IllegalTransitionError)
+    assert all(isinstance(got[m][0], int) for m in ids[:2])
+    assert [len((await aio.status(m)).attempt_log) for m in ids] == [1, 1, 0]
+
+
 # -- TaskTracker.call -----------------------------------------------------------------------------
 
 
@@ -120,6 +147,22 @@ async def test_tracker_call_is_joined_counted_and_reports_errors() -> None:
     assert results[1] == (1, None)
     assert isinstance(results[2][1], ValueError)
     assert tracker.failed == 2  # boom and the refused start; an illegal transition is expected
+
+
+@pytest.mark.asyncio
+async def test_tracker_track_counts_until_its_shared_callback_runs() -> None:
+    tracker = TaskTracker()
+    first = tracker.track("op")
+    second = tracker.track("op")
+    assert first is second
+    assert tracker.pending == 2
+    joined = asyncio.create_task(tracker.join())
+    first(1, None)
+    await asyncio.sleep(0)
+    assert not joined.done()
+    second(None, RuntimeError("lost"))
+    await asyncio.wait_for(joined, 5)
+    assert (tracker.pending, tracker.failed) == (0, 1)
 
 
 # -- CorkedWriter ---------------------------------------------------------------------------------
