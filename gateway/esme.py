@@ -44,8 +44,15 @@ Where aiosmpplib is subclassed (each place also says why in a comment):
   the session, it correlates in memory only, and it writes the deliver_sm_resp before anything
   could be stored; we parse with its codec, store, then acknowledge), `connect` /
   `_receive_data` (aiosmpplib has no link up/down hook; we need one to requeue what was in
-  flight), `stop` (end its tasks at once instead of after 0.5 s each), `drop_connection` and
-  `acknowledge` (no public way to force a reconnect or to answer a deliver_sm later).
+  flight; `connect` also puts a `CorkedWriter` under aiosmpplib, which writes every PDU with
+  its own send() system call), `stop` (end its tasks at once instead of after 0.5 s each),
+  `drop_connection`, `acknowledge` and `acknowledge_nowait` (no public way to force a
+  reconnect or to answer a deliver_sm later).
+
+The hot path creates no task per PDU: part submits, responses, receipts and attempt endings
+go to the store as callback ops (`AsyncMessageStore.*_nowait`, tracked by `TaskTracker.call`
+/ `TaskTracker.track` so that a stop still waits for them), and a receipt's deliver_sm_resp
+is written from its op's callback, after the COMMIT.
 
 Durability and duplicates
 -------------------------
@@ -64,10 +71,11 @@ Invariants
 * Each `Attempt` (one claim of one message) ends with exactly one store transition: nothing
   (every part ESME_ROK: the store moved it to ``submitted``), ``requeue``, ``release`` or
   ``finalise``, once all of its tickets are resolved.
-* Store operations are issued in the order the facts happened (one writer queue, FIFO task
-  start), so a part's submit is recorded before its response, a response before a receipt
-  read after it, and every response of an attempt before the attempt's requeue. (A receipt
-  the SMSC sends before the response is kept pending by the store and applied with it.)
+* Store operations are issued in the order the facts happened (callback ops enter the one
+  writer queue when the fact is handled; MO still goes through a task), so a part's submit
+  is recorded before its response, a response before a receipt read after it, and every
+  response of an attempt before the attempt's requeue. (A receipt the SMSC sends before the
+  response is kept pending by the store and applied with it.)
 """
 
 from __future__ import annotations

@@ -43,11 +43,15 @@ Durability and threading
   ``BEGIN IMMEDIATE`` transaction, COMMITs once, and only then resolves the ops' futures
   (group commit). An op that raises is rolled back alone (the batch is re-run with one
   SAVEPOINT per op); the others commit. A failed COMMIT fails every op of the batch.
-* Asyncio callers (`AsyncMessageStore`) await an asyncio future that the writer resolves
+* Asyncio callers (`AsyncMessageStore`) await an asyncio future, or pass a callback to the
+  ``*_nowait`` variants (the binds' hot path: no task, no future); the writer resolves them
   with one ``call_soon_threadsafe`` per loop per batch; the loop never blocks on sqlite for
-  writes. Synchronous callers (`MessageStore`, for tests and tools) block on a
-  `concurrent.futures.Future`. Reads use one read-only connection per calling thread (WAL
-  readers never block the writer); the async view runs them in a worker thread.
+  writes. The ops a loop issues during one pass are handed to the writer together at the end
+  of the pass, in order (the part submits of a pass as one op): one wake-up of the writer
+  per pass instead of one per PDU. Synchronous callers (`MessageStore`, for tests and
+  tools) block on a `concurrent.futures.Future`. Reads use one read-only connection per
+  calling thread (WAL readers never block the writer); the async view runs them in a worker
+  thread.
 * ``synchronous=FULL`` (default): the WAL is fsynced at every COMMIT, so an accepted message
   survives power loss and OS crashes; group commit amortises the fsync over the batch.
   ``synchronous=NORMAL``: the WAL is fsynced only at checkpoints; a COMMIT is in the OS page
