@@ -1223,7 +1223,7 @@ def _claimed(conn: sqlite3.Connection, r: tuple[Any, ...]) -> ClaimedMessage:
         route=r[19],
         bind=r[20],
         campaign_id=r[22],
-        metadata=json.loads(r[23]),
+        metadata={} if r[23] == "{}" else json.loads(r[23]),  # most have none (`_dumps`)
     )
 
 
