@@ -2049,6 +2049,10 @@ class Bind:
             )
             if not late:
                 self._resolve(ticket)
+                # Answered for good: aiosmpplib has matched the response already, so drop the
+                # PDU (it refers back to the ticket; without the cycle, reference counting
+                # frees both).
+                ticket.pdu = None
             return
 
         if nack and status == 0:  # a generic_nack must carry an error; treat it as unknown

@@ -249,3 +249,19 @@ def test_unlimited_rate_limits_answer_at_once_and_limited_ones_still_limit() -> 
     assert not limited.try_take(1, T0, bind="b", sender="s")
     assert limited.delay_until_available(1, T0, bind="b", sender="s") > 0.0
     assert limited.try_take(1, T0, bind="b", sender="other")
+
+
+# -- the load command's collector tuning ----------------------------------------------------------
+
+
+def test_collector_tuning_is_restored() -> None:
+    import gc
+
+    from gateway.load import GC_THRESHOLD, _collector_tuned
+
+    before = gc.get_threshold()
+    with _collector_tuned():
+        assert gc.get_threshold()[0] == GC_THRESHOLD
+        assert gc.get_freeze_count() > 0
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0
