@@ -1361,35 +1361,36 @@ def _op_part_submit(
     return int(cur.lastrowid or 0)
 
 
-#: A part submit queued by `AsyncMessageStore.record_part_submit_nowait`: (message_id,
-#: part_seq, now, bind, sequence_number, on_done).
-_SubmitFact = tuple[int, int, float, str | None, int | None, OpCallback]
+#: One fact of a group op (see `MessageStore._queue_fact`): the op's arguments after the
+#: connection, and the caller's callback.
+_Fact = tuple[tuple[Any, ...], OpCallback]
 
 
-def _op_part_submits(
-    conn: sqlite3.Connection, facts: Sequence[_SubmitFact]
-) -> list[tuple[int | None, BaseException | None]]:
-    """`_op_part_submit` for each fact, in order; a fact refused by its checks (which run
-    before anything is written) is answered with its error and the others go on. A database
-    error fails the whole op (the writer then reruns the batch with savepoints)."""
-    results: list[tuple[int | None, BaseException | None]] = []
-    for message_id, part_seq, now, bind, sequence_number, _cb in facts:
+def _op_group(
+    conn: sqlite3.Connection, run: Callable[..., Any], facts: Sequence[_Fact]
+) -> list[tuple[Any, BaseException | None]]:
+    """``run(conn, *args)`` for each fact, in order. A fact refused by the op (a `StoreError`)
+    is answered with its error and the others go on: the grouped ops (`_op_part_submit`,
+    `_op_resp`, `_op_receipt`) raise it only before they write anything, so nothing of a
+    refused fact is kept. A database error fails the whole group op (the writer then reruns
+    the batch with savepoints, and every fact of the group gets the error)."""
+    results: list[tuple[Any, BaseException | None]] = []
+    for args, _cb in facts:
         try:
-            rid = _op_part_submit(conn, message_id, part_seq, now, bind, sequence_number)
+            value = run(conn, *args)
         except StoreError as exc:
             results.append((None, exc))
         else:
-            results.append((rid, None))
+            results.append((value, None))
     return results
 
 
-def _settle_part_submits(
-    facts: Sequence[_SubmitFact],
-    results: list[tuple[int | None, BaseException | None]] | None,
+def _settle_group(
+    facts: Sequence[_Fact],
+    results: list[tuple[Any, BaseException | None]] | None,
     error: BaseException | None,
 ) -> None:
-    for i, fact in enumerate(facts):
-        callback = fact[5]
+    for i, (_args, callback) in enumerate(facts):
         try:
             if results is None:
                 callback(None, error)
@@ -1423,6 +1424,9 @@ def _op_resp(
             message_id, f"part {part_seq} {have}", "submitted/rejected", "record_resp"
         )
     attempt_no = int(row[3])
+    norm = normalize(smsc_message_id) if command_status == 0 and smsc_message_id else ""
+    if command_status == 0 and not norm:  # checked before writing (see `_op_group`)
+        raise StoreError(f"message {message_id} part {part_seq}: ESME_ROK without a message_id")
     conn.execute(
         "UPDATE attempts SET command_status = ?, resp_at = ?, error = ?"
         " WHERE id = (SELECT MAX(id) FROM attempts WHERE message_id = ? AND part_seq = ?"
@@ -1441,9 +1445,6 @@ def _op_resp(
             (error or f"command_status 0x{command_status:08X}", now, message_id),
         )
         return RespOutcome(PartState.REJECTED, MessageState(row[0]), 0)
-    norm = normalize(smsc_message_id) if smsc_message_id else ""
-    if not norm:
-        raise StoreError(f"message {message_id} part {part_seq}: ESME_ROK without a message_id")
     conn.execute(
         "UPDATE parts SET state = 'submitted', resp_at = ?, command_status = 0,"
         " smsc_message_id = ?, smsc_id_norm = ? WHERE message_id = ? AND seq = ?",
@@ -1822,7 +1823,9 @@ class MessageStore:
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open message store {self.path}: {exc}") from exc
         self._tick_ops: dict[asyncio.AbstractEventLoop, list[_Op]] = {}
-        self._tick_submits: dict[asyncio.AbstractEventLoop, list[_SubmitFact]] = {}
+        self._tick_groups: dict[
+            tuple[asyncio.AbstractEventLoop, Callable[..., Any]], list[_Fact]
+        ] = {}
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
@@ -1864,26 +1867,35 @@ class MessageStore:
             loop.call_soon(self._flush_tick, loop)
         pending.append(op)
 
-    def _queue_part_submit(self, loop: asyncio.AbstractEventLoop, fact: _SubmitFact) -> None:
-        """Part submits of one loop pass share one op (at the place of the first of them):
-        one op, one callback hop and one pass over the writer's per-op machinery for the
-        burst of submit_sm a window refill writes."""
-        group = self._tick_submits.get(loop)
+    def _queue_fact(
+        self, run: Callable[..., Any], args: tuple[Any, ...], on_done: OpCallback
+    ) -> None:
+        """The facts of one kind (`run`: part submits, responses, receipts) queued during one
+        loop pass share one op, at the place of the first of them: one op and one pass over
+        the writer's per-op machinery for the burst of PDUs a loop pass handles. Moving a
+        fact earlier than ops of other kinds queued in the same pass is safe for these: a
+        part's submit and its response are never in one pass (the response is read after
+        the write is flushed), and a receipt and its response may come in either order (the
+        store matches a receipt that came first when the response lands)."""
+        loop = asyncio.get_running_loop()
+        key = (loop, run)
+        group = self._tick_groups.get(key)
         if group is None:
             group = []
             self._queue_op(
                 loop,
                 _Op(
-                    lambda c: _op_part_submits(c, group),
+                    lambda c: _op_group(c, run, group),
                     loop=loop,
-                    callback=lambda result, error: _settle_part_submits(group, result, error),
+                    callback=lambda result, error: _settle_group(group, result, error),
                 ),
             )
-            self._tick_submits[loop] = group
-        group.append(fact)
+            self._tick_groups[key] = group
+        group.append((args, on_done))
 
     def _flush_tick(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._tick_submits.pop(loop, None)
+        for key in [k for k in self._tick_groups if k[0] is loop]:
+            del self._tick_groups[key]
         ops = self._tick_ops.pop(loop, None)
         if not ops:
             return
@@ -2538,11 +2550,10 @@ class AsyncMessageStore:
     ) -> None:
         """See `MessageStore.record_part_submit`; `on_done` gets the attempt row id.
 
-        The part submits queued during one loop pass run as one op (see `_op_part_submits`).
+        The part submits queued during one loop pass run as one op (see `_queue_fact`).
         """
-        self._s._queue_part_submit(
-            asyncio.get_running_loop(),
-            (message_id, part_seq, now, bind, sequence_number, on_done),
+        self._s._queue_fact(
+            _op_part_submit, (message_id, part_seq, now, bind, sequence_number), on_done
         )
 
     def record_resp_nowait(
@@ -2556,11 +2567,18 @@ class AsyncMessageStore:
         error: str | None = None,
         on_done: OpCallback,
     ) -> None:
-        """See `MessageStore.record_resp`; `on_done` gets the `RespOutcome`."""
-        normalize = self._s._normalize
-        self._s._submit_nowait(
-            lambda c: _op_resp(
-                c, normalize, message_id, part_seq, now, command_status, smsc_message_id, error
+        """See `MessageStore.record_resp`; `on_done` gets the `RespOutcome`. The responses
+        queued during one loop pass run as one op (see `MessageStore._queue_fact`)."""
+        self._s._queue_fact(
+            _op_resp,
+            (
+                self._s._normalize,
+                message_id,
+                part_seq,
+                now,
+                command_status,
+                smsc_message_id,
+                error,
             ),
             on_done,
         )
@@ -2577,10 +2595,11 @@ class AsyncMessageStore:
         on_done: OpCallback,
     ) -> None:
         """See `MessageStore.record_receipt`; `on_done` gets the `ReceiptOutcome` (after the
-        COMMIT: acknowledge the deliver_sm from there)."""
-        normalize = self._s._normalize_receipt
-        self._s._submit_nowait(
-            lambda c: _op_receipt(c, normalize, smsc_message_id, stat, now, err, raw, done_at),
+        COMMIT: acknowledge the deliver_sm from there). The receipts queued during one loop
+        pass run as one op (see `MessageStore._queue_fact`)."""
+        self._s._queue_fact(
+            _op_receipt,
+            (self._s._normalize_receipt, smsc_message_id, stat, now, err, raw, done_at),
             on_done,
         )
 

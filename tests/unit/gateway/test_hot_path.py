@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from gateway.errors import IllegalTransitionError, StoreClosedError
+from gateway.errors import IllegalTransitionError, StoreClosedError, StoreError
 from gateway.esme import CorkedWriter, TaskTracker
 from gateway.gateway import reference_for
 from gateway.policy import Rate, RateLimits
@@ -117,6 +117,38 @@ async def test_part_submits_of_one_pass_share_one_op_and_fail_alone(store: Messa
     assert isinstance(got[ids[2]][1], IllegalTransitionError)
     assert all(isinstance(got[m][0], int) for m in ids[:2])
     assert [len((await aio.status(m)).attempt_log) for m in ids] == [1, 1, 0]
+
+
+@pytest.mark.asyncio
+async def test_a_refused_response_in_a_group_writes_nothing(store: MessageStore) -> None:
+    aio = store.aio
+    ids = await aio.accept([new_message(destination=f"0901234567{i}") for i in range(2)], T0)
+    await aio.claim(T0 + 1, 2)
+    for mid in ids:
+        await aio.record_part_submit(mid, 1, T0 + 2, bind="b1")
+    got: dict[int, BaseException | None] = {}
+    done = asyncio.Event()
+
+    def on_done(mid: int) -> Any:
+        def cb(_result: Any, error: BaseException | None) -> None:
+            got[mid] = error
+            if len(got) == 2:
+                done.set()
+
+        return cb
+
+    # The first has no SMSC id (refused), the second is fine: one op for both.
+    aio.record_resp_nowait(ids[0], 1, T0 + 3, command_status=0, on_done=on_done(ids[0]))
+    aio.record_resp_nowait(
+        ids[1], 1, T0 + 3, command_status=0, smsc_message_id="9", on_done=on_done(ids[1])
+    )
+    await asyncio.wait_for(done.wait(), 5)
+    assert got[ids[1]] is None
+    assert isinstance(got[ids[0]], StoreError)
+    refused, fine = (await aio.status(ids[0])), (await aio.status(ids[1]))
+    assert refused.attempt_log[0].resp_at is None  # nothing of the refused fact was kept
+    assert refused.parts[0].state is PartState.SUBMITTING
+    assert fine.state is MessageState.SUBMITTED
 
 
 # -- TaskTracker.call -----------------------------------------------------------------------------
