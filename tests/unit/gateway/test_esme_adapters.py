@@ -504,6 +504,28 @@ class FakeStore:
         self.calls.append(("finalise", (mid, state)))
         return MessageState.SUBMITTING
 
+    # The binds use the callback variants; they answer at once, like a committed batch.
+
+    def record_part_submit_nowait(self, mid: int, part: int, now: float, **kw: Any) -> None:
+        self.calls.append(("submit", (mid, part)))
+        kw["on_done"](1, None)
+
+    def record_resp_nowait(self, mid: int, part: int, now: float, **kw: Any) -> None:
+        self.calls.append(("resp", (mid, part, kw["command_status"])))
+        kw["on_done"](RespOutcome(PartState.SUBMITTED, MessageState.SUBMITTING, 0), None)
+
+    def requeue_nowait(self, mid: int, now: float, **kw: Any) -> None:
+        self.calls.append(("requeue", (mid, kw.get("retry_at") is not None)))
+        kw["on_done"](MessageState.QUEUED, None)
+
+    def release_nowait(self, mid: int, now: float, **kw: Any) -> None:
+        self.calls.append(("release", mid))
+        kw["on_done"](MessageState.QUEUED, None)
+
+    def finalise_nowait(self, mid: int, state: MessageState, now: float, **kw: Any) -> None:
+        self.calls.append(("finalise", (mid, state)))
+        kw["on_done"](MessageState.SUBMITTING, None)
+
     def names(self) -> list[str]:
         return [c[0] for c in self.calls]
 
