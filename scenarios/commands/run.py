@@ -9,8 +9,7 @@ The view while it runs (`choose_view`): with ``--tui`` and a terminal on stdout 
 the runner publishes its progress as `ScenarioProgress` (component ``scenario``), and the
 report is printed once the operator quits the console; quitting before the run ends leaves the
 console and the run goes on with the headless progress view. Otherwise the run is headless
-(`smsh demo` adds a progress line per second on stderr). The console needs the runner to run on
-a bus the caller gives it (`runner_takes_bus`); without that the run stays headless and says so.
+(`smsh demo` adds a progress line per second on stderr).
 
 Exit codes: 0 every expectation holds; 1 some do not (each failed one is named on stderr with its
 margin); 2 the file cannot be loaded, the scenario needs something the runner cannot do, or a
@@ -22,7 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import inspect
 import json
 import sys
 from collections.abc import Callable
@@ -128,17 +126,7 @@ def choose_view(
         return headless, "--tui is ignored with --json" if tui else None
     if not is_terminal:
         return headless, "--tui needs a terminal on stdout; running headless" if tui else None
-    if not runner_takes_bus():
-        return headless, (
-            "the console view needs scenarios.runner.run_scenario(bus=...), which this build "
-            "lacks; running headless"
-        )
     return "tui", None
-
-
-def runner_takes_bus() -> bool:
-    """True when `run_scenario` accepts the in-process bus to run on (``bus=``)."""
-    return "bus" in inspect.signature(run_scenario).parameters
 
 
 def make_console(scenario: Scenario, bus: Bus, *, speed: float | None, title: str) -> SmshApp:

@@ -10,19 +10,6 @@ from scenarios.commands import demo as demo_command
 from scenarios.commands import run as run_command
 from scenarios.commands.run import View, choose_view
 
-NO_BUS_NOTE = (
-    "the console view needs scenarios.runner.run_scenario(bus=...), which this build lacks; "
-    "running headless"
-)
-
-
-@pytest.fixture(params=[True, False], ids=["runner-takes-bus", "runner-without-bus"])
-def takes_bus(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
-    """Both kinds of runner: one that accepts `bus=` and one that does not."""
-    value: bool = request.param
-    monkeypatch.setattr(run_command, "runner_takes_bus", lambda: value)
-    return value
-
 
 @pytest.mark.parametrize(
     ("tui", "default_on", "as_json", "is_terminal", "expected"),
@@ -53,7 +40,6 @@ def takes_bus(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -
     ],
 )
 def test_the_console_needs_a_terminal_and_no_json(
-    takes_bus: bool,
     tui: bool | None,
     default_on: bool,
     as_json: bool,
@@ -63,23 +49,13 @@ def test_the_console_needs_a_terminal_and_no_json(
     got = choose_view(
         tui, default_on=default_on, as_json=as_json, is_terminal=is_terminal, headless="progress"
     )
-    if expected[0] == "tui" and not takes_bus:
-        expected = ("progress", NO_BUS_NOTE)
     assert got == expected
 
 
-def test_the_headless_view_is_the_callers(takes_bus: bool) -> None:
+def test_the_headless_view_is_the_callers() -> None:
     args = {"default_on": False, "as_json": False, "is_terminal": True}
     assert choose_view(None, headless="quiet", **args) == ("quiet", None)
     assert choose_view(False, headless="progress", **args) == ("progress", None)
-
-
-def test_runner_takes_bus_reads_the_runners_signature() -> None:
-    import inspect
-
-    from scenarios.runner import run_scenario
-
-    assert run_command.runner_takes_bus() == ("bus" in inspect.signature(run_scenario).parameters)
 
 
 @pytest.mark.parametrize(
@@ -126,7 +102,6 @@ class _Stdout:
 )
 def test_the_commands_look_at_stdout(
     monkeypatch: pytest.MonkeyPatch,
-    takes_bus: bool,
     tty: bool,
     module: object,
     argv: list[str],
@@ -147,8 +122,7 @@ def test_the_commands_look_at_stdout(
 
     assert module.run(parser.parse_args(argv)) == 0  # type: ignore[attr-defined]
 
-    console_possible = on_terminal != "tui" or takes_bus
-    expected = on_terminal if tty and console_possible else headless
+    expected = on_terminal if tty else headless
     (call,) = calls
     assert call["view"] == expected
     assert (call["progress"] is not None) == (expected == "progress")
