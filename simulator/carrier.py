@@ -32,6 +32,9 @@ Mapping (one to one, as the server's module docstring sketches):
   senders, filtered, opt-outs, lost receipts); ``message_completed`` -> ``HandsetDelivered``
   (thread size and flags read from the handset's thread); the rest are wire facts the server
   publishes itself.
+* Bus events are built only for a listener: the server calls ``set_publishing(False)`` when it
+  has no bus, and then the model writes no audit facts (``CarrierNetwork.events``) and no
+  alert or ``HandsetDelivered`` is built; fates, ids and receipts are the same either way.
 * Session faults: ``session_decision`` / ``next_session_deadline`` forward to the model's hooks
   (the server carries out disconnect, unbind and stall); ``fault_plan`` is the model's live
   ``FaultPlan``, which ``simulator.control`` changes at runtime.
@@ -204,6 +207,22 @@ class CarrierNetworkHandler:
         self._aliases: OrderedDict[str, str] = OrderedDict()
         self.outcomes: OrderedDict[str, SubmitOutcome] = OrderedDict()
         """The model's answer per accepted network message id (see ``keep_outcomes``)."""
+
+    @property
+    def publishing(self) -> bool:
+        """Whether bus events (alerts, ``HandsetDelivered``) are built (default True)."""
+        return self.network.events
+
+    def set_publishing(self, on: bool) -> None:
+        """Say whether anyone publishes the bus events this handler returns.
+
+        The server calls it once when it is built (True when it has a bus). Off, the model
+        builds no ``NetworkEvent`` and ``advance`` returns only receipt and MO orders.
+
+        Args:
+            on: True when the events are published.
+        """
+        self.network.events = on
 
     def handle_submit(self, submission: Submission, now: float) -> Verdict:
         """Submit one part to the model and translate its answer.
