@@ -67,7 +67,7 @@ from simulator.network.effects import (
     SubmitOutcome,
 )
 from simulator.network.faults import FaultPlan, SessionDecision
-from simulator.network.messages import SubmittedMessage, vendor_fields
+from simulator.network.messages import SubmittedMessage, VendorFields, vendor_fields
 from simulator.network.network import CarrierNetwork
 from simulator.smpp.constants import CommandId, Tag
 from simulator.smpp.pdu import DeliverSm, Tlv, tlv_u8, tlv_u16
@@ -81,6 +81,7 @@ __all__ = ["CarrierNetworkHandler", "to_order", "to_submitted"]
 logger = logging.getLogger("smsh.simulator.carrier")
 
 _VENDOR_TAGS: Final[frozenset[int]] = frozenset({0x1500, 0x1501, 0x1502})
+_NO_VENDOR: Final[VendorFields] = vendor_fields({})
 #: At most this many submit_multi destination ids are remembered (oldest dropped first).
 MAX_ALIASES: Final[int] = 100_000
 
@@ -102,17 +103,21 @@ def to_submitted(submission: Submission) -> SubmittedMessage:
     Returns:
         The ``SubmittedMessage`` for ``CarrierNetwork.submit``.
     """
-    vendor = vendor_fields({tag: value for tag, value in submission.tlvs if tag in _VENDOR_TAGS})
-    for problem in vendor.problems:
-        logger.warning("unreadable vendor TLV: %s", problem)
     validity_s: float | None = None
     if submission.validity_at is not None:
         validity_s = max(submission.validity_at - submission.submitted_at, 0.0)
     umr: int | None = None
-    for tag, value in submission.tlvs:
-        if tag == Tag.USER_MESSAGE_REFERENCE and len(value) == 2:
-            umr = int.from_bytes(value, "big")
-            break
+    tlvs = submission.tlvs
+    if not tlvs:  # the common case: no vendor fields, no user_message_reference
+        vendor = _NO_VENDOR
+    else:
+        vendor = vendor_fields({tag: value for tag, value in tlvs if tag in _VENDOR_TAGS})
+        for problem in vendor.problems:
+            logger.warning("unreadable vendor TLV: %s", problem)
+        for tag, value in tlvs:
+            if tag == Tag.USER_MESSAGE_REFERENCE and len(value) == 2:
+                umr = int.from_bytes(value, "big")
+                break
     return SubmittedMessage(
         account=submission.account,
         source_addr=submission.source_addr,
@@ -257,7 +262,9 @@ class CarrierNetworkHandler:
             respond=outcome.respond,
             generic_nack=outcome.generic_nack,
             delay_s=outcome.response_delay_s,
-            before=tuple(_receipt_order(r, stored_id) for r in outcome.before_response),
+            before=tuple(_receipt_order(r, stored_id) for r in outcome.before_response)
+            if outcome.before_response
+            else (),
         )
 
     def advance(self, now: float) -> list[HandlerEffect]:
