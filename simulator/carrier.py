@@ -46,7 +46,8 @@ Invariants:
       the next ``advance``; ``next_due`` reports them so the server ticks at once.
     * ``now`` passed to the model never goes backwards (the model requires it).
     * Memory is bounded: pending alerts are drained by the next ``advance``; the submit_multi
-      aliases and the optional outcome record are capped (oldest dropped first).
+      aliases, the remembered E.164 digits of numbers and the optional outcome record are
+      capped (oldest dropped first).
 """
 
 from __future__ import annotations
@@ -84,6 +85,9 @@ _VENDOR_TAGS: Final[frozenset[int]] = frozenset({0x1500, 0x1501, 0x1502})
 _NO_VENDOR: Final[VendorFields] = vendor_fields({})
 #: At most this many submit_multi destination ids are remembered (oldest dropped first).
 MAX_ALIASES: Final[int] = 100_000
+
+#: At most this many numbers' E.164 digits are remembered (``HandsetDelivered.destination``).
+MAX_DIGITS: Final[int] = 100_000
 
 _V = TypeVar("_V")
 
@@ -210,6 +214,7 @@ class CarrierNetworkHandler:
         self._pending: list[BaseEvent] = []
         self._last = float("-inf")
         self._aliases: OrderedDict[str, str] = OrderedDict()
+        self._digits: OrderedDict[str, str] = OrderedDict()
         self.outcomes: OrderedDict[str, SubmitOutcome] = OrderedDict()
         """The model's answer per accepted network message id (see ``keep_outcomes``)."""
 
@@ -334,10 +339,14 @@ class CarrierNetworkHandler:
                     size = index + 1
                     break
         parts = info.get("parts")
-        number = try_parse(event.number)
+        destination = self._digits.get(event.number)
+        if destination is None:
+            number = try_parse(event.number)
+            destination = number.digits if isinstance(number, Msisdn) else event.number
+            _remember(self._digits, event.number, destination, MAX_DIGITS)
         return HandsetDelivered(
             at=event.at,
-            destination=number.digits if isinstance(number, Msisdn) else event.number,
+            destination=destination,
             sender=sender,
             text=str(info.get("text") or ""),
             parts=parts if isinstance(parts, int) and parts >= 1 else 1,
