@@ -34,6 +34,12 @@ calls at its extension points:
 * `BackoffRetryTimer` (AbstractRetryTimer): reconnect delays from a `BackoffSchedule`.
 * aiosmpplib's ``custom_codecs``: GSM 03.38 is decoded with `sms.alphabet` (`GSM_CODEC`).
 
+Bus facts besides the per-message events: a request unanswered for ``response_timeout`` is
+published as `SubmitTimedOut` (`Bind.check_timeouts`; parts requeued because the link went down
+are not timeouts and publish none), and each bind's submit_sm writes and throttling responses
+are counted per bind in the metrics (`BIND_SUBMITTED`, `BIND_THROTTLED`) until the bind stops
+for good (`Bind.stop` forgets it; a reconnect does not).
+
 Timers run on the gateway's clock (`gateway.timing`): the throttle pause, rate-limit delays and
 reconnect back-off are modelled waits (clock seconds, converted to real sleeps); the response
 timeout, enquire_link interval and socket timeout guard against a dead peer (clock seconds,
@@ -51,8 +57,15 @@ Where aiosmpplib is subclassed (each place also says why in a comment):
   the session, it correlates in memory only, and it writes the deliver_sm_resp before anything
   could be stored; we parse with its codec, store, then acknowledge), `connect` /
   `_receive_data` (aiosmpplib has no link up/down hook; we need one to requeue what was in
-  flight), `stop` (end its tasks at once instead of after 0.5 s each), `drop_connection` and
-  `acknowledge` (no public way to force a reconnect or to answer a deliver_sm later).
+  flight; `connect` also puts a `CorkedWriter` under aiosmpplib, which writes every PDU with
+  its own send() system call), `stop` (end its tasks at once instead of after 0.5 s each),
+  `drop_connection`, `acknowledge` and `acknowledge_nowait` (no public way to force a
+  reconnect or to answer a deliver_sm later).
+
+The hot path creates no task per PDU: part submits, responses, receipts and attempt endings
+go to the store as callback ops (`AsyncMessageStore.*_nowait`, tracked by `TaskTracker.call`
+/ `TaskTracker.track` so that a stop still waits for them), and a receipt's deliver_sm_resp
+is written from its op's callback, after the COMMIT.
 
 Durability and duplicates
 -------------------------
@@ -71,11 +84,12 @@ Invariants
 * Each `Attempt` (one claim of one message) ends with exactly one store transition: nothing
   (every part ESME_ROK: the store moved it to ``submitted``), ``requeue``, ``release`` or
   ``finalise``, once all of its tickets are resolved.
-* Store operations are issued in the order the facts happened (one writer queue, FIFO task
-  start), so a part's submit is recorded before its response, a response before a receipt
-  read after it, and every response of an attempt before the attempt's requeue. (A receipt
-  the SMSC sends before the response is kept pending by the store and applied with it; its
-  `ReceiptReceived` is published then, or as unmatched when the pending sweep gives up.)
+* Store operations are issued in the order the facts happened (callback ops enter the one
+  writer queue when the fact is handled; MO still goes through a task), so a part's submit
+  is recorded before its response, a response before a receipt read after it, and every
+  response of an attempt before the attempt's requeue. (A receipt the SMSC sends before the
+  response is kept pending by the store and applied with it; its `ReceiptReceived` is
+  published then, or as unmatched when the pending sweep gives up.)
 """
 
 from __future__ import annotations
@@ -139,6 +153,7 @@ from gateway.store import (
     AsyncMessageStore,
     ClaimedMessage,
     MessageState,
+    ReceiptOutcome,
     ReceiptStatus,
 )
 from gateway.timing import guard_clock, guard_real, to_real
@@ -154,8 +169,8 @@ from sms.bus import (
     SubmitResponded,
     Throttled,
 )
-from sms.bus.events import BindState, FinalState
-from sms.bus.metrics import LogHistogram
+from sms.bus.events import BindState, FinalState, SubmitTimedOut
+from sms.bus.metrics import BIND_SUBMITTED, BIND_THROTTLED, LogHistogram
 from sms.clock import Clock
 from sms.numbers import SmppAddress
 from sms.receipt import MessageState as ReceiptState
@@ -492,6 +507,10 @@ class TaskTracker:
 
     def __init__(self) -> None:
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._calls = 0
+        self._trackers: dict[str, Callable[[Any, BaseException | None], None]] = {}
+        self._idle = asyncio.Event()
+        self._idle.set()
         self.failed = 0
         """Operations that raised something other than an expected transition error."""
 
@@ -532,15 +551,74 @@ class TaskTracker:
         task.add_done_callback(done)
         return task
 
+    def call(
+        self,
+        start: Callable[[Callable[[Any, BaseException | None], None]], None],
+        on_done: Callable[[Any, BaseException | None], None] | None = None,
+        *,
+        what: str = "store operation",
+    ) -> None:
+        """Start a callback operation (a store ``*_nowait`` op): no task, no future.
+
+        ``start(done)`` must queue the operation and arrange for ``done(result, error)`` to
+        be called once when it ends; `on_done` then runs with the same error handling as
+        `spawn`. An exception raised by `start` itself ends the operation at once.
+        """
+        self._calls += 1
+        self._idle.clear()
+
+        def done(result: Any, error: BaseException | None) -> None:
+            self._ended(what, error)
+            if on_done is not None:
+                try:
+                    on_done(result, error)
+                except Exception:
+                    log.exception("smsh.gateway.op_callback_failed", extra={"what": what})
+
+        try:
+            start(done)
+        except Exception as exc:
+            done(None, exc)
+
+    def track(self, what: str) -> Callable[[Any, BaseException | None], None]:
+        """Count one callback operation whose result nobody needs (the cheap form of `call`).
+
+        Returns:
+            The callback that ends it (one shared function per `what`); it handles an error
+            like `call`. The caller must make sure it is called once, also when starting the
+            operation raises.
+        """
+        self._calls += 1
+        self._idle.clear()
+        done = self._trackers.get(what)
+        if done is None:
+
+            def done(_result: Any, error: BaseException | None) -> None:
+                self._ended(what, error)
+
+            self._trackers[what] = done
+        return done
+
+    def _ended(self, what: str, error: BaseException | None) -> None:
+        self._calls -= 1
+        if self._calls == 0:
+            self._idle.set()
+        if error is not None and not isinstance(error, IllegalTransitionError):
+            self.failed += 1
+            log.error("smsh.gateway.op_failed", extra={"what": what}, exc_info=error)
+
     @property
     def pending(self) -> int:
         """Operations not finished."""
-        return len(self._tasks)
+        return len(self._tasks) + self._calls
 
     async def join(self) -> None:
         """Wait until every operation spawned so far (and those they spawn) has ended."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        while self._tasks or self._calls:
+            if self._tasks:
+                await asyncio.gather(*list(self._tasks), return_exceptions=True)
+            else:
+                await self._idle.wait()
 
 
 class GatewayStats:
@@ -644,12 +722,17 @@ _FINAL_STATE: Final[dict[MessageState, FinalState]] = {
     MessageState.CANCELLED: "cancelled",
     MessageState.PARTIALLY_DELIVERED: "undeliverable",
     MessageState.FAILED: "failed",
+    MessageState.REJECTED: "rejected",
     MessageState.UNKNOWN: "unknown",
 }
 
 
 def final_state_for(state: MessageState, *, by_receipt: bool, rejected: bool = False) -> FinalState:
     """The bus `FinalState` of a terminal store state.
+
+    ``rejected`` comes from the store state `MessageState.REJECTED` (every part's receipt was
+    REJECTD) or from a permanent submit error (`rejected`); other failed receipts are
+    ``undeliverable``.
 
     Args:
         state: The terminal store state.
@@ -1127,6 +1210,63 @@ class LinkDown(ConnectionError):
     """A part was about to be written on a link that is already gone."""
 
 
+class CorkedWriter(asyncio.StreamWriter):
+    """A StreamWriter that coalesces the writes of one event-loop pass into one transport
+    write (one send() system call for a burst of submit_sm and deliver_sm_resp).
+
+    Data is handed to the transport at the end of the current loop pass (``call_soon``), in
+    the order written; `write_eof` and `close` flush first, and `drain` flushes once more
+    than `HIGH_WATER` bytes are held, so flow control still works for large bursts. If the
+    transport is aborted, held data is dropped with it (the link-down path requeues what was
+    in flight).
+
+    Args:
+        inner: The writer of a connection (``asyncio.open_connection``), kept alive here.
+    """
+
+    HIGH_WATER: Final[int] = 64 * 1024
+
+    def __init__(self, inner: asyncio.StreamWriter) -> None:
+        super().__init__(
+            inner.transport,
+            getattr(inner, "_protocol"),  # noqa: B009 - no public accessor
+            getattr(inner, "_reader"),  # noqa: B009
+            getattr(inner, "_loop"),  # noqa: B009
+        )
+        self._inner = inner
+        self._held: list[bytes] = []
+        self._held_bytes = 0
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if not self._held:
+            getattr(self, "_loop").call_soon(self.flush)  # noqa: B009
+        self._held.append(bytes(data))
+        self._held_bytes += len(data)
+
+    def flush(self) -> None:
+        """Hand what is held to the transport now."""
+        if not self._held:
+            return
+        data = self._held[0] if len(self._held) == 1 else b"".join(self._held)
+        self._held.clear()
+        self._held_bytes = 0
+        if not self.transport.is_closing():
+            super().write(data)
+
+    async def drain(self) -> None:
+        if self._held_bytes > self.HIGH_WATER:
+            self.flush()
+        await super().drain()
+
+    def write_eof(self) -> None:
+        self.flush()
+        super().write_eof()
+
+    def close(self) -> None:
+        self.flush()
+        super().close()
+
+
 class GatewayEsme(ESME):  # type: ignore[misc]
     """aiosmpplib's ESME with the hooks it lacks (see the module docstring for why each).
 
@@ -1155,6 +1295,10 @@ class GatewayEsme(ESME):  # type: ignore[misc]
         except BaseException as exc:
             self._gw_bind.on_connect_failed(exc)
             raise
+        # Why: aiosmpplib writes every PDU with its own transport write (one send() system
+        # call per submit_sm); the corked writer coalesces what one loop pass writes.
+        if self._writer is not None and not isinstance(self._writer, CorkedWriter):
+            self._writer = CorkedWriter(self._writer)
         self._gw_bind.on_link_up()
 
     # Why: no "link down" hook either; the receive loop ends whenever the session does.
@@ -1233,6 +1377,20 @@ class GatewayEsme(ESME):  # type: ignore[misc]
             return None
         return await super()._handle_request(pdu, header)
 
+    def acknowledge_nowait(self, link: Any, sequence: int, status: int) -> bool:
+        """Queue the deliver_sm_resp for `sequence` if the session it came on is still up.
+
+        The responses queued during one event-loop pass go out in one write (after the
+        receipts of a store batch commit, all their acknowledgements are written at once).
+
+        Returns:
+            False when the session changed (the SMSC will deliver it again).
+        """
+        if link is None or self._writer is not link or link.is_closing():
+            return False
+        link.write(DeliverSmResp(sequence, SmppCommandStatus(status)).pdu())
+        return True
+
     async def acknowledge(self, link: Any, sequence: int, status: int) -> bool:
         """Write the deliver_sm_resp for `sequence` if the session it came on is still up.
 
@@ -1275,6 +1433,26 @@ class _ForwardLogs(logging.Handler):
 # Receipts
 
 
+@dataclass(frozen=True, slots=True)
+class ParsedReceipt:
+    """A receipt deliver_sm as read, before it is stored."""
+
+    now: float
+    """When it was read."""
+    bind: str
+    """Bind it came on."""
+    smsc_id: str
+    """SMSC message id (receipted_message_id TLV preferred, else the text's ``id:``)."""
+    stat: str
+    """``stat`` (from the text, else the message_state TLV; ``UNKNOWN`` if neither)."""
+    err: str
+    """``err`` from the text ("" if none)."""
+    text: str
+    """The receipt text as received."""
+    done_at: float | None
+    """The text's done date as epoch seconds, if parsed."""
+
+
 class ReceiptInbound:
     """Delivery receipts: matched in the store by receipted_message_id (preferred) or the text
     id, normalised by the store's id rule; committed before the deliver_sm_resp goes out.
@@ -1298,6 +1476,59 @@ class ReceiptInbound:
 
     async def handle(self, message: Any, bind: str) -> None:
         """Record one receipt deliver_sm (awaited: durable before it is acknowledged)."""
+        parsed = self.parse(message, bind)
+        if parsed is None:
+            return
+        outcome = await self.store.record_receipt(
+            parsed.smsc_id,
+            parsed.stat,
+            parsed.now,
+            err=parsed.err or None,
+            raw=parsed.text,
+            done_at=parsed.done_at,
+        )
+        self.recorded(parsed, outcome)
+
+    def submit(
+        self,
+        message: Any,
+        bind: str,
+        tasks: TaskTracker,
+        acknowledge: Callable[[int], object],
+    ) -> None:
+        """Record one receipt deliver_sm without a task: `acknowledge(command_status)` is
+        called after the receipt is committed (0), or at once when it has no id (0, nothing
+        to store), or with ESME_RX_T_APPN when storing failed (the SMSC delivers it again)."""
+        parsed = self.parse(message, bind)
+        if parsed is None:
+            acknowledge(0)
+            return
+
+        def done(outcome: Any, error: BaseException | None) -> None:
+            if error is not None:
+                acknowledge(int(CommandStatus.ESME_RX_T_APPN))
+                return
+            try:
+                self.recorded(parsed, outcome)
+            finally:
+                acknowledge(0)
+
+        tasks.call(
+            lambda cb: self.store.record_receipt_nowait(
+                parsed.smsc_id,
+                parsed.stat,
+                parsed.now,
+                err=parsed.err or None,
+                raw=parsed.text,
+                done_at=parsed.done_at,
+                on_done=cb,
+            ),
+            done,
+            what="record_receipt",
+        )
+
+    def parse(self, message: Any, bind: str) -> ParsedReceipt | None:
+        """Count and read one receipt deliver_sm (None: it carries no id to match)."""
         now = self.clock.now()
         stats = self.stats
         stats.receipts += 1
@@ -1331,11 +1562,19 @@ class ReceiptInbound:
         if not smsc_id:
             stats.receipt_status["unreadable"] += 1
             log.warning("smsh.gateway.receipt_without_id", extra={"bind": bind, "text": text[:120]})
-            return
-        stat = stat or "UNKNOWN"
-        outcome = await self.store.record_receipt(
-            smsc_id, stat, now, err=err or None, raw=text, done_at=done_at
+            return None
+        return ParsedReceipt(now, bind, smsc_id, stat or "UNKNOWN", err, text, done_at)
+
+    def recorded(self, parsed: ParsedReceipt, outcome: ReceiptOutcome) -> None:
+        """Count and publish a stored receipt (`outcome`: the store's `ReceiptOutcome`)."""
+        now, bind, smsc_id, stat, err = (
+            parsed.now,
+            parsed.bind,
+            parsed.smsc_id,
+            parsed.stat,
+            parsed.err,
         )
+        stats = self.stats
         stats.receipt_status[outcome.status.value] += 1
         stats.metrics.record_receipt(stat, now=now)
         matched = outcome.status is ReceiptStatus.MATCHED
@@ -1555,6 +1794,8 @@ class Bind:
         self.esme.drop_connection()
         self.on_link_down("stopped")
         self._set_state("closed", "stopped")
+        # Gone for good (a reconnect is not): its per-bind metrics stop being reported.
+        self.ctx.stats.metrics.forget_bind(self.name)
 
     # -- state --------------------------------------------------------------------------------
 
@@ -1693,12 +1934,19 @@ class Bind:
         if stats.first_sent_at is None:
             stats.first_sent_at = now
         stats.metrics.record_count("parts_sent", now=now)
-        ctx.tasks.spawn(
-            ctx.store.record_part_submit(
-                attempt.message_id, ticket.part, now, bind=self.name, sequence_number=sequence
-            ),
-            what="record_part_submit",
-        )
+        stats.metrics.record_bind_count(self.name, BIND_SUBMITTED, now=now)
+        done = ctx.tasks.track("record_part_submit")
+        try:
+            ctx.store.record_part_submit_nowait(
+                attempt.message_id,
+                ticket.part,
+                now,
+                bind=self.name,
+                sequence_number=sequence,
+                on_done=done,
+            )
+        except Exception as exc:
+            done(None, exc)
         ctx.events.publish_nowait(
             PartSubmitted(
                 at=now,
@@ -1757,6 +2005,18 @@ class Bind:
 
     def on_deliver(self, message: Any, pdu: bytes, sequence: int, link: Any) -> None:
         """A deliver_sm was read: store it, then acknowledge it on the same session."""
+        if message.is_receipt():
+            try:
+                self.ctx.receipts.submit(
+                    message,
+                    self.name,
+                    self.ctx.tasks,
+                    lambda status: self.esme.acknowledge_nowait(link, sequence, status),
+                )
+            except Exception:
+                log.exception("smsh.gateway.deliver_failed", extra={"bind": self.name})
+                self.esme.acknowledge_nowait(link, sequence, int(CommandStatus.ESME_RX_T_APPN))
+            return
         self.ctx.tasks.spawn(self._deliver(message, pdu, sequence, link), what="deliver_sm")
 
     async def _deliver(self, message: Any, pdu: bytes, sequence: int, link: Any) -> None:
@@ -1861,15 +2121,24 @@ class Bind:
                             client_ref=attempt.client_ref,
                         )
 
-            ctx.tasks.spawn(
-                ctx.store.record_resp(
-                    attempt.message_id, ticket.part, now, command_status=0, smsc_message_id=smsc
+            ctx.tasks.call(
+                lambda done: ctx.store.record_resp_nowait(
+                    attempt.message_id,
+                    ticket.part,
+                    now,
+                    command_status=0,
+                    smsc_message_id=smsc,
+                    on_done=done,
                 ),
                 recorded,
                 what="record_resp",
             )
             if not late:
                 self._resolve(ticket)
+                # Answered for good: aiosmpplib has matched the response already, so drop the
+                # PDU (it refers back to the ticket; without the cycle, reference counting
+                # frees both).
+                ticket.pdu = None
             return
 
         if nack and status == 0:  # a generic_nack must carry an error; treat it as unknown
@@ -1878,6 +2147,8 @@ class Bind:
         stats.error(status_code(status), now)
         rule = ctx.retry.rule_for(failure)
         throttle = rule.action is RetryAction.THROTTLE_PAUSE
+        if throttle:  # every throttling response read counts, even a late one
+            stats.metrics.record_bind_count(self.name, BIND_THROTTLED, now=now)
         number = ticket.throttles + 1 if throttle else attempt.attempt
         decision = ctx.retry.decide(
             failure,
@@ -1886,9 +2157,14 @@ class Bind:
             deadline=attempt.deadline,
             rng=keyed_rng(ctx.seed, attempt.message_id, number),
         )
-        ctx.tasks.spawn(
-            ctx.store.record_resp(
-                attempt.message_id, ticket.part, now, command_status=status, error=decision.reason
+        ctx.tasks.call(
+            lambda done: ctx.store.record_resp_nowait(
+                attempt.message_id,
+                ticket.part,
+                now,
+                command_status=status,
+                error=decision.reason,
+                on_done=done,
             ),
             release,
             what="record_resp",
@@ -1945,6 +2221,17 @@ class Bind:
                 rng=keyed_rng(ctx.seed, attempt.message_id, attempt.attempt),
             )
             attempt.fail(decision)
+            # Only here, not on a lost link: `SubmitTimedOut` means "no response in time".
+            ctx.events.publish_nowait(
+                SubmitTimedOut(
+                    at=now,
+                    message_id=str(attempt.message_id),
+                    part=ticket.part,
+                    bind_id=self.name,
+                    sequence_number=seq,
+                    waited_ms=max(0.0, (now - ticket.sent_at) * 1000.0),
+                )
+            )
             log.info(
                 "smsh.gateway.response_timeout",
                 extra={"bind": self.name, "seq": seq, "message_id": attempt.message_id},
@@ -1974,14 +2261,18 @@ class Bind:
             return  # every part ESME_ROK: record_resp moved the message to `submitted`
         if decision is None:  # abandoned with the link (or at stop)
             if attempt.sent_any:
-                ctx.tasks.spawn(
-                    store.requeue(mid, now, error="link lost with parts in flight"),
+                ctx.tasks.call(
+                    lambda done: store.requeue_nowait(
+                        mid, now, error="link lost with parts in flight", on_done=done
+                    ),
                     lambda _r, _e: ctx.wake_dispatcher(),
                     what="requeue",
                 )
             else:
-                ctx.tasks.spawn(
-                    store.release(mid, now, reason="link lost before sending"),
+                ctx.tasks.call(
+                    lambda done: store.release_nowait(
+                        mid, now, reason="link lost before sending", on_done=done
+                    ),
                     lambda _r, _e: ctx.wake_dispatcher(),
                     what="release",
                 )
@@ -2004,13 +2295,19 @@ class Bind:
                         client_ref=attempt.client_ref,
                     )
 
-            ctx.tasks.spawn(
-                store.finalise(mid, state, now, error=decision.reason), finalised, what="finalise"
+            ctx.tasks.call(
+                lambda done: store.finalise_nowait(
+                    mid, state, now, error=decision.reason, on_done=done
+                ),
+                finalised,
+                what="finalise",
             )
             return
         retry_at = decision.retry_at
-        ctx.tasks.spawn(
-            store.requeue(mid, now, retry_at=retry_at, error=decision.reason),
+        ctx.tasks.call(
+            lambda done: store.requeue_nowait(
+                mid, now, retry_at=retry_at, error=decision.reason, on_done=done
+            ),
             (lambda _r, _e: ctx.wake_dispatcher()) if not retry_at or retry_at <= now else None,
             what="requeue",
         )

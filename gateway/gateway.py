@@ -9,8 +9,9 @@ Theory of operation:
     (ARCHITECTURE.md rule 7), then wakes the dispatcher. The dispatcher is the only claimer:
     it claims a batch when the binds have room, plans each message with the profile, method
     and encoding stored at acceptance and a concatenation reference derived from the message
-    id (so a resent part carries the same reference as its siblings, across restarts), and
-    queues the parts on the up bind of the message's route with the most room. Binds
+    id (so a resent part carries the same reference as its siblings, across restarts; a one-part
+    message, which has no reference, reuses the plan made at acceptance while it is cached),
+    and queues the parts on the up bind of the message's route with the most room. Binds
     (`gateway.esme`) do the rest. Maintenance runs every `dispatch.maintenance_interval`:
     expiry, the receipt timeout (``receipts.receipt_timeout``: ``unknown``), the
     pending-receipt sweep, incomplete MO, metrics snapshots.
@@ -82,6 +83,11 @@ __all__ = [
 ]
 
 log = logging.getLogger("smsh.gateway")
+
+#: One-part plans kept from acceptance for the dispatcher, at most (a message that fits one
+#: part plans the same whatever its concatenation reference, so the dispatcher need not plan it
+#: again; when full, later messages are planned again at dispatch).
+PLAN_CACHE = 32_768
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,6 +305,8 @@ class Gateway:
                     ),
                     self.ctx,
                 )
+        self._plans: dict[int, Plan] = {}
+        """Plans of accepted one-part messages, taken by the dispatcher (see `PLAN_CACHE`)."""
         self._wake = asyncio.Event()
         self._dispatcher: asyncio.Task[None] | None = None
         self._maintenance: asyncio.Task[None] | None = None
@@ -538,7 +546,10 @@ class Gateway:
                     f"{where}{message.destination} is on the suppression list (opted out)",
                 )
         ids = await self.store.aio.accept(prepared, now)
+        cache = self._plans
         for message_id, message, planned in zip(ids, prepared, plans, strict=True):
+            if len(planned.parts) == 1 and len(cache) < PLAN_CACHE:
+                cache[message_id] = planned
             self.events.publish_nowait(
                 MessageAccepted(
                     at=now,
@@ -711,8 +722,10 @@ class Gateway:
                 pass  # the route was renamed since acceptance: resolve again
         return self.router.resolve(message.destination)
 
-    @staticmethod
-    def _plan_of(message: ClaimedMessage) -> Plan:
+    def _plan_of(self, message: ClaimedMessage) -> Plan:
+        cached = self._plans.pop(message.id, None)
+        if cached is not None and cached.encoding.value == message.encoding:
+            return cached  # one part: the same plan whatever the reference (no UDH, no SAR)
         method = Method(message.method) if message.method else Method.UDH8
         return plan(
             message.text,

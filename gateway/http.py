@@ -14,6 +14,11 @@ Endpoints:
     * ``GET /mo?source=&after_id=&limit=`` — stored MO messages.
     * ``GET /health`` — binds, message counts and counters; 200 when every bind is bound
       ("ok"), 200 "degraded" when some are, 503 "down" when none is.
+    * ``/campaigns/...`` — when the daemon runs the campaigns (`make_app` ``campaigns=``): the
+      campaign API of `gateway.campaigns.http` mounted there (``GET /campaigns/``,
+      ``GET /campaigns/{id}``, ``GET /campaigns/{id}/preview``, ``POST /campaigns/{id}/approve``,
+      ``/cancel``, ``/paid``; see that module for bodies and codes). ``GET /campaigns``
+      redirects (308) to ``/campaigns/``.
 
 Invariants:
     * Every error body is ``{"error": CODE, "detail": TEXT}`` with a stable CODE.
@@ -251,11 +256,13 @@ async def _errors(request: web.Request, handler: Any) -> web.StreamResponse:
         return _error(exc.status, "not_found" if exc.status == 404 else "http_error", exc.reason)
 
 
-def make_app(gateway: Gateway) -> web.Application:
+def make_app(gateway: Gateway, *, campaigns: web.Application | None = None) -> web.Application:
     """The aiohttp application serving `gateway`.
 
     Args:
         gateway: A started gateway (the app does not start or stop it).
+        campaigns: The campaign API to mount under ``/campaigns`` (for instance
+            `gateway.campaigns.service.CampaignService.app`); None: no campaign endpoints.
 
     Returns:
         The application.
@@ -267,16 +274,33 @@ def make_app(gateway: Gateway) -> web.Application:
     app.router.add_get("/messages/{id}", _status)
     app.router.add_get("/mo", _mo)
     app.router.add_get("/health", _health)
+    if campaigns is not None:
+        app.router.add_get("/campaigns", _to_campaigns)  # before the prefix, which 404s it
+        app.add_subapp("/campaigns", campaigns)
     return app
 
 
-async def start_http(gateway: Gateway, host: str, port: int) -> tuple[web.AppRunner, int]:
+async def _to_campaigns(request: web.Request) -> web.Response:
+    """``GET /campaigns`` -> 308 to the mounted app's list, ``/campaigns/``."""
+    query = f"?{request.query_string}" if request.query_string else ""
+    return web.Response(status=308, headers={"Location": f"/campaigns/{query}"})
+
+
+async def start_http(
+    gateway: Gateway, host: str, port: int, *, campaigns: web.Application | None = None
+) -> tuple[web.AppRunner, int]:
     """Serve the API on `host:port` (port 0: any free port).
+
+    Args:
+        gateway: A started gateway.
+        host: Listen address.
+        port: Listen port (0: any free port).
+        campaigns: The campaign API to mount under ``/campaigns`` (see `make_app`).
 
     Returns:
         The runner (call ``await runner.cleanup()`` to stop) and the bound port.
     """
-    runner = web.AppRunner(make_app(gateway), access_log=None)
+    runner = web.AppRunner(make_app(gateway, campaigns=campaigns), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()

@@ -10,8 +10,9 @@ States of a message (`MessageState`)::
 
     accept ─> queued ─claim─> submitting ─all parts ROK─> submitted ─receipts─> delivered
       │        ▲   ▲             │  │  │                                ├─> failed
-      │        │   └─release─────┘  │  └─requeue(retry_at)─> scheduled  ├─> expired
-      └─> scheduled (due: promote)  └─requeue(now)─> queued             └─> partially_delivered
+      │        │   └─release─────┘  │  └─requeue(retry_at)─> scheduled  ├─> rejected
+      └─> scheduled (due: promote)  └─requeue(now)─> queued             ├─> expired
+                                                                         └─> partially_delivered
     queued | scheduled ─> cancelled | expired | failed;   submitting ─> failed | expired
     submitted ─no final receipt in time─> unknown
 
@@ -24,10 +25,13 @@ States of a message (`MessageState`)::
   ``submitted``: every part has an ESME_ROK response and an SMSC id. A late ESME_ROK (the
   message was requeued after a response timeout) that completes the last part moves a
   waiting message straight to ``submitted``, so it is not sent again.
-* Terminal: ``delivered``, ``failed``, ``expired``, ``cancelled``, ``partially_delivered``
-  (final receipts mixed: at least one part delivered, at least one not) and ``unknown`` (no
-  final receipt within the receipt timeout, `time_out_receipts`). Terminal states are
-  absorbing: later receipts update parts, never the message.
+* Terminal: ``delivered``, ``failed``, ``rejected`` (every part's final receipt is REJECTD:
+  the network refused the message, e.g. a sender-id registry block), ``expired``,
+  ``cancelled``, ``partially_delivered`` (final receipts mixed: at least one part delivered,
+  at least one not) and ``unknown`` (no final receipt within the receipt timeout,
+  `time_out_receipts`). A permanent submit error is ``failed``, not ``rejected``: only a
+  receipt says the network refused it. Terminal states are absorbing: later receipts update
+  parts, never the message.
 * Parts (`PartState`) exist from their first submit: ``submitting`` -> ``submitted`` (ROK,
   SMSC id) or ``rejected`` (error status); receipts move ``submitted`` to ``delivered`` /
   ``undelivered`` / ``expired``. A retry resends only parts without an SMSC id, so an
@@ -40,7 +44,8 @@ States of a message (`MessageState`)::
 * A message's extra optional parameters (`NewMessage.tlvs`, e.g. the harness vendor TLVs)
   are stored with it (``messages.tlvs``, JSON ``[[tag, hex], ...]``) and handed back by
   `claim`, so every part of every attempt carries them, across restarts (schema v2; a v1
-  file is migrated in place when opened).
+  file is migrated in place when opened). Schema v3 added the state ``rejected`` (its
+  counters row); v1 and v2 files are migrated in place.
 
 Durability and threading
 ------------------------
@@ -49,11 +54,15 @@ Durability and threading
   ``BEGIN IMMEDIATE`` transaction, COMMITs once, and only then resolves the ops' futures
   (group commit). An op that raises is rolled back alone (the batch is re-run with one
   SAVEPOINT per op); the others commit. A failed COMMIT fails every op of the batch.
-* Asyncio callers (`AsyncMessageStore`) await an asyncio future that the writer resolves
+* Asyncio callers (`AsyncMessageStore`) await an asyncio future, or pass a callback to the
+  ``*_nowait`` variants (the binds' hot path: no task, no future); the writer resolves them
   with one ``call_soon_threadsafe`` per loop per batch; the loop never blocks on sqlite for
-  writes. Synchronous callers (`MessageStore`, for tests and tools) block on a
-  `concurrent.futures.Future`. Reads use one read-only connection per calling thread (WAL
-  readers never block the writer); the async view runs them in a worker thread.
+  writes. The ops a loop issues during one pass are handed to the writer together at the end
+  of the pass, in order (the part submits of a pass as one op): one wake-up of the writer
+  per pass instead of one per PDU. Synchronous callers (`MessageStore`, for tests and
+  tools) block on a `concurrent.futures.Future`. Reads use one read-only connection per
+  calling thread (WAL readers never block the writer); the async view runs them in a worker
+  thread.
 * ``synchronous=FULL`` (default): the WAL is fsynced at every COMMIT, so an accepted message
   survives power loss and OS crashes; group commit amortises the fsync over the batch.
   ``synchronous=NORMAL``: the WAL is fsynced only at checkpoints; a COMMIT is in the OS page
@@ -110,7 +119,7 @@ T = TypeVar("T")
 
 log = logging.getLogger("smsh.gateway.store")
 
-SCHEMA_VERSION: Final[int] = 2
+SCHEMA_VERSION: Final[int] = 3
 #: UPDATE ... RETURNING appeared in SQLite 3.35.
 MIN_SQLITE: Final[tuple[int, int, int]] = (3, 35, 0)
 #: SMPP concatenation carries the part count in one octet (GSM 03.40 §9.2.3.24.1).
@@ -126,6 +135,8 @@ class MessageState(StrEnum):
     SUBMITTED = "submitted"
     DELIVERED = "delivered"
     FAILED = "failed"
+    REJECTED = "rejected"
+    """Every part's final receipt was REJECTD (the network refused the message)."""
     EXPIRED = "expired"
     CANCELLED = "cancelled"
     PARTIALLY_DELIVERED = "partially_delivered"
@@ -157,6 +168,7 @@ TERMINAL_STATES: Final[frozenset[MessageState]] = frozenset(
     {
         MessageState.DELIVERED,
         MessageState.FAILED,
+        MessageState.REJECTED,
         MessageState.EXPIRED,
         MessageState.CANCELLED,
         MessageState.PARTIALLY_DELIVERED,
@@ -194,6 +206,7 @@ LEGAL_TRANSITIONS: Final[frozenset[tuple[MessageState, MessageState]]] = frozens
         (_S, MessageState.CANCELLED),
         (_SD, MessageState.DELIVERED),
         (_SD, MessageState.FAILED),
+        (_SD, MessageState.REJECTED),  # every part REJECTD
         (_SD, MessageState.EXPIRED),
         (_SD, MessageState.PARTIALLY_DELIVERED),
         (_SD, MessageState.UNKNOWN),  # receipt timeout
@@ -217,7 +230,7 @@ RECEIPT_FINAL_STATS: Final[Mapping[str, PartState]] = {
     "DELIVRD": PartState.DELIVERED,
     "EXPIRED": PartState.EXPIRED,
     "UNDELIV": PartState.UNDELIVERED,
-    "REJECTD": PartState.UNDELIVERED,
+    "REJECTD": PartState.UNDELIVERED,  # the message aggregates to `rejected` if all are
     "DELETED": PartState.UNDELIVERED,
     "UNKNOWN": PartState.UNDELIVERED,
 }
@@ -766,16 +779,21 @@ def _create_schema(conn: sqlite3.Connection) -> None:
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     if version == SCHEMA_VERSION:
         return
-    if version == 1:  # v2 added messages.tlvs (NULL: none) and the state ``unknown``
+    if version in (1, 2):
         conn.execute("BEGIN IMMEDIATE")
         try:
-            conn.execute("ALTER TABLE messages ADD COLUMN tlvs TEXT")
+            if version == 1:  # v2 added messages.tlvs (NULL: none) and the state ``unknown``
+                conn.execute("ALTER TABLE messages ADD COLUMN tlvs TEXT")
+                conn.execute(
+                    "CREATE INDEX IF NOT EXISTS idx_messages_submitted ON messages (id)"
+                    " WHERE state = 'submitted'"
+                )
+                conn.execute(
+                    "INSERT OR IGNORE INTO counters (kind, key, n) VALUES ('message', 'unknown', 0)"
+                )
+            # v3 added the state ``rejected`` (no message can be in it yet: count 0)
             conn.execute(
-                "CREATE INDEX IF NOT EXISTS idx_messages_submitted ON messages (id)"
-                " WHERE state = 'submitted'"
-            )
-            conn.execute(
-                "INSERT OR IGNORE INTO counters (kind, key, n) VALUES ('message', 'unknown', 0)"
+                "INSERT OR IGNORE INTO counters (kind, key, n) VALUES ('message', 'rejected', 0)"
             )
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             conn.execute("COMMIT")
@@ -823,25 +841,46 @@ def _split_sql(script: str) -> list[str]:
 _STOP: Final = object()
 
 
+#: What an op's caller gets when its batch is settled: `(result, None)` or `(None, error)`.
+OpCallback = Callable[[Any, BaseException | None], None]
+
+
 @dataclass(slots=True)
 class _Op:
     fn: Callable[[sqlite3.Connection], Any]
     sync_future: concurrent.futures.Future[Any] | None = None
     loop: asyncio.AbstractEventLoop | None = None
     async_future: asyncio.Future[Any] | None = None
+    callback: OpCallback | None = None
     ok: bool = False
     value: Any = None
     error: BaseException | None = None
 
 
-def _settle(items: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
-    for fut, ok, value in items:
-        if fut.done():  # the awaiting task was cancelled: the op still ran
+def _target(op: _Op) -> asyncio.Future[Any] | OpCallback:
+    target = op.async_future if op.async_future is not None else op.callback
+    assert target is not None
+    return target
+
+
+def _settle(items: list[tuple[asyncio.Future[Any] | OpCallback, bool, Any]]) -> None:
+    for target, ok, value in items:
+        if not isinstance(target, asyncio.Future):
+            # A callback op (`AsyncMessageStore.*_nowait`): no task, no future, called in order.
+            try:
+                if ok:
+                    target(value, None)
+                else:
+                    target(None, value)
+            except Exception:
+                log.exception("smsh.gateway.store.callback_failed")
+            continue
+        if target.done():  # the awaiting task was cancelled: the op still ran
             continue
         if ok:
-            fut.set_result(value)
+            target.set_result(value)
         else:
-            fut.set_exception(value)
+            target.set_exception(value)
 
 
 class _Writer:
@@ -886,11 +925,16 @@ class _Writer:
             self._ops, self._batches, self._largest, self._failed_ops, self._failed_commits
         )
 
-    def submit(self, op: _Op) -> None:
+    def submit(self, op: _Op | list[_Op]) -> None:
+        """Queue one op, or a list of ops that enter the same or consecutive batches in order."""
         with self._lock:
             if self._closed:
                 raise StoreClosedError("the message store is closed")
             self._queue.put(op)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     def close(self) -> None:
         with self._lock:
@@ -907,7 +951,7 @@ class _Writer:
                 first = self._queue.get()
                 if first is _STOP:
                     break
-                batch: list[_Op] = [first]
+                batch: list[_Op] = list(first) if isinstance(first, list) else [first]
                 stopping = self._fill(batch)
                 self._execute(batch)
         except BaseException as exc:  # pragma: no cover - defensive: keep callers from hanging
@@ -934,7 +978,10 @@ class _Writer:
                 return False
             if item is _STOP:
                 return True
-            batch.append(item)
+            if isinstance(item, list):
+                batch.extend(item)
+            else:
+                batch.append(item)
         return False
 
     def _execute(self, batch: list[_Op]) -> None:
@@ -1010,7 +1057,9 @@ class _Writer:
             failure.__cause__ = cause
             for op in batch:
                 op.ok, op.value, op.error = False, None, failure
-        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], bool, Any]]] = {}
+        by_loop: dict[
+            asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any] | OpCallback, bool, Any]]
+        ] = {}
         for op in batch:
             if op.sync_future is not None:
                 if op.ok:
@@ -1018,10 +1067,12 @@ class _Writer:
                 else:
                     assert op.error is not None
                     op.sync_future.set_exception(op.error)
-            elif op.loop is not None and op.async_future is not None:
-                by_loop.setdefault(op.loop, []).append(
-                    (op.async_future, op.ok, op.value if op.ok else op.error)
-                )
+            elif op.loop is not None:
+                target = op.async_future if op.async_future is not None else op.callback
+                if target is not None:
+                    by_loop.setdefault(op.loop, []).append(
+                        (target, op.ok, op.value if op.ok else op.error)
+                    )
         for loop, items in by_loop.items():
             try:
                 loop.call_soon_threadsafe(_settle, items)
@@ -1036,7 +1087,9 @@ class _Writer:
                 item = self._queue.get_nowait()
             except queue.Empty:
                 break
-            if item is not _STOP:
+            if isinstance(item, list):
+                pending.extend(item)
+            elif item is not _STOP:
                 pending.append(item)
         for op in pending:
             op.ok, op.error = False, error
@@ -1140,6 +1193,21 @@ def _set_state(
     extra_args: tuple[Any, ...] = (),
 ) -> MessageState:
     current = _state_of(conn, message_id)
+    _transition(conn, message_id, current, target, now, action, extra_sql, extra_args)
+    return current
+
+
+def _transition(
+    conn: sqlite3.Connection,
+    message_id: int,
+    current: MessageState,
+    target: MessageState,
+    now: float,
+    action: str,
+    extra_sql: str = "",
+    extra_args: tuple[Any, ...] = (),
+) -> None:
+    """`_set_state` for a caller that has just read `current` in this transaction."""
     check_transition(message_id, current, target, action)
     done_sql = ", done_at = ?" if target in TERMINAL_STATES else ""
     done_args: tuple[Any, ...] = (now,) if target in TERMINAL_STATES else ()
@@ -1147,7 +1215,6 @@ def _set_state(
         f"UPDATE messages SET state = ?, updated_at = ?{done_sql}{extra_sql} WHERE id = ?",
         (target.value, now, *done_args, *extra_args, message_id),
     )
-    return current
 
 
 def _op_claim(conn: sqlite3.Connection, now: float, limit: int, bind: str | None) -> ClaimBatch:
@@ -1222,7 +1289,7 @@ def _claimed(conn: sqlite3.Connection, r: tuple[Any, ...]) -> ClaimedMessage:
         route=r[19],
         bind=r[20],
         campaign_id=r[22],
-        metadata=json.loads(r[23]),
+        metadata={} if r[23] == "{}" else json.loads(r[23]),  # most have none (`_dumps`)
         tlvs=_load_tlvs(r[26]),
     )
 
@@ -1322,8 +1389,11 @@ def _op_part_submit(
     bind: str | None,
     sequence_number: int | None,
 ) -> int:
+    # One read for the message and the part (the hot path: one call per submit_sm).
     row = conn.execute(
-        "SELECT state, attempts, parts_total FROM messages WHERE id = ?", (message_id,)
+        "SELECT m.state, m.attempts, m.parts_total, p.state FROM messages m"
+        " LEFT JOIN parts p ON p.message_id = m.id AND p.seq = ? WHERE m.id = ?",
+        (part_seq, message_id),
     ).fetchone()
     if row is None:
         raise UnknownMessageError(message_id)
@@ -1332,12 +1402,9 @@ def _op_part_submit(
         raise IllegalTransitionError(message_id, state.value, "submitting", "record_part_submit")
     if not 1 <= part_seq <= total:
         raise StoreError(f"message {message_id} has {total} parts; there is no part {part_seq}")
-    part = conn.execute(
-        "SELECT state FROM parts WHERE message_id = ? AND seq = ?", (message_id, part_seq)
-    ).fetchone()
-    if part is not None and PartState(part[0]) in PART_DONE:
+    if row[3] is not None and PartState(row[3]) in PART_DONE:
         raise IllegalTransitionError(
-            message_id, f"part {part_seq} {part[0]}", "submitting", "record_part_submit"
+            message_id, f"part {part_seq} {row[3]}", "submitting", "record_part_submit"
         )
     conn.execute(
         "INSERT INTO parts (message_id, seq, total, state, attempt_no, bind, sequence_number,"
@@ -1361,6 +1428,45 @@ def _op_part_submit(
     return int(cur.lastrowid or 0)
 
 
+#: One fact of a group op (see `MessageStore._queue_fact`): the op's arguments after the
+#: connection, and the caller's callback.
+_Fact = tuple[tuple[Any, ...], OpCallback]
+
+
+def _op_group(
+    conn: sqlite3.Connection, run: Callable[..., Any], facts: Sequence[_Fact]
+) -> list[tuple[Any, BaseException | None]]:
+    """``run(conn, *args)`` for each fact, in order. A fact refused by the op (a `StoreError`)
+    is answered with its error and the others go on: the grouped ops (`_op_part_submit`,
+    `_op_resp`, `_op_receipt`) raise it only before they write anything, so nothing of a
+    refused fact is kept. A database error fails the whole group op (the writer then reruns
+    the batch with savepoints, and every fact of the group gets the error)."""
+    results: list[tuple[Any, BaseException | None]] = []
+    for args, _cb in facts:
+        try:
+            value = run(conn, *args)
+        except StoreError as exc:
+            results.append((None, exc))
+        else:
+            results.append((value, None))
+    return results
+
+
+def _settle_group(
+    facts: Sequence[_Fact],
+    results: list[tuple[Any, BaseException | None]] | None,
+    error: BaseException | None,
+) -> None:
+    for i, (_args, callback) in enumerate(facts):
+        try:
+            if results is None:
+                callback(None, error)
+            else:
+                callback(*results[i])
+        except Exception:
+            log.exception("smsh.gateway.store.callback_failed")
+
+
 def _op_resp(
     conn: sqlite3.Connection,
     normalize: Callable[[str], str],
@@ -1371,21 +1477,23 @@ def _op_resp(
     smsc_message_id: str | None,
     error: str | None,
 ) -> RespOutcome:
+    # One read for the message and the part (the hot path: one call per response).
     row = conn.execute(
-        "SELECT state, parts_total FROM messages WHERE id = ?", (message_id,)
+        "SELECT m.state, m.parts_total, p.state, p.attempt_no FROM messages m"
+        " LEFT JOIN parts p ON p.message_id = m.id AND p.seq = ? WHERE m.id = ?",
+        (part_seq, message_id),
     ).fetchone()
     if row is None:
         raise UnknownMessageError(message_id)
-    part = conn.execute(
-        "SELECT state, attempt_no FROM parts WHERE message_id = ? AND seq = ?",
-        (message_id, part_seq),
-    ).fetchone()
-    if part is None or PartState(part[0]) is not PartState.SUBMITTING:
-        have = "no submit recorded" if part is None else part[0]
+    if row[2] is None or PartState(row[2]) is not PartState.SUBMITTING:
+        have = "no submit recorded" if row[2] is None else row[2]
         raise IllegalTransitionError(
             message_id, f"part {part_seq} {have}", "submitted/rejected", "record_resp"
         )
-    attempt_no = int(part[1])
+    attempt_no = int(row[3])
+    norm = normalize(smsc_message_id) if command_status == 0 and smsc_message_id else ""
+    if command_status == 0 and not norm:  # checked before writing (see `_op_group`)
+        raise StoreError(f"message {message_id} part {part_seq}: ESME_ROK without a message_id")
     conn.execute(
         "UPDATE attempts SET command_status = ?, resp_at = ?, error = ?"
         " WHERE id = (SELECT MAX(id) FROM attempts WHERE message_id = ? AND part_seq = ?"
@@ -1404,9 +1512,6 @@ def _op_resp(
             (error or f"command_status 0x{command_status:08X}", now, message_id),
         )
         return RespOutcome(PartState.REJECTED, MessageState(row[0]), 0)
-    norm = normalize(smsc_message_id) if smsc_message_id else ""
-    if not norm:
-        raise StoreError(f"message {message_id} part {part_seq}: ESME_ROK without a message_id")
     conn.execute(
         "UPDATE parts SET state = 'submitted', resp_at = ?, command_status = 0,"
         " smsc_message_id = ?, smsc_id_norm = ? WHERE message_id = ? AND seq = ?",
@@ -1414,12 +1519,16 @@ def _op_resp(
     )
     state = MessageState(row[0])
     if state in (MessageState.SUBMITTING, MessageState.QUEUED, MessageState.SCHEDULED):
-        done = conn.execute(
-            "SELECT COUNT(*) FROM parts WHERE message_id = ? AND state IN (?, ?, ?, ?)",
-            (message_id, *(s.value for s in sorted(PART_DONE))),
-        ).fetchone()[0]
-        if int(done) >= int(row[1]):
-            _set_state(conn, message_id, MessageState.SUBMITTED, now, "record_resp")
+        total = int(row[1])
+        if total == 1:  # this part was the only one
+            done = 1
+        else:
+            done = conn.execute(
+                "SELECT COUNT(*) FROM parts WHERE message_id = ? AND state IN (?, ?, ?, ?)",
+                (message_id, *(s.value for s in sorted(PART_DONE))),
+            ).fetchone()[0]
+        if int(done) >= total:
+            _transition(conn, message_id, state, MessageState.SUBMITTED, now, "record_resp")
             state = MessageState.SUBMITTED
     waiting = conn.execute(
         "SELECT id, stat, err, received_at, status FROM receipts WHERE smsc_id_norm = ?"
@@ -1432,7 +1541,9 @@ def _op_resp(
         applied += 1
         if was == ReceiptStatus.PENDING.value:
             pending.append((stat, err))
-    state = _aggregate(conn, message_id, now)
+    if applied:
+        # Without a receipt applied this part is not final, so the message cannot be.
+        state = _aggregate(conn, message_id, now)
     return RespOutcome(PartState.SUBMITTED, state, applied, tuple(pending))
 
 
@@ -1491,10 +1602,30 @@ def _aggregate(conn: sqlite3.Connection, message_id: int, now: float) -> Message
         target = MessageState.PARTIALLY_DELIVERED
     elif expired == total:
         target = MessageState.EXPIRED
+    elif undelivered == total and _all_rejected(conn, message_id, total):
+        target = MessageState.REJECTED
     else:
         target = MessageState.FAILED
     _set_state(conn, message_id, target, now, "receipt")
     return target
+
+
+def _all_rejected(conn: sqlite3.Connection, message_id: int, total: int) -> bool:
+    """True when every part's final receipt stat is REJECTD (as `_apply_receipt` reads it)."""
+    rejected = conn.execute(
+        "SELECT COUNT(*) FROM parts WHERE message_id = ? AND state = ?"
+        " AND UPPER(TRIM(receipt_stat)) = 'REJECTD'",
+        (message_id, PartState.UNDELIVERED.value),
+    ).fetchone()[0]
+    return int(rejected) == total
+
+
+#: The message state a one-part message takes when its part becomes final.
+_SINGLE_PART_FINAL: Final[Mapping[PartState, MessageState]] = {
+    PartState.DELIVERED: MessageState.DELIVERED,
+    PartState.EXPIRED: MessageState.EXPIRED,
+    PartState.UNDELIVERED: MessageState.FAILED,
+}
 
 
 def _op_receipt(
@@ -1508,23 +1639,54 @@ def _op_receipt(
     done_at: float | None,
 ) -> ReceiptOutcome:
     norm = normalize(smsc_message_id)
+    part = (
+        conn.execute(
+            "SELECT p.message_id, p.seq, p.state, m.state, m.parts_total FROM parts p"
+            " JOIN messages m ON m.id = p.message_id"
+            " WHERE p.smsc_id_norm = ? ORDER BY p.resp_at DESC LIMIT 1",
+            (norm,),
+        ).fetchone()
+        if norm  # an id that normalises to nothing can never be matched
+        else None
+    )
+    if part is None:
+        cur = conn.execute(
+            "INSERT INTO receipts (smsc_message_id, smsc_id_norm, stat, err, raw, done_at,"
+            " received_at, status) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')",
+            (smsc_message_id, norm, stat, err, raw, done_at, now),
+        )
+        return ReceiptOutcome(ReceiptStatus.PENDING, int(cur.lastrowid or 0), None, None, None)
+    message_id, seq = int(part[0]), int(part[1])
+    # The receipt row is written once, already matched (or duplicate): the same rows and
+    # counters as inserting it pending and matching it, with two statements fewer.
+    final: PartState | None = None
+    if PartState(part[2]) in PART_FINAL:
+        status = ReceiptStatus.DUPLICATE
+    else:
+        status = ReceiptStatus.MATCHED
+        final = RECEIPT_FINAL_STATS.get(stat.strip().upper())
+        conn.execute(
+            "UPDATE parts SET state = ?, receipt_stat = ?, receipt_err = ?, receipt_at = ?"
+            " WHERE message_id = ? AND seq = ?",
+            (final.value if final is not None else part[2], stat, err, now, message_id, seq),
+        )
     cur = conn.execute(
         "INSERT INTO receipts (smsc_message_id, smsc_id_norm, stat, err, raw, done_at,"
-        " received_at, status) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')",
-        (smsc_message_id, norm, stat, err, raw, done_at, now),
+        " received_at, status, message_id, part_seq, matched_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (smsc_message_id, norm, stat, err, raw, done_at, now, status.value, message_id, seq, now),
     )
     receipt_id = int(cur.lastrowid or 0)
-    if not norm:  # an id that normalises to nothing can never be matched
-        return ReceiptOutcome(ReceiptStatus.PENDING, receipt_id, None, None, None)
-    part = conn.execute(
-        "SELECT message_id, seq FROM parts WHERE smsc_id_norm = ? ORDER BY resp_at DESC LIMIT 1",
-        (norm,),
-    ).fetchone()
-    if part is None:
-        return ReceiptOutcome(ReceiptStatus.PENDING, receipt_id, None, None, None)
-    message_id, seq = int(part[0]), int(part[1])
-    status = _apply_receipt(conn, receipt_id, message_id, seq, stat, err, now, now)
-    state = _aggregate(conn, message_id, now)
+    state = MessageState(part[3])
+    if status is ReceiptStatus.DUPLICATE or (final is not None and int(part[4]) > 1):
+        state = _aggregate(conn, message_id, now)
+    elif final is not None and state is MessageState.SUBMITTED:
+        # A one-part message: its only part decides (as `_aggregate` would).
+        target = _SINGLE_PART_FINAL[final]
+        if target is MessageState.FAILED and stat.strip().upper() == "REJECTD":
+            target = MessageState.REJECTED  # as `_all_rejected` decides for several parts
+        _transition(conn, message_id, state, target, now, "receipt")
+        state = target
     return ReceiptOutcome(status, receipt_id, message_id, seq, state)
 
 
@@ -1760,6 +1922,10 @@ class MessageStore:
             )
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open message store {self.path}: {exc}") from exc
+        self._tick_ops: dict[asyncio.AbstractEventLoop, list[_Op]] = {}
+        self._tick_groups: dict[
+            tuple[asyncio.AbstractEventLoop, Callable[..., Any]], list[_Fact]
+        ] = {}
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
@@ -1780,8 +1946,65 @@ class MessageStore:
     async def _acall(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[T] = loop.create_future()
-        self._writer.submit(_Op(fn, loop=loop, async_future=fut))
+        self._queue_op(loop, _Op(fn, loop=loop, async_future=fut))
         return await fut
+
+    def _submit_nowait(self, fn: Callable[[sqlite3.Connection], Any], on_done: OpCallback) -> None:
+        """Queue `fn` for the writer; `on_done(result, error)` runs on the running loop after
+        the batch holding it commits (or fails). Raises `StoreClosedError` at once when closed."""
+        loop = asyncio.get_running_loop()
+        self._queue_op(loop, _Op(fn, loop=loop, callback=on_done))
+
+    def _queue_op(self, loop: asyncio.AbstractEventLoop, op: _Op) -> None:
+        """Collect the ops a loop issues during one pass and hand them to the writer together
+        at the end of the pass (one queue put and one writer wake-up per pass, larger group
+        commits). Order is kept: every asyncio op of the loop goes through here."""
+        if self._writer.closed:
+            raise StoreClosedError("the message store is closed")
+        pending = self._tick_ops.get(loop)
+        if pending is None:
+            pending = self._tick_ops[loop] = []
+            loop.call_soon(self._flush_tick, loop)
+        pending.append(op)
+
+    def _queue_fact(
+        self, run: Callable[..., Any], args: tuple[Any, ...], on_done: OpCallback
+    ) -> None:
+        """The facts of one kind (`run`: part submits, responses, receipts) queued during one
+        loop pass share one op, at the place of the first of them: one op and one pass over
+        the writer's per-op machinery for the burst of PDUs a loop pass handles. Moving a
+        fact earlier than ops of other kinds queued in the same pass is safe for these: a
+        part's submit and its response are never in one pass (the response is read after
+        the write is flushed), and a receipt and its response may come in either order (the
+        store matches a receipt that came first when the response lands)."""
+        loop = asyncio.get_running_loop()
+        key = (loop, run)
+        group = self._tick_groups.get(key)
+        if group is None:
+            group = []
+            self._queue_op(
+                loop,
+                _Op(
+                    lambda c: _op_group(c, run, group),
+                    loop=loop,
+                    callback=lambda result, error: _settle_group(group, result, error),
+                ),
+            )
+            self._tick_groups[key] = group
+        group.append((args, on_done))
+
+    def _flush_tick(self, loop: asyncio.AbstractEventLoop) -> None:
+        for key in [k for k in self._tick_groups if k[0] is loop]:
+            del self._tick_groups[key]
+        ops = self._tick_ops.pop(loop, None)
+        if not ops:
+            return
+        try:
+            self._writer.submit(ops)
+        except StoreClosedError as exc:
+            for op in ops:
+                op.ok, op.error = False, exc
+            _settle([(_target(op), False, exc) for op in ops])
 
     def _reader(self) -> sqlite3.Connection:
         if self._closed:
@@ -1806,6 +2029,8 @@ class MessageStore:
         if self._closed:
             return
         self._closed = True
+        for loop in list(self._tick_ops):  # ops queued in this loop pass still go in
+            self._flush_tick(loop)
         self._writer.close()
         with self._readers_lock:
             for conn in self._readers:
@@ -2427,6 +2652,115 @@ class AsyncMessageStore:
         """See `MessageStore.suppressed_among` (runs in a worker thread)."""
         wanted = list(numbers)
         return await asyncio.to_thread(self._s.suppressed_among, wanted)
+
+    # -- callback variants: the hot path of the binds ---------------------------------------
+    #
+    # Same ops as above, but the caller passes `on_done(result, error)` instead of awaiting:
+    # the op enters the writer's queue at once (so ops are queued in the order the facts
+    # happened, with no task start in between), and `on_done` runs on the calling loop after
+    # the batch holding it commits, one loop callback per batch for all of them. This saves a
+    # task, a coroutine and a future per PDU. They raise `StoreClosedError` at once.
+
+    def record_part_submit_nowait(
+        self,
+        message_id: int,
+        part_seq: int,
+        now: float,
+        *,
+        bind: str | None = None,
+        sequence_number: int | None = None,
+        on_done: OpCallback,
+    ) -> None:
+        """See `MessageStore.record_part_submit`; `on_done` gets the attempt row id.
+
+        The part submits queued during one loop pass run as one op (see `_queue_fact`).
+        """
+        self._s._queue_fact(
+            _op_part_submit, (message_id, part_seq, now, bind, sequence_number), on_done
+        )
+
+    def record_resp_nowait(
+        self,
+        message_id: int,
+        part_seq: int,
+        now: float,
+        *,
+        command_status: int,
+        smsc_message_id: str | None = None,
+        error: str | None = None,
+        on_done: OpCallback,
+    ) -> None:
+        """See `MessageStore.record_resp`; `on_done` gets the `RespOutcome`. The responses
+        queued during one loop pass run as one op (see `MessageStore._queue_fact`)."""
+        self._s._queue_fact(
+            _op_resp,
+            (
+                self._s._normalize,
+                message_id,
+                part_seq,
+                now,
+                command_status,
+                smsc_message_id,
+                error,
+            ),
+            on_done,
+        )
+
+    def record_receipt_nowait(
+        self,
+        smsc_message_id: str,
+        stat: str,
+        now: float,
+        *,
+        err: str | None = None,
+        raw: str | None = None,
+        done_at: float | None = None,
+        on_done: OpCallback,
+    ) -> None:
+        """See `MessageStore.record_receipt`; `on_done` gets the `ReceiptOutcome` (after the
+        COMMIT: acknowledge the deliver_sm from there). The receipts queued during one loop
+        pass run as one op (see `MessageStore._queue_fact`)."""
+        self._s._queue_fact(
+            _op_receipt,
+            (self._s._normalize_receipt, smsc_message_id, stat, now, err, raw, done_at),
+            on_done,
+        )
+
+    def requeue_nowait(
+        self,
+        message_id: int,
+        now: float,
+        *,
+        retry_at: float | None = None,
+        error: str | None = None,
+        on_done: OpCallback,
+    ) -> None:
+        """See `MessageStore.requeue`."""
+        self._s._submit_nowait(lambda c: _op_requeue(c, message_id, now, retry_at, error), on_done)
+
+    def release_nowait(
+        self,
+        message_id: int,
+        now: float,
+        *,
+        until: float | None = None,
+        reason: str | None = None,
+        on_done: OpCallback,
+    ) -> None:
+        """See `MessageStore.release`."""
+        self._s._submit_nowait(lambda c: _op_release(c, message_id, now, until, reason), on_done)
+
+    def finalise_nowait(
+        self,
+        message_id: int,
+        state: MessageState,
+        now: float,
+        *,
+        error: str | None = None,
+        on_done: OpCallback,
+    ) -> None:
+        """See `MessageStore.finalise`."""
+        self._s._submit_nowait(lambda c: _op_finalise(c, message_id, state, now, error), on_done)
 
     async def aclose(self) -> None:
         """Close the store without blocking the loop (see `MessageStore.close`)."""

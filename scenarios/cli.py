@@ -54,7 +54,7 @@ COMMANDS: Final[dict[str, tuple[str, str]]] = {
     ),
     "tui": (
         "scenarios.commands.tui",
-        "operator console: binds, queues, messages, handsets, scenario; pause/rate/fault/drain",
+        "operator console: binds, queues, messages, handsets, scenario, campaigns; controls",
     ),
 }
 

@@ -85,6 +85,7 @@ from sms.bus.events import (
     PartSubmitted,
     ReceiptReceived,
     SubmitResponded,
+    SubmitTimedOut,
 )
 from sms.numbers import try_parse
 
@@ -939,6 +940,13 @@ class Ledger:
                 latency_ms=event.latency_ms,
                 bind=event.bind_id,
                 generic_nack=event.generic_nack,
+            )
+        elif isinstance(event, SubmitTimedOut):
+            self.record_timeout(
+                self._ids.get(event.message_id, event.message_id),
+                event.part,
+                event.at,
+                bind=event.bind_id,
             )
         elif isinstance(event, ReceiptReceived):
             key = None

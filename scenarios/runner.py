@@ -12,8 +12,11 @@ Theory of operation:
        simulator (`simulator.testing.running_simulator`, with `CarrierNetworkHandler` over
        `CarrierNetwork(scenario.network_config(), seed, name)`) listens on a free loopback port;
        the gateway (`gateway.gateway.Gateway`, with a SQLite store in the run directory) binds
-       to it with the scenario's credentials. Both publish on one `InMemoryBus`, and every event
-       is piped into `Ledger.observe`. `gateway.control.GatewayControls` answers operator
+       to it with the scenario's credentials. Both publish on one `InMemoryBus` (the caller's,
+       when it passes ``bus=``; else one the runner opens and closes), and every event is piped
+       into `Ledger.observe`. The runner publishes its own `ScenarioProgress` there too
+       (component `PROGRESS_COMPONENT`, instance `PROGRESS_INSTANCE`), about once a real second
+       and once at the end. `gateway.control.GatewayControls` answers operator
        controls (pause_bind, resume_bind, set_rate, drain) on that bus during the run, and
        `simulator.control.SimulatorControls` the simulator's (inject_fault, clear_fault). With a
        `bus_url`, a `sms.bus.bridge.BusBridge` mirrors every event to that (MQTT) bus and
@@ -33,8 +36,8 @@ Sending policies are the gateway's (`gateway.admission`); the runner only config
     * `gateway.owner_check` becomes the gateway's `owner_check` section. A message whose stream
       gives an obtained date carries it in its metadata (``obtained``) and the gateway checks it
       before accepting it, against `owner_check.url` or, when that is None, the simulator's
-      lookup API (`simulator.lookup.running_lookup` on loopback, installed as the gateway's
-      client by `SendingPolicies.install`). The gateway's refusals (``owner_check_blocked``,
+      lookup API (`simulator.lookup.running_lookup` on loopback, given to the gateway as its
+      ``owner_check`` client). The gateway's refusals (``owner_check_blocked``,
       ``owner_check_no_data``, ``owner_check_failed``: fail closed) are recorded as refused.
     * `gateway.quiet_hours` becomes the gateway's `quiet_hours` section: the gateway accepts a
       message due outside the window as scheduled for the next opening, with its validity
@@ -58,30 +61,20 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
-from zoneinfo import ZoneInfo
 
 from gateway.config import config_from_dict
 from gateway.control import GatewayControls
-from gateway.errors import GatewayError, QuietHoursError
 from gateway.gateway import Gateway, open_store
-from gateway.ownercheck import HttpOwnerCheckClient, NoDataPolicy, OwnerCheckClient, OwnerStatus
-from gateway.policy.quiet import DailyWindow, send_slot
+from gateway.ownercheck import HttpOwnerCheckClient, OwnerCheckClient
 from gateway.routing import SubmitRejected
 from gateway.store import TERMINAL_STATES, MessageState
 from scenarios.expectations import ExpectationResult, LiveExpectations, RunResults, evaluate
 from scenarios.ledger import Ledger, RunDirectory, create_run_directory, open_ledger
 from scenarios.report import report_json, write_reports
-from scenarios.schema import (
-    GatewaySpec,
-    OwnerCheckPolicy,
-    QuietHoursPolicy,
-    Scenario,
-    SimulatorSpec,
-    parse_address,
-)
+from scenarios.schema import GatewaySpec, Scenario, SimulatorSpec, parse_address
 from scenarios.traffic import TrafficMessage, generate, timeline
 from simulator.carrier import CarrierNetworkHandler
 from simulator.control import SimulatorControls
@@ -89,18 +82,18 @@ from simulator.lookup import running_lookup
 from simulator.network import CarrierNetwork
 from simulator.testing import running_simulator
 from sms.bus.bridge import BusBridge
-from sms.bus.bus import Bus, Subscription
+from sms.bus.bus import Bus, Publisher, Subscription
+from sms.bus.errors import BusClosed
 from sms.bus.events import ScenarioPhase, ScenarioProgress
 from sms.bus.memory import InMemoryBus
 from sms.bus.url import bus_from_url
 from sms.clock import ScaledClock
-from sms.numbers import NumberError, parse_msisdn
 
 __all__ = [
     "FALLBACK_SENDER",
-    "Handoff",
+    "PROGRESS_COMPONENT",
+    "PROGRESS_INSTANCE",
     "RunOutcome",
-    "SendingPolicies",
     "UnsupportedScenario",
     "account_route",
     "gateway_config",
@@ -116,6 +109,9 @@ FALLBACK_SENDER: Final[str] = "00051234"
 _POLL_S: Final[float] = 0.05
 #: Buffer of the ledger's bus subscription: large, so no fact is dropped.
 _BUS_BUFFER: Final[int] = 1_000_000
+#: Component and instance of the `ScenarioProgress` events the runner publishes.
+PROGRESS_COMPONENT: Final[str] = "scenario"
+PROGRESS_INSTANCE: Final[str] = "runner"
 
 ProgressCallback = Callable[[ScenarioProgress], None]
 """Called about once a real second with where the run stands."""
@@ -324,114 +320,6 @@ def _route_for(spec: GatewaySpec, message: TrafficMessage) -> str | None:
     return None
 
 
-#: Validity assumed for the quiet-hours cap when neither the message nor the gateway sets one.
-_QUIET_DEFAULT_VALIDITY_S: Final[float] = 86_400.0
-
-
-@dataclass(frozen=True, slots=True)
-class Handoff:
-    """What the sending policies decided for one message at hand-off."""
-
-    refused: tuple[str, str] | None = None
-    """(reason, detail) when the message must not be submitted."""
-    not_before: float | None = None
-    """Clock time before which the gateway must not send it (quiet hours)."""
-    validity_s: float | None = None
-    """Validity to submit with (None: the message's own)."""
-
-
-class SendingPolicies:
-    """The scenario's owner check and quiet hours as the runner sees them.
-
-    The gateway applies both itself (`gateway.admission`, configured by `gateway_config`);
-    `install` gives it the owner-check client the runner started. `decide` evaluates the same
-    rules for one message without a gateway (a preview; `_drive` does not use it).
-
-    Args:
-        owner_check: The scenario's owner-check policy.
-        quiet_hours: The scenario's quiet-hours policy.
-        client: Owner-check client (required when the owner check is enabled).
-        default_validity_s: The gateway's default validity (None: the SMSC's).
-    """
-
-    def __init__(
-        self,
-        owner_check: OwnerCheckPolicy,
-        quiet_hours: QuietHoursPolicy,
-        *,
-        client: OwnerCheckClient | None = None,
-        default_validity_s: float | None = None,
-    ) -> None:
-        if owner_check.enabled and client is None:
-            raise ValueError("the owner check is enabled but no client was given")
-        self._client = client if owner_check.enabled else None
-        self._no_data = NoDataPolicy(owner_check.no_data)
-        self._window = DailyWindow.parse(quiet_hours.window) if quiet_hours.enabled else None
-        self._zone = ZoneInfo(quiet_hours.timezone)
-        self._default_validity_s = default_validity_s
-
-    @property
-    def client(self) -> OwnerCheckClient | None:
-        """The owner-check client (None when the owner check is off)."""
-        return self._client
-
-    def install(self, gateway: Gateway) -> None:
-        """Give `gateway` the owner-check client, unless it has one of its own (a URL)."""
-        if self._client is not None and gateway.admission.client is None:
-            gateway.admission.client = self._client
-
-    async def decide(self, message: TrafficMessage, now: float) -> Handoff:
-        """Decide what happens to `message` handed over at clock time `now`."""
-        if self._client is not None and message.obtained is not None:
-            refused = await self._owner(self._client, message)
-            if refused is not None:
-                return Handoff(refused=refused)
-        if self._window is None:
-            return Handoff()
-        validity = message.validity_s or self._default_validity_s or _QUIET_DEFAULT_VALIDITY_S
-        try:
-            slot = send_slot(
-                self._window,
-                self._zone,
-                datetime.fromtimestamp(now, UTC),
-                validity=timedelta(seconds=validity),
-            )
-        except QuietHoursError as exc:
-            return Handoff(refused=("quiet_hours", str(exc)))
-        start = slot.not_before.timestamp()
-        return Handoff(
-            not_before=start if slot.deferred else None,
-            validity_s=(slot.validity_until - slot.not_before).total_seconds(),
-        )
-
-    async def _owner(
-        self, client: OwnerCheckClient, message: TrafficMessage
-    ) -> tuple[str, str] | None:
-        assert message.obtained is not None
-        try:
-            number = parse_msisdn(message.destination).e164
-        except NumberError:
-            return None  # the gateway refuses the number itself, with its own reason
-        try:
-            results = await client.check_many([(number, message.obtained)])
-            result = results[number]
-        except (GatewayError, KeyError) as exc:
-            return ("owner_check_failed", f"owner check of {number} failed: {exc}")
-        if result.status is OwnerStatus.CHANGED:
-            since = result.last_change_date
-            when = f" (last change {since.isoformat()})" if since is not None else ""
-            return (
-                "owner_check_blocked",
-                f"{number} changed hands since {message.obtained.isoformat()}{when}",
-            )
-        if result.status is OwnerStatus.NO_DATA and self._no_data is NoDataPolicy.HOLD:
-            return (
-                "owner_check_no_data",
-                f"no owner data for {number} back to {message.obtained.isoformat()}",
-            )
-        return None
-
-
 class _Cutoff:
     """Once the run has stopped, what the shutdown itself publishes (binds closing, ...) stays
     out of the ledger: `close` takes every event published up to the stop, then shuts the door.
@@ -474,6 +362,7 @@ async def run_scenario(
     progress_interval: float = 1.0,
     extra_meta: dict[str, Any] | None = None,
     bus_url: str | None = None,
+    bus: InMemoryBus | None = None,
 ) -> RunOutcome:
     """Run a scenario end to end (see the module docstring).
 
@@ -482,12 +371,14 @@ async def run_scenario(
         root: Parent directory of the run directory.
         speed: Simulated seconds per real second (None: the scenario's `speed`).
         progress: Called with a `ScenarioProgress` about every `progress_interval` real seconds
-            and once at the end.
-        progress_interval: Real seconds between progress calls.
+            and once at the end (each one is published on the bus first).
+        progress_interval: Real seconds between progress events.
         extra_meta: More metadata for run.json and the report.
         bus_url: Also mirror every event to this bus (``mqtt://host:port``) and take controls
             (``smsh/v1/control/#``) from it, through a `sms.bus.bridge.BusBridge`; the ledger
             still reads the in-process bus. None: the in-process bus only.
+        bus: The in-process bus to run on, started by the caller, who also closes it (an
+            operator console watching it, for example). None: the runner opens its own.
 
     Returns:
         The outcome: run directory, results, verdicts and the JSON report.
@@ -519,8 +410,11 @@ async def run_scenario(
         spec = scenario.gateway_spec
         network = CarrierNetwork(scenario.network_config(), scenario.seed, scenario.name)
         handler = CarrierNetworkHandler(network)
-        async with InMemoryBus() as bus, _bridged(bus, remote):
-            subscription = bus.subscribe("#", maxsize=_BUS_BUFFER, overflow="drop_newest")
+        async with contextlib.AsyncExitStack() as bus_stack:
+            events = bus if bus is not None else await bus_stack.enter_async_context(InMemoryBus())
+            await bus_stack.enter_async_context(_bridged(events, remote))
+            emit = _progress_emitter(events, progress)
+            subscription = events.subscribe("#", maxsize=_BUS_BUFFER, overflow="drop_newest")
             async with subscription:
                 cutoff = _Cutoff()
                 pump = asyncio.create_task(_pump(subscription, ledger, cutoff))
@@ -529,7 +423,7 @@ async def run_scenario(
                         simulator_config(
                             scenario.simulator_spec, epoch_s=start, seed=scenario.seed
                         ),
-                        bus=bus,
+                        bus=events,
                         clock=clock,
                         handler=handler,
                     ) as sim:
@@ -550,21 +444,15 @@ async def run_scenario(
                         try:
                             async with contextlib.AsyncExitStack() as stack:
                                 client: OwnerCheckClient | None = None
-                                if spec.owner_check.enabled:
-                                    url = spec.owner_check.url
-                                    if url is None:
-                                        url = await stack.enter_async_context(
-                                            running_lookup(network, clock)
-                                        )
+                                if spec.owner_check.enabled and spec.owner_check.url is None:
+                                    # No URL: the simulator's lookup API stands in for the
+                                    # carrier's (with a URL the gateway makes its own client).
+                                    url = await stack.enter_async_context(
+                                        running_lookup(network, clock)
+                                    )
                                     client = HttpOwnerCheckClient(url, timeout=10.0)
-                                policies = SendingPolicies(
-                                    spec.owner_check,
-                                    spec.quiet_hours,
-                                    client=client,
-                                    default_validity_s=spec.validity,
-                                )
                                 gateway = await stack.enter_async_context(
-                                    Gateway(config, store, bus, clock)
+                                    Gateway(config, store, events, clock, owner_check=client)
                                 )
                                 await stack.enter_async_context(GatewayControls(gateway))
                                 await stack.enter_async_context(SimulatorControls(sim.server))
@@ -572,12 +460,11 @@ async def run_scenario(
                                     scenario,
                                     messages,
                                     gateway,
-                                    policies,
                                     ledger,
                                     clock,
                                     live,
                                     end_at=start + extent.run_end_s,
-                                    progress=progress,
+                                    emit=emit,
                                     progress_interval=progress_interval,
                                     wall0=wall0,
                                 )
@@ -590,11 +477,11 @@ async def run_scenario(
                     pump.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await pump
-        end = clock.now() if cutoff.at is None else cutoff.at
-        results = ledger.results(end_at=end, wall_s=time.monotonic() - wall0)
-        verdicts = evaluate(scenario.expectations, results)
-        if progress is not None:
-            progress(
+            end = clock.now() if cutoff.at is None else cutoff.at
+            results = ledger.results(end_at=end, wall_s=time.monotonic() - wall0)
+            verdicts = evaluate(scenario.expectations, results)
+            # Still on the bus (and its bridge): watchers see the run finish.
+            emit(
                 live.progress(
                     results,
                     at=end,
@@ -614,17 +501,29 @@ async def run_scenario(
     return RunOutcome(run, results, verdicts, report, stopped_early)
 
 
+def _progress_emitter(bus: Bus, progress: ProgressCallback | None) -> ProgressCallback:
+    """Publish each progress event on `bus` (as the runner), then hand it to `progress`."""
+    publisher = Publisher(bus, PROGRESS_COMPONENT, PROGRESS_INSTANCE)
+
+    def emit(event: ScenarioProgress) -> None:
+        with contextlib.suppress(BusClosed):  # a caller's bus closed early must not stop the run
+            publisher.publish_nowait(event)
+        if progress is not None:
+            progress(event)
+
+    return emit
+
+
 async def _drive(
     scenario: Scenario,
     messages: Sequence[TrafficMessage],
     gateway: Gateway,
-    policies: SendingPolicies,
     ledger: Ledger,
     clock: ScaledClock,
     live: LiveExpectations,
     *,
     end_at: float,
-    progress: ProgressCallback | None,
+    emit: ProgressCallback,
     progress_interval: float,
     wall0: float,
 ) -> bool:
@@ -633,16 +532,15 @@ async def _drive(
     start = scenario.start_s
     next_progress = time.monotonic()
     accepted = 0
-    policies.install(gateway)
 
     def report(phase: ScenarioPhase, done: int) -> None:
         nonlocal next_progress
-        if progress is None or time.monotonic() < next_progress:
+        if time.monotonic() < next_progress:
             return
         next_progress = time.monotonic() + progress_interval
         now = clock.now()
         share = done / len(messages) if messages else 1.0
-        progress(
+        emit(
             live.progress(
                 ledger.results(light=True, end_at=now, wall_s=time.monotonic() - wall0),
                 at=now,

@@ -725,7 +725,7 @@ class GatewayRoute(_Model):
 
 
 class OwnerCheckPolicy(_Model):
-    """The gateway's 他人接続判定 before sending (`gateway.campaigns.ownercheck`)."""
+    """The gateway's 他人接続判定 before sending (`gateway.ownercheck`)."""
 
     enabled: bool = False
     """Check every destination that carries an obtained date before its first submit, and refuse
@@ -744,7 +744,7 @@ _WINDOW: Final[str] = (
 
 
 class QuietHoursPolicy(_Model):
-    """The gateway's (campaign's) contact-hours rule (`gateway.campaigns.quiet`)."""
+    """The gateway's (campaign's) contact-hours rule (`gateway.policy.quiet`)."""
 
     enabled: bool = False
     """Defer messages due outside `window` to its next opening, and cap each message's

@@ -80,12 +80,15 @@ class TokenBucket:
         """Take one token if there is one.
 
         Args:
-            now: Current time (not earlier than the previous call's).
+            now: Current time. A time earlier than the previous call's adds no tokens (the
+                bucket may be created on one clock and read on a simulated one that starts
+                earlier; it must not go negative for that).
 
         Returns:
             True if a token was taken (the request may proceed).
         """
-        tokens = self._tokens + (now - self._at) * self.rate
+        elapsed = now - self._at
+        tokens = self._tokens + elapsed * self.rate if elapsed > 0 else self._tokens
         self._at = now
         if tokens > self.burst:
             tokens = self.burst

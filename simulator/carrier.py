@@ -3,7 +3,7 @@
 ``CarrierNetworkHandler`` implements the duck-typed ``simulator.smsc.Handler`` interface:
 
     handle_submit(Submission, now) -> Verdict     CarrierNetwork.submit(SubmittedMessage, now)
-    advance(now) -> [ReceiptOrder | MoOrder | Alert]   CarrierNetwork.advance(now) effects
+    advance(now) -> [ReceiptOrder | MoOrder | AlertOrder | Alert]   CarrierNetwork.advance(now)
     next_due() -> float | None                    the earlier of the model's and our own queue
 
 Mapping (one to one, as the server's module docstring sketches):
@@ -27,6 +27,10 @@ Mapping (one to one, as the server's module docstring sketches):
 * cancel_sm / replace_sm are not forwarded (the model has no cancel); the server ignores the
   model's later receipts for a cancelled record.
 * ``MoDue`` -> ``MoOrder`` carrying a ``DeliverSm`` (SAR TLVs when the reply is split with SAR).
+* ``AlertDue`` -> ``AlertOrder`` carrying an ``AlertNotification`` (SMPP 3.4 §4.12: the MS
+  address and TON/NPI as submitted, the ESME address that asked, ms_availability_status).
+  The model schedules one when a submit with set_dpf=1 (TLV 0x0421, read here) found the
+  handset absent; the alert falls due when the handset is reachable again.
 * ``NetworkEvent`` -> ``sms.bus.events.Alert`` via ``simulator.network.alerts.to_alert`` for
   every audit fact the bus names (misdelivery, spoofs, quiet hours, relabelled / replaced
   senders, filtered, opt-outs, lost receipts); ``message_completed`` -> ``HandsetDelivered``
@@ -60,6 +64,7 @@ from typing import Final, TypeVar
 from simulator.network.alerts import to_alert
 from simulator.network.effects import (
     ESM_CLASS_INTERMEDIATE,
+    AlertDue,
     Effect,
     EventKind,
     MoDue,
@@ -71,8 +76,15 @@ from simulator.network.faults import FaultPlan, SessionDecision
 from simulator.network.messages import SubmittedMessage, VendorFields, vendor_fields
 from simulator.network.network import CarrierNetwork
 from simulator.smpp.constants import CommandId, Tag
-from simulator.smpp.pdu import DeliverSm, Tlv, tlv_u8, tlv_u16
-from simulator.smsc import HandlerEffect, MoOrder, ReceiptOrder, Submission, Verdict
+from simulator.smpp.pdu import AlertNotification, DeliverSm, Tlv, tlv_u8, tlv_u16
+from simulator.smsc import (
+    AlertOrder,
+    HandlerEffect,
+    MoOrder,
+    ReceiptOrder,
+    Submission,
+    Verdict,
+)
 from sms.bus.events import BaseEvent, HandsetDelivered
 from sms.numbers import Msisdn, try_parse
 from sms.segments import Sar
@@ -111,8 +123,9 @@ def to_submitted(submission: Submission) -> SubmittedMessage:
     if submission.validity_at is not None:
         validity_s = max(submission.validity_at - submission.submitted_at, 0.0)
     umr: int | None = None
+    set_dpf = False
     tlvs = submission.tlvs
-    if not tlvs:  # the common case: no vendor fields, no user_message_reference
+    if not tlvs:  # the common case: no vendor fields, no user_message_reference, no set_dpf
         vendor = _NO_VENDOR
     else:
         vendor = vendor_fields({tag: value for tag, value in tlvs if tag in _VENDOR_TAGS})
@@ -121,7 +134,8 @@ def to_submitted(submission: Submission) -> SubmittedMessage:
         for tag, value in tlvs:
             if tag == Tag.USER_MESSAGE_REFERENCE and len(value) == 2:
                 umr = int.from_bytes(value, "big")
-                break
+            elif tag == Tag.SET_DPF and len(value) == 1:
+                set_dpf = value[0] == 1
     return SubmittedMessage(
         account=submission.account,
         source_addr=submission.source_addr,
@@ -138,6 +152,9 @@ def to_submitted(submission: Submission) -> SubmittedMessage:
         message_key=vendor.message_key,
         intended_owner=vendor.intended_owner,
         obtained_date=vendor.obtained_date,
+        dest_ton=submission.dest_addr_ton,
+        dest_npi=submission.dest_addr_npi,
+        set_dpf=set_dpf,
     )
 
 
@@ -182,19 +199,35 @@ def _mo_order(due: MoDue) -> MoOrder:
     )
 
 
-def to_order(effect: Effect) -> ReceiptOrder | MoOrder | BaseEvent | None:
+def _alert_order(due: AlertDue) -> AlertOrder:
+    pdu = AlertNotification(
+        source_addr_ton=due.ms_ton,
+        source_addr_npi=due.ms_npi,
+        source_addr=due.ms_addr,
+        esme_addr_ton=due.esme_ton,
+        esme_addr_npi=due.esme_npi,
+        esme_addr=due.esme_addr,
+        tlvs=(tlv_u8(Tag.MS_AVAILABILITY_STATUS, due.ms_availability_status),),
+    )
+    return AlertOrder(at=due.at, account=due.account, pdu=pdu)
+
+
+def to_order(effect: Effect) -> ReceiptOrder | MoOrder | AlertOrder | BaseEvent | None:
     """Map one model effect onto a handler effect.
 
     Args:
-        effect: A ``ReceiptDue``, ``MoDue`` or ``NetworkEvent``.
+        effect: A ``ReceiptDue``, ``MoDue``, ``AlertDue`` or ``NetworkEvent``.
 
     Returns:
-        The receipt order, MO order or bus alert; None for events the bus has no alert for.
+        The receipt order, MO order, alert_notification order or bus alert; None for events
+        the bus has no alert for.
     """
     if isinstance(effect, ReceiptDue):
         return _receipt_order(effect)
     if isinstance(effect, MoDue):
         return _mo_order(effect)
+    if isinstance(effect, AlertDue):
+        return _alert_order(effect)
     return to_alert(effect)
 
 
@@ -311,8 +344,7 @@ class CarrierNetworkHandler:
     @property
     def fault_plan(self) -> FaultPlan:
         """The model's live fault plan (``simulator.control`` adds and removes faults in it)."""
-        # CarrierNetwork keeps the plan private; it has no public accessor yet.
-        return self.network._faults
+        return self.network.fault_plan
 
     def handset_delivered(self, event: NetworkEvent) -> HandsetDelivered:
         """The bus event for a ``message_completed`` fact: the message as the handset shows it.

@@ -28,6 +28,8 @@ Example (every key optional)::
         max_tps: 50
         window: 10
         max_queue: 10000
+        outbind: {host: 127.0.0.1, port: 2776, system_id: smsh-sim, password: out}
+        distribution_lists: {staff: ["819011112222", "819033334444"]}
     lockout: {max_failures: 5, window_s: 60, lockout_s: 300}
     tls: {port: 3550, cert_file: cert.pem, key_file: key.pem}
     message_ids: {format: hex, width: 10}
@@ -78,6 +80,7 @@ __all__ = [
     "LookupConfig",
     "MessageIdConfig",
     "NetworkSection",
+    "OutbindConfig",
     "ReceiptConfig",
     "SimulatorConfig",
     "StoreConfig",
@@ -140,6 +143,40 @@ class AccountLimits(_Section):
     ``delivery.window`` (10 by default, a typical carrier value). Load tools raise it."""
 
 
+class OutbindConfig(_Section):
+    """Where the SMSC connects out to ask an ESME to bind (outbind, SMPP 3.4 §2.2.1, §4.1.7).
+
+    When the account has receipts or MO queued and no receiver or transceiver session bound,
+    the simulator opens a TCP connection to ``host:port``, sends ``outbind`` carrying
+    ``system_id`` / ``password``, and serves the connection like an accepted one: the ESME is
+    expected to answer with bind_receiver (3.4 prescribes it; any bind the account allows is
+    served). A refused or failed connection, or one closed before a receiver bound, is retried
+    after ``retry_initial_s``, doubling up to ``retry_max_s``, for as long as deliveries wait.
+    """
+
+    host: str = "127.0.0.1"
+    """The ESME's address."""
+    port: int = Field(ge=1, le=65535)
+    """The ESME's listening port."""
+    system_id: str | None = Field(default=None, max_length=15)
+    """system_id the SMSC presents in outbind; None = the server's ``system_id``."""
+    password: SecretStr = Field(default=SecretStr(""))
+    """Password the SMSC presents in outbind (at most 8 characters). Never logged."""
+    retry_initial_s: float = Field(default=1.0, gt=0)
+    """Back-off after the first failed attempt, in real seconds."""
+    retry_max_s: float = Field(default=60.0, gt=0)
+    """Longest back-off between attempts, in real seconds."""
+    connect_timeout_s: float = Field(default=5.0, gt=0)
+    """How long one connection attempt may take before it counts as failed."""
+
+    @field_validator("password")
+    @classmethod
+    def _password_length(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value()) > 8:
+            raise ValueError("a password has at most 8 characters (SMPP 3.4 §4.1.7)")
+        return value
+
+
 class AccountConfig(AccountLimits):
     """One ESME account."""
 
@@ -148,11 +185,38 @@ class AccountConfig(AccountLimits):
     password: SecretStr = Field(default=SecretStr(""))
     """SMPP password (at most 8 characters). Compared in constant time, never logged."""
 
+    outbind: OutbindConfig | None = None
+    """Connect out to the ESME when deliveries wait and nothing receives (see
+    ``OutbindConfig``); None = never (the ESME must bind by itself)."""
+    distribution_lists: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    """Named distribution lists for submit_multi (dest_flag=2, SMPP 3.4 §4.5.1.2): list name
+    (1-20 characters, the dl_name field) -> member addresses (MSISDNs: 1-20 digits, optionally
+    after a ``+``).
+    A list destination expands to one destination per member, as if the ESME had listed them:
+    ``+81...`` / ``81...`` with TON 1 (international), ``0...`` with TON 2 (national), NPI 1;
+    each member is checked, decided and reported in unsuccess_sme on its own. A name the
+    account does not define is reported in unsuccess_sme (dest_addr_ton/npi 0, the name as
+    destination_addr) with ESME_RINVDLNAME 0x34 (§5.1.3); the other destinations proceed."""
+
     @field_validator("password")
     @classmethod
     def _password_length(cls, value: SecretStr) -> SecretStr:
         if len(value.get_secret_value()) > 8:
             raise ValueError("a password has at most 8 characters (SMPP 3.4 §4.1.1)")
+        return value
+
+    @field_validator("distribution_lists")
+    @classmethod
+    def _lists(cls, value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        for name, members in value.items():
+            if not 1 <= len(name) <= 20:
+                raise ValueError(f"list name {name!r}: 1 to 20 characters (SMPP 3.4 §5.2.27)")
+            if not members:
+                raise ValueError(f"list {name!r} has no members")
+            for member in members:
+                digits = member.removeprefix("+")
+                if not (1 <= len(digits) <= 20 and digits.isascii() and digits.isdigit()):
+                    raise ValueError(f"list {name!r}: member {member!r} must be 1-20 digits")
         return value
 
 

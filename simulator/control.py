@@ -12,14 +12,16 @@ with a `ControlAcknowledged`. Actions and their arguments:
   entry is validated with pydantic; a bad one is refused naming the field and why. Its times
   count from the injection instant on the simulator's clock: ``start_s`` (default 0 = now),
   ``end_s``, and ``at_s`` of ``disconnect_at`` / ``server_unbind``; ``duration_s`` ends it that
-  many simulated seconds after its start (and clears it by itself). The fault joins the live
+  many simulated seconds after its start (and clears it by itself). A ``carrier_outage`` acts on
+  messages already in flight: the model decides outages at each delivery attempt, and the
+  deliveries it holds are attempted again when it ends or is cleared. The fault joins the live
   ``FaultPlan``; the server re-decides its sessions at once. Publishes `FaultInjected`; the
   ack's result is ``{"fault_id", "fault_kind", "until"}``.
 * ``clear_fault`` ``{"fault_id": str}``: takes an injected fault out of the plan. Publishes
   `FaultCleared` (reason ``operator``; ``expired`` when a duration ran out).
 
 Refused: any fault when the server has no carrier model (the fixed-fate handler has no plan);
-``carrier_outage``, which the model reads once when it starts; an unknown ``fault_id``.
+an unknown ``fault_id``.
 
 Invariants:
     * A control is applied whole or not at all: validation happens before the plan changes.
@@ -40,7 +42,6 @@ from pydantic import JsonValue, TypeAdapter, ValidationError
 
 from simulator.network.faults import (
     AnyFault,
-    CarrierOutageFault,
     DisconnectAtFault,
     Fault,
     FaultPlan,
@@ -172,8 +173,7 @@ class SimulatorControls:
             ``{"fault_id", "fault_kind", "until"}``.
 
         Raises:
-            ControlRefused: No carrier model, a bad entry or argument, a taken fault_id, or a
-                kind that cannot be injected at runtime.
+            ControlRefused: No carrier model, a bad entry or argument, or a taken fault_id.
         """
         args = dict(control.args)
         plan = self._plan()
@@ -185,10 +185,6 @@ class SimulatorControls:
             raise ControlRefused(_problem(exc)) from None
         except ValueError as exc:
             raise ControlRefused(str(exc)) from None
-        if isinstance(fault, CarrierOutageFault):
-            raise ControlRefused(
-                "carrier_outage cannot be injected at runtime (the model reads outages once)"
-            )
         fault_id = args.get("fault_id")
         if fault_id is None:
             fault_id = f"op-{next(self._ids)}"

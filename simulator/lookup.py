@@ -9,7 +9,7 @@ Endpoints::
     GET  /v1/handsets/{number}
     GET  /v1/handsets/{number}/history
 
-The bulk endpoint speaks the contract of `gateway.campaigns.ownercheck.HttpOwnerCheckClient`::
+The bulk endpoint speaks the contract of `gateway.ownercheck.HttpOwnerCheckClient`::
 
     200 {"as_of": "2025-12-02", "queried_at": "...", "database": {...},
          "results": [{"number": "+8190...", "e164": "+8190...", "reference_date": "...",

@@ -13,7 +13,10 @@ The shell's part of the contract: it feeds ``Smsc.data`` / ``timer`` / ``lost`` 
 the loop's monotonic time, writes what the core flushes to each connection's sink, pauses
 reading a connection whose peer does not read (``write_buffer_high``) and when the core asks
 (``LinkSink.set_reading``, a stall fault), and re-arms one global timer at
-``Smsc.next_wakeup``.
+``Smsc.next_wakeup``. For outbind it also dials out: after each global tick it asks
+``Smsc.due_outbinds`` which accounts to connect to, opens those connections (each attempt
+bounded by ``connect_timeout_s``), hands each new one to ``Smsc.start_outbind`` and reports a
+failed attempt with ``Smsc.outbind_failed``; the core decides when and whether to try.
 
 Every public name of ``simulator.smsc`` is re-exported here (``from simulator.server import
 Smsc, Submission, Verdict, ...`` keeps working).
@@ -21,7 +24,8 @@ Smsc, Submission, Verdict, ...`` keeps working).
 Invariants of this module:
 
 * No protocol decision is made here: every byte written comes from the core.
-* Leaving ``stop`` always closes every connection: unbind first, abort after ``grace``.
+* Leaving ``stop`` always closes every connection: unbind first, abort after ``grace``; pending
+  outbind attempts are cancelled.
 * A connection paused for a stall is resumed only when the core says so, and one paused for
   back-pressure only when both conditions are gone.
 """
@@ -37,10 +41,11 @@ import ssl
 from typing import Any, cast
 
 from simulator.accounts import AccountBook
-from simulator.config import SimulatorConfig
+from simulator.config import OutbindConfig, SimulatorConfig
 from simulator.errors import ServerStateError
 from simulator.smsc import (
     ACCEPT,
+    AlertOrder,
     FixedFateHandler,
     Handler,
     HandlerEffect,
@@ -61,6 +66,7 @@ from sms.segments import Method
 
 __all__ = [
     "ACCEPT",
+    "AlertOrder",
     "FixedFateHandler",
     "Handler",
     "HandlerEffect",
@@ -85,8 +91,9 @@ logger = logging.getLogger("smsh.simulator")
 class _Connection(asyncio.Protocol):
     """One TCP (or TLS) connection: bytes to the core, the core's bytes to the transport."""
 
-    def __init__(self, server: SimulatorServer) -> None:
+    def __init__(self, server: SimulatorServer, outbind: str | None = None) -> None:
         self._server = server
+        self._outbind = outbind
         self._loop = server.loop
         self._transport: asyncio.Transport | None = None
         self._link: Link | None = None
@@ -115,9 +122,13 @@ class _Connection(asyncio.Protocol):
         if link is None:
             logger.warning("refusing %s:%s: max_connections reached", host, port)
             transport.abort()
+            if self._outbind is not None:
+                server.core.outbind_failed(self._outbind, self._loop.time())
             return
         self._link = link
         server._connections.add(self)
+        if self._outbind is not None:
+            server.core.start_outbind(link, self._outbind, self._loop.time())
         self._rearm()
 
     def data_received(self, data: bytes) -> None:
@@ -265,6 +276,7 @@ class SimulatorServer:
         self._connections: set[_Connection] = set()
         self._global: asyncio.TimerHandle | None = None
         self._global_at = math.inf
+        self._dialing: set[asyncio.Task[None]] = set()
         self.address: tuple[str, int] | None = None
         """(host, port) of the plain listener once started."""
         self.tls_address: tuple[str, int] | None = None
@@ -412,6 +424,8 @@ class SimulatorServer:
         if not self._running or self._core is None:
             return
         self._running = False
+        for task in list(self._dialing):
+            task.cancel()
         for server in self._servers:
             server.close()
         core = self._core
@@ -510,7 +524,38 @@ class SimulatorServer:
         if core is None or not self._running:
             return
         core.tick(self.loop.time())
+        if core.outbinds_waiting:
+            self._dial_outbinds(core)
         self._rearm_global()
+
+    # -- outbind (SMPP 3.4 §4.1.7): connect out when deliveries wait and nothing receives ------
+
+    def _dial_outbinds(self, core: Smsc) -> None:
+        loop = self.loop
+        for account_id, target in core.due_outbinds(loop.time()):
+            task = loop.create_task(self._dial(account_id, target))
+            self._dialing.add(task)
+            task.add_done_callback(self._dialing.discard)
+
+    async def _dial(self, account_id: str, target: OutbindConfig) -> None:
+        loop = self.loop
+        try:
+            async with asyncio.timeout(target.connect_timeout_s):
+                await loop.create_connection(
+                    lambda: _Connection(self, outbind=account_id), target.host, target.port
+                )
+        except (OSError, TimeoutError) as exc:
+            logger.info(
+                "outbind to %s:%s for %s failed: %s",
+                target.host,
+                target.port,
+                account_id,
+                exc,
+                extra={"event": "smsh.simulator.outbind_failed"},
+            )
+            if self._core is not None:
+                self._core.outbind_failed(account_id, loop.time())
+                self._rearm_global()
 
 
 def _bound_address(server: asyncio.AbstractServer, host: str) -> tuple[str, int]:

@@ -23,7 +23,7 @@ Handler interface (duck-typed, ``Handler`` protocol)::
 
     handle_submit(submission: Submission, now: float) -> Verdict
         Verdict(status, message_id, respond, generic_nack, delay_s, before=(ReceiptOrder, ...))
-    advance(now: float) -> Iterable[ReceiptOrder | MoOrder | sms.bus event]
+    advance(now: float) -> Iterable[ReceiptOrder | MoOrder | AlertOrder | sms.bus event]
     next_due() -> float | None
     handle_cancel(message_id: str, now: float) -> None        # optional
     session_decision(now, account, *, pdus_received, bound_at) -> SessionDecision   # optional
@@ -51,7 +51,18 @@ The carrier model maps onto it one to one: ``CarrierNetwork.submit`` -> ``Verdic
 message_id, respond, generic_nack, response_delay_s -> delay_s, before_response -> before),
 ``ReceiptDue`` -> ``ReceiptOrder`` (resp_message_id -> message_id, message_id -> receipt_id,
 text, esm_class 0x20 -> intermediate, source_addr -> destination), ``MoDue`` -> ``MoOrder``
-(a DeliverSm built from its fields), ``NetworkEvent`` -> a bus event; ``next_due`` as is.
+(a DeliverSm built from its fields), ``AlertDue`` -> ``AlertOrder`` (an AlertNotification),
+``NetworkEvent`` -> a bus event; ``next_due`` as is.
+
+Outbind (SMPP 3.4 §2.2.1, §4.1.7; ``AccountConfig.outbind``): when an account with an outbind
+target has deliveries (receipts, MO) or alert_notifications waiting and no receiver or
+transceiver bound, the core marks it (``_pump``); the shell asks ``due_outbinds(now)``, connects
+to the ESME, and hands the new connection to ``start_outbind``, which writes ``outbind`` on it.
+From then on it is an ordinary connection: the ESME's bind_receiver (or any bind its account
+allows) is served as if it had connected itself. A refused, timed-out or closed-before-binding
+attempt (``outbind_failed``) is retried after a back-off that doubles from ``retry_initial_s``
+to ``retry_max_s`` (``next_wakeup`` includes it); a receiver bind of the account ends it. At most
+one attempt per account is in progress.
 
 ``now`` for the handler is *simulated* epoch seconds (the injected ``sms.clock.Clock``); the core
 and the sessions use the shell's monotonic loop time. A handler that raises is answered
@@ -70,6 +81,11 @@ Invariants of this module:
   output paused at write_buffer_high by the shell) and per server (store, queues, lockout,
   accounts: see their modules).
 * Bus events are published only when a bus is given, with ``at`` from the simulated clock.
+* Metrics: one ``MetricsSnapshot`` a second (real) from one ``MetricsAggregator``. Each session
+  counts the submissions it received and the ESME_RTHROTTLED answers it gave in two ints
+  (``Link.submits`` / ``Link.throttled``); each snapshot records their growth as the bind's
+  ``BIND_SUBMITTED`` / ``BIND_THROTTLED`` counts (bind_id = the session name), and a closed
+  session is forgotten (``forget_bind``), so the hot path never touches the aggregator.
 * A session fault is decided at most once per session (``Link.faulted``), except stalls, which
   end by themselves; with no fault hooks and no wire faults the hot path does no extra work
   beyond a PDU counter.
@@ -87,7 +103,13 @@ from dataclasses import dataclass
 from typing import Any, Final, Protocol, TypeAlias, cast
 
 from simulator.accounts import Account, AccountBook
-from simulator.config import BindModeName, ReceiptConfig, SimulatorConfig
+from simulator.config import (
+    AccountConfig,
+    BindModeName,
+    OutbindConfig,
+    ReceiptConfig,
+    SimulatorConfig,
+)
 from simulator.errors import UnknownAccountError
 from simulator.smpp.codec import encode
 from simulator.smpp.constants import SMPP_VERSION_34, CommandId, CommandStatus, Tag
@@ -100,6 +122,7 @@ from simulator.smpp.events import (
     SessionClosed,
 )
 from simulator.smpp.pdu import (
+    AlertNotification,
     BindReceiverResp,
     BindRequest,
     BindResponse,
@@ -112,6 +135,7 @@ from simulator.smpp.pdu import (
     DeliverSm,
     DistributionListDestAddress,
     GenericNack,
+    Outbind,
     Pdu,
     QuerySm,
     QuerySmResp,
@@ -159,7 +183,7 @@ from sms.bus.events import (
     ReceiptSent,
     SubmitReceived,
 )
-from sms.bus.metrics import MetricsAggregator
+from sms.bus.metrics import BIND_SUBMITTED, BIND_THROTTLED, MetricsAggregator
 from sms.clock import Clock, SystemClock
 from sms.receipt import state_for_stat
 from sms.segments import Method, Sar
@@ -167,6 +191,7 @@ from sms.udh import Concat
 
 __all__ = [
     "ACCEPT",
+    "AlertOrder",
     "FixedFateHandler",
     "Handler",
     "HandlerEffect",
@@ -328,7 +353,27 @@ class MoOrder:
     """Parts in the message."""
 
 
-HandlerEffect: TypeAlias = ReceiptOrder | MoOrder | BaseEvent
+@dataclass(slots=True)
+class AlertOrder:
+    """A handler's order: send alert_notification to an account (SMPP 3.4 §4.12).
+
+    Sent on one bound receiver or transceiver session of the account that can take it; with
+    none bound, it waits (at most ``MAX_WAITING_ALERTS`` per account, oldest dropped) and goes
+    out when one binds. alert_notification has no response: it is written once, never retried.
+    """
+
+    at: float
+    """Simulated epoch seconds (informational)."""
+    account: str
+    """system_id whose receivers get it."""
+    pdu: AlertNotification
+    """The alert_notification (sequence_number is assigned on sending)."""
+
+
+#: alert_notification orders kept per account while no receiver is bound.
+MAX_WAITING_ALERTS: Final[int] = 1000
+
+HandlerEffect: TypeAlias = ReceiptOrder | MoOrder | AlertOrder | BaseEvent
 """What ``Handler.advance`` may return; bus events are published as they are."""
 
 
@@ -503,6 +548,27 @@ class ServerStats:
     """Connections whose reading is paused because they do not read (gauge)."""
     wire_faults: int = 0
     """Damaged writes (malformed PDUs, deliver_sm before bind_resp, garbage)."""
+    alerts_sent: int = 0
+    """alert_notification written."""
+    alerts_dropped: int = 0
+    """alert_notification orders dropped (too many waiting for a receiver)."""
+    outbinds: int = 0
+    """outbind connection attempts (``OutbindConfig``), failed ones included."""
+    outbind_failures: int = 0
+    """Of those, refused, timed out, or closed before a receiver bound."""
+
+
+@dataclass(slots=True)
+class _OutbindState:
+    """An account waiting for an ESME to bind after outbind (one per account at most)."""
+
+    target: OutbindConfig
+    next_at: float
+    """Monotonic time of the next attempt."""
+    delay: float
+    """Back-off after the next failure."""
+    dialing: bool = False
+    """A connection attempt or an outbind connection is in progress."""
 
 
 class Link:
@@ -524,6 +590,7 @@ class Link:
         "mode",
         "name",
         "out",
+        "outbind",
         "paused",
         "pdus",
         "peer",
@@ -531,6 +598,10 @@ class Link:
         "sink",
         "smpp5",
         "stalled_until",
+        "submits",
+        "submits_reported",
+        "throttled",
+        "throttled_reported",
         "window",
     )
 
@@ -557,6 +628,16 @@ class Link:
         """Bound with interface_version >= 0x50."""
         self.in_flight: dict[int, Delivery] = {}
         """deliver_sm sent and unanswered, by sequence number."""
+        self.outbind: str | None = None
+        """The account this connection was opened for (outbind), or None when accepted."""
+        self.submits = 0
+        """submit_sm / data_sm / submit_multi received on this session (answered or not yet)."""
+        self.throttled = 0
+        """Of those, answered ESME_RTHROTTLED."""
+        self.submits_reported = 0
+        """``submits`` already recorded in the metrics aggregator (per-bind counters)."""
+        self.throttled_reported = 0
+        """``throttled`` already recorded in the metrics aggregator."""
         self.closing = False
         """The session closed: flush and close the connection."""
         self.paused = False
@@ -660,6 +741,12 @@ class Smsc:
         self._metrics = MetricsAggregator(interval=1.0, start=now + self._metrics_offset)
         self._metrics_due = now + 1.0
         self._last_counts: dict[str, int] = {}
+        # Outbind (SMPP 3.4 §4.1.7): accounts to connect out to when deliveries wait unreceived.
+        self._outbind_targets: dict[str, OutbindConfig] = {
+            a.system_id: a.outbind for a in cfg.accounts if a.outbind is not None
+        }
+        self._outbinds: dict[str, _OutbindState] = {}
+        self._alerts_waiting: dict[str, list[AlertOrder]] = {}
         # Session faults (optional handler hooks, the carrier model's) and wire faults.
         self._session_decision: Callable[..., Any] | None = getattr(
             self.handler, "session_decision", None
@@ -792,6 +879,88 @@ class Smsc:
             self._pump(link.account.system_id, now)
             self._flush()
 
+    # ----------------------------------------------------------------------------------------
+    # Outbind (called by the shell; SMPP 3.4 §2.2.1, §4.1.7)
+    # ----------------------------------------------------------------------------------------
+
+    @property
+    def outbinds_waiting(self) -> bool:
+        """True when some account waits for an outbind attempt or its outcome."""
+        return bool(self._outbinds)
+
+    def due_outbinds(self, now: float) -> list[tuple[str, OutbindConfig]]:
+        """The accounts to connect out to now; each is marked as dialing.
+
+        An account is due when its back-off has run out and it still has deliveries waiting
+        and no receiver bound; one that no longer needs it is forgotten.
+
+        Args:
+            now: Current monotonic time.
+
+        Returns:
+            (system_id, where to connect) pairs; the shell connects and calls ``start_outbind``
+            on success or ``outbind_failed`` on failure.
+        """
+        due: list[tuple[str, OutbindConfig]] = []
+        for account_id, state in list(self._outbinds.items()):
+            if state.dialing or state.next_at > now:
+                continue
+            waiting = self.queues.has_ready(account_id) or self._alerts_waiting.get(account_id)
+            if self._receivers.get(account_id) or not waiting:
+                del self._outbinds[account_id]
+                continue
+            state.dialing = True
+            self.stats.outbinds += 1
+            due.append((account_id, state.target))
+        return due
+
+    def start_outbind(self, link: Link, account_id: str, now: float) -> None:
+        """An outbind connection is up: send outbind on it, then serve it like any other.
+
+        Args:
+            link: The new connection (from ``connect``).
+            account_id: The account it was opened for.
+            now: Current monotonic time.
+        """
+        link.outbind = account_id
+        state = self._outbinds.get(account_id)
+        target = state.target if state is not None else self._outbind_targets.get(account_id)
+        if target is None:
+            link.session.close(now)
+            self._drain(link, now, 0)
+            self._flush()
+            return
+        pdu = Outbind(
+            system_id=target.system_id or self.config.system_id,
+            password=target.password.get_secret_value(),
+        )
+        logger.info("outbind to %s for %s", link.peer, account_id, extra=_log(link, "outbind"))
+        self._send(link, pdu, now)
+        self._drain(link, now, 0)
+        self._flush()
+
+    def outbind_failed(self, account_id: str, now: float) -> None:
+        """An outbind attempt failed (refused, timed out, closed before a receiver bound).
+
+        Args:
+            account_id: The account.
+            now: Current monotonic time.
+        """
+        state = self._outbinds.get(account_id)
+        if state is None or not state.dialing:
+            return
+        self.stats.outbind_failures += 1
+        state.dialing = False
+        state.next_at = now + state.delay
+        state.delay = min(state.delay * 2.0, state.target.retry_max_s)
+
+    def _want_outbind(self, account_id: str, now: float) -> None:
+        target = self._outbind_targets.get(account_id)
+        if target is not None and account_id not in self._outbinds:
+            self._outbinds[account_id] = _OutbindState(
+                target, now, min(target.retry_initial_s, target.retry_max_s)
+            )
+
     def unbind_all(self, now: float) -> None:
         """Send unbind on every bound session (shutting down).
 
@@ -882,6 +1051,9 @@ class Smsc:
                 when = at
         if self._recheck_sessions:
             when = now
+        for state in self._outbinds.values():
+            if not state.dialing and state.next_at < when:
+                when = state.next_at
         return when
 
     def faults_changed(self) -> None:
@@ -1115,7 +1287,10 @@ class Smsc:
         if self._session_deadline is not None:
             self._refresh_due(sim_now)
         if mode != "transmitter":
+            self._outbinds.pop(account.system_id, None)
             self._receivers.setdefault(account.system_id, []).append(link)
+            for order in self._alerts_waiting.pop(account.system_id, ()):
+                self._alert(order, now)
             self._pump(account.system_id, now)
 
     def _bind_event(
@@ -1153,7 +1328,7 @@ class Smsc:
         """Unregister a link (idempotent) and give its deliveries back to the queues."""
         if self.links.pop(link.id, None) is None:
             return
-        self._metrics.forget_window(link.name)
+        self._metrics.forget_bind(link.name)
         self.stats.connections -= 1
         if link.paused:
             link.paused = False
@@ -1174,6 +1349,8 @@ class Smsc:
                 )
             )
         link.fault_ids.clear()
+        if link.outbind is not None:
+            self.outbind_failed(link.outbind, now)  # no-op once a receiver bound
         account = link.account
         if account is None:
             return
@@ -1203,7 +1380,10 @@ class Smsc:
         assert account is not None
         limits = account.limits
         window = limits.window if limits.window is not None else self._window_cap
-        if position > window or not account.admit(now):
+        # max_tps is a rate of the scenario's world, so it counts simulated seconds: at speed 4
+        # an account of 30/s admits 120 submits per real second (the same as at speed 1 in
+        # simulated time). `now` (the shell's monotonic time) would make it 4x stricter.
+        if position > window or not account.admit(self.clock.now()):
             return _S.ESME_RTHROTTLED
         if self.store.full or (
             limits.max_queue is not None
@@ -1384,6 +1564,10 @@ class Smsc:
         message_id: str | None,
         place: Concat | Sar | None,
     ) -> None:
+        # Per-session counters: plain ints here, fed to the metrics per snapshot (hot path).
+        link.submits += 1
+        if status == _S.ESME_RTHROTTLED:
+            link.throttled += 1
         if self._publish is None or not 1 <= pdu.sequence_number <= _SEQ_MAX:
             return
         destination = (
@@ -1491,58 +1675,59 @@ class Smsc:
         failed: list[UnsuccessSme] = []
         accepted: list[Submission] = []
         held: Verdict | None = None
+        lists = _distribution_lists(account)
         for dest in pdu.dest_addresses:
             if isinstance(dest, DistributionListDestAddress):
-                # No distribution lists are provisioned on this SMSC.
-                failed.append(UnsuccessSme(0, 0, dest.dl_name, _S.ESME_RINVDLNAME))
-                continue
-            dest_status = check_address(
-                dest.dest_addr_ton, dest.dest_addr_npi, dest.destination_addr, source=False
-            )
-            if not dest_status:
-                submission = Submission(
-                    account.system_id,
-                    link.id,
-                    _C.SUBMIT_MULTI,
-                    message_id,
-                    pdu.service_type,
-                    pdu.source_addr_ton,
-                    pdu.source_addr_npi,
-                    pdu.source_addr,
-                    dest.dest_addr_ton,
-                    dest.dest_addr_npi,
-                    dest.destination_addr,
-                    pdu.esm_class,
-                    pdu.registered_delivery,
-                    pdu.data_coding,
-                    udh,
-                    body,
-                    place,
-                    sim_now,
-                    times.schedule_at,
-                    times.validity_at,
-                    pdu.priority_flag,
-                    pdu.protocol_id,
-                    pdu.tlvs,
-                    fixed,
-                )
-                verdict = self._decide(submission, sim_now)
-                dest_status = verdict.status
+                members = lists.get(dest.dl_name)
+                if members is None:
+                    # 3.4 §5.1.3: ESME_RINVDLNAME, reported for this destination only.
+                    failed.append(UnsuccessSme(0, 0, dest.dl_name, _S.ESME_RINVDLNAME))
+                    continue
+                targets = [_member_address(member) for member in members]
+            else:
+                targets = [(dest.dest_addr_ton, dest.dest_addr_npi, dest.destination_addr)]
+            for ton, npi, address in targets:
+                dest_status = check_address(ton, npi, address, source=False)
                 if not dest_status:
-                    if not fixed:
-                        fixed = True
-                        if verdict.message_id:
-                            message_id = verdict.message_id
-                            submission.message_id = message_id
-                    accepted.append(submission)
-                    if not verdict.respond or verdict.delay_s > 0:
-                        held = verdict
-            if dest_status:
-                failed.append(
-                    UnsuccessSme(
-                        dest.dest_addr_ton, dest.dest_addr_npi, dest.destination_addr, dest_status
+                    submission = Submission(
+                        account.system_id,
+                        link.id,
+                        _C.SUBMIT_MULTI,
+                        message_id,
+                        pdu.service_type,
+                        pdu.source_addr_ton,
+                        pdu.source_addr_npi,
+                        pdu.source_addr,
+                        ton,
+                        npi,
+                        address,
+                        pdu.esm_class,
+                        pdu.registered_delivery,
+                        pdu.data_coding,
+                        udh,
+                        body,
+                        place,
+                        sim_now,
+                        times.schedule_at,
+                        times.validity_at,
+                        pdu.priority_flag,
+                        pdu.protocol_id,
+                        pdu.tlvs,
+                        fixed,
                     )
-                )
+                    verdict = self._decide(submission, sim_now)
+                    dest_status = verdict.status
+                    if not dest_status:
+                        if not fixed:
+                            fixed = True
+                            if verdict.message_id:
+                                message_id = verdict.message_id
+                                submission.message_id = message_id
+                        accepted.append(submission)
+                        if not verdict.respond or verdict.delay_s > 0:
+                            held = verdict
+                if dest_status:
+                    failed.append(UnsuccessSme(ton, npi, address, dest_status))
         self.stats.submits += 1
         if accepted:
             self.stats.accepted += 1
@@ -1697,11 +1882,31 @@ class Smsc:
                         parts=min(max(effect.total, 1), 255),
                     )
                 )
+        elif isinstance(effect, AlertOrder):
+            self._alert(effect, now)
         elif isinstance(effect, BaseEvent):
             if self._publish is not None:
                 self._emit(effect)
         else:
             logger.warning("handler returned an unknown effect %r", type(effect).__name__)
+
+    def _alert(self, order: AlertOrder, now: float) -> None:
+        """Write an alert_notification on one receiver of the account, or keep it waiting."""
+        for link in self._receivers.get(order.account, ()):
+            if link.closing or not link.session.can_send(_C.ALERT_NOTIFICATION):
+                continue
+            pdu = order.pdu
+            pdu.sequence_number = 0
+            if self._send(link, pdu, now):
+                self.stats.alerts_sent += 1
+                return
+        waiting = self._alerts_waiting.setdefault(order.account, [])
+        waiting.append(order)
+        if len(waiting) > MAX_WAITING_ALERTS:
+            del waiting[0]
+            self.stats.alerts_dropped += 1
+        if self._outbind_targets:
+            self._want_outbind(order.account, now)
 
     def _receipt(self, order: ReceiptOrder) -> str | None:
         """Apply a receipt order; queue the receipt when one is wanted. Returns the account."""
@@ -1767,6 +1972,8 @@ class Smsc:
             return
         links = self._receivers.get(account_id)
         if not links:
+            if self._outbind_targets:
+                self._want_outbind(account_id, now)
             return
         count = len(links)
         index = self._rr.get(account_id, 0)
@@ -2171,11 +2378,36 @@ class Smsc:
         queued = self.queues.total
         metrics.record_queues(now=stamp, queued=queued, awaiting_receipt=self.store.pending)
         for link in self.links.values():
-            if link.account is not None and link.mode != "transmitter":
+            if link.account is None:
+                continue
+            if link.mode != "transmitter":
                 metrics.record_window(link.name, len(link.in_flight), link.window, now=stamp)
+            if link.mode != "receiver":
+                submitted = link.submits - link.submits_reported
+                throttled = link.throttled - link.throttled_reported
+                link.submits_reported = link.submits
+                link.throttled_reported = link.throttled
+                metrics.record_bind_count(link.name, BIND_SUBMITTED, submitted, now=stamp)
+                metrics.record_bind_count(link.name, BIND_THROTTLED, throttled, now=stamp)
         snapshot: MetricsSnapshot | None = metrics.snapshot(stamp)
         if snapshot is not None:
             self._emit(snapshot)
+
+
+def _distribution_lists(account: Account) -> dict[str, tuple[str, ...]]:
+    """The account's named distribution lists (configured accounts only)."""
+    limits = account.limits
+    return limits.distribution_lists if isinstance(limits, AccountConfig) else {}
+
+
+def _member_address(member: str) -> tuple[int, int, str]:
+    """(TON, NPI, address) of a distribution list member, as if the ESME had sent it.
+
+    ``+81...`` and ``81...`` are international (TON 1), ``0...`` national (TON 2), NPI 1 (E.164).
+    """
+    if member.startswith("+"):
+        return 1, 1, member[1:]
+    return (2 if member.startswith("0") else 1), 1, member
 
 
 def _log(link: Link, event: str) -> dict[str, object]:

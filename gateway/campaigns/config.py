@@ -55,10 +55,10 @@ from gateway.campaigns.lint import (
     Route,
     Severity,
 )
-from gateway.campaigns.ownercheck import NoDataPolicy
-from gateway.campaigns.quiet import DailyWindow
 from gateway.campaigns.schedule import Monthly, Once, ReminderSequence, Schedule, Step
 from gateway.campaigns.values import FieldType, parse_timezone
+from gateway.ownercheck import NoDataPolicy
+from gateway.policy.quiet import DailyWindow
 from sms.segments import PROFILES
 
 __all__ = [
@@ -94,7 +94,7 @@ def format_validation_error(exc: ValidationError, source: str) -> str:
 
 
 class QuietHoursConfig(BaseModel):
-    """When contact is allowed (see `gateway.campaigns.quiet`)."""
+    """When contact is allowed (see `gateway.policy.quiet`)."""
 
     model_config = _STRICT
 

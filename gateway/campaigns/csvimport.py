@@ -49,8 +49,8 @@ from typing import Final
 
 from gateway.campaigns.config import CampaignConfig
 from gateway.campaigns.errors import ColumnMappingError, CsvReadError, QuietHoursError
-from gateway.campaigns.quiet import DailyWindow
 from gateway.campaigns.values import FieldType, MergeValue, convert, parse_timezone
+from gateway.policy.quiet import DailyWindow
 from sms.numbers import InvalidNumber, try_parse
 
 __all__ = [

@@ -1,8 +1,12 @@
 """Errors raised by the dunning campaign workflow (`gateway.campaigns`).
 
 Invariants:
-    * Every error raised on purpose derives from `CampaignError`, itself a `GatewayError`, so
-      the CLI and the gateway shell can catch the family at their edge (ARCHITECTURE rule 8).
+    * Every error raised on purpose is a `GatewayError` (ARCHITECTURE rule 8). Those born in
+      this package derive from `CampaignError`; the two that moved to the gateway core with
+      their code, `OwnerCheckError` (`gateway.ownercheck`) and `QuietHoursError`
+      (`gateway.policy.quiet`), live in `gateway.errors` and are re-exported here as the very
+      same classes, so they are *not* `CampaignError` subclasses. An edge that must catch the
+      whole campaign family (the CLI, the scheduler, the HTTP API) catches `CAMPAIGN_ERRORS`.
     * User-facing errors are located: they carry the file, line, column or field they are about
       as attributes, and say it in their message.
     * A row-level data problem in an imported CSV is *not* an exception: it is a `RowProblem`
@@ -13,8 +17,26 @@ Invariants:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Final
 
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, OwnerCheckError, QuietHoursError
+
+__all__ = [
+    "CAMPAIGN_ERRORS",
+    "ApprovalError",
+    "CampaignConfigError",
+    "CampaignError",
+    "ColumnMappingError",
+    "CsvReadError",
+    "IllegalCampaignTransition",
+    "NotApprovedError",
+    "OwnerCheckError",
+    "OwnerCheckRequired",
+    "QuietHoursError",
+    "ScheduleError",
+    "TemplateError",
+    "UnknownCampaign",
+]
 
 
 class CampaignError(GatewayError):
@@ -144,10 +166,6 @@ class NotApprovedError(CampaignError):
         self.state = state
 
 
-class OwnerCheckError(CampaignError):
-    """The owner-check (他人接続判定) service failed or answered something malformed."""
-
-
 class OwnerCheckRequired(CampaignError):
     """Rows carry the date their number was obtained but no owner-check client is configured.
 
@@ -166,9 +184,15 @@ class OwnerCheckRequired(CampaignError):
         self.rows = rows
 
 
-class QuietHoursError(CampaignError, ValueError):
-    """A contact window is malformed, or allows no time at all."""
-
-
 class ScheduleError(CampaignError, ValueError):
     """A schedule is malformed (day out of range, no steps, bad time)."""
+
+
+#: Everything a campaign operation raises on purpose: catch this at an edge (``except
+#: CAMPAIGN_ERRORS``) rather than `CampaignError` alone, which misses the two errors re-exported
+#: from `gateway.errors`.
+CAMPAIGN_ERRORS: Final[tuple[type[GatewayError], ...]] = (
+    CampaignError,
+    OwnerCheckError,
+    QuietHoursError,
+)

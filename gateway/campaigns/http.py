@@ -1,7 +1,9 @@
 """The campaigns' HTTP JSON API (aiohttp): list, report, preview, approve, cancel, mark paid.
 
 `make_campaign_app(runner)` is an `aiohttp.web.Application` meant to be mounted under the
-gateway's API (``app.add_subapp("/campaigns", make_campaign_app(runner))``) or served alone.
+gateway's API (``app.add_subapp("/campaigns", make_campaign_app(runner))``; ``smsh gateway
+serve`` does so through `gateway.campaigns.service.CampaignService.app` and
+``gateway.http.make_app(gateway, campaigns=...)``) or served alone.
 Paths below are relative to the mount point:
 
     * ``GET /`` — every campaign: id, name, state, created_by / approved_by with times.
@@ -36,8 +38,8 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gateway.campaigns.errors import (
+    CAMPAIGN_ERRORS,
     ApprovalError,
-    CampaignError,
     IllegalCampaignTransition,
     UnknownCampaign,
 )
@@ -110,7 +112,7 @@ async def _errors(request: web.Request, handler: _Handler) -> web.StreamResponse
         return _error(409, "approval_refused", str(exc))
     except IllegalCampaignTransition as exc:
         return _error(409, "illegal_transition", str(exc))
-    except CampaignError as exc:
+    except CAMPAIGN_ERRORS as exc:  # CampaignError, or a moved OwnerCheck/QuietHours error
         return _error(422, "invalid_request", str(exc))
 
 

@@ -15,8 +15,8 @@ Counts (recipients are valid, unique rows in the segment; messages are hand-offs
                   owner_no_data, suppressed (STOP / opt-out)
     stopped       recipients whose later slots the stop rules cancel: paid, replied
     sent          messages handed to the gateway (deferred: of those, moved by quiet hours)
-    queued ... delivered / failed / expired / partially_delivered / cancelled
-                  the store's current state of those messages
+    queued ... delivered / failed / rejected / expired / unknown / partially_delivered /
+                  cancelled: the store's current state of those messages
     replied       recipients with a reply linked to one of the campaign's messages
     units, cost   billing units of the messages handed over, x price (tax excluded)
 
@@ -149,7 +149,9 @@ class CampaignReport:
             "in_doubt": self.in_doubt,
             "delivered": self.state_count(MessageState.DELIVERED),
             "failed": self.state_count(MessageState.FAILED),
+            "rejected": self.state_count(MessageState.REJECTED),
             "expired": self.state_count(MessageState.EXPIRED),
+            "unknown": self.state_count(MessageState.UNKNOWN),
             "message_states": dict(self.states),
             "replied": self.replied,
             "paid": self.paid,

@@ -18,10 +18,10 @@ a send repeated after a crash      `send`: (line, slot) claimed before hand-off,
 =================================  ===========================================================
 
 Time is always the ``now`` argument (epoch seconds, the store's convention); the pure cores
-(`quiet`, `schedule`) take aware datetimes. The runner's I/O is the repository (SQLite), the
-`StoreView` (read back states, replies, suppressions), the `OwnerCheckClient` and the
-`Submitter`. Repository calls are short synchronous SQLite transactions, made on the caller's
-thread (also from `send`, between awaits).
+(`gateway.policy.quiet`, `schedule`) take aware datetimes. The runner's I/O is the repository
+(SQLite), the `StoreView` (read back states, replies, suppressions), the `OwnerCheckClient`
+(`gateway.ownercheck`) and the `Submitter`. Repository calls are short synchronous SQLite
+transactions, made on the caller's thread (also from `send`, between awaits).
 """
 
 from __future__ import annotations
@@ -57,7 +57,6 @@ from gateway.campaigns.errors import (
     OwnerCheckRequired,
 )
 from gateway.campaigns.lint import Finding, LintRule, Severity
-from gateway.campaigns.ownercheck import NoDataPolicy, OwnerCheckClient, OwnerStatus
 from gateway.campaigns.preview import (
     MAIN_VARIANT,
     Preview,
@@ -66,7 +65,6 @@ from gateway.campaigns.preview import (
     compile_variants,
     render_values,
 )
-from gateway.campaigns.quiet import DailyWindow, is_allowed, next_open, send_slot
 from gateway.campaigns.repository import (
     CampaignRecord,
     CampaignRepository,
@@ -78,6 +76,8 @@ from gateway.campaigns.schedule import Once, Schedule, Slot, pick_due
 from gateway.campaigns.state import CampaignEvent, CampaignState, advance
 from gateway.campaigns.submit import ClientRefLookup, StoreView, Submitter
 from gateway.campaigns.values import FieldType, parse_timezone
+from gateway.ownercheck import NoDataPolicy, OwnerCheckClient, OwnerStatus
+from gateway.policy.quiet import DailyWindow, is_allowed, next_open, send_slot
 from sms.numbers import InvalidNumber, try_parse
 from sms.segments import MessageTooLong, plan
 

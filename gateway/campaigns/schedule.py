@@ -37,7 +37,7 @@ from typing import Final
 from zoneinfo import ZoneInfo
 
 from gateway.campaigns.errors import ScheduleError
-from gateway.campaigns.quiet import JST
+from gateway.policy.quiet import JST
 
 __all__ = [
     "ONCE_KEY",

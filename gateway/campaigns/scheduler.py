@@ -5,7 +5,8 @@ for those whose schedule has something due: a once campaign at its send time (or
 it has none), a monthly campaign on its day, a reminder sequence's steps (before due / on due
 / overdue) for each recipient's own due date, skipping recipients who paid or replied (the
 runner's stop rules). `run` ticks every `interval` until stopped; ``smsh campaign run`` runs
-it, and a gateway process can run it beside its dispatcher with a `GatewaySubmitter`.
+it, and ``smsh gateway serve`` runs it beside its dispatcher with a `GatewaySubmitter`
+(`gateway.campaigns.service.running_campaigns`).
 
 Theory of operation:
     The scheduler decides only *whether* to call `send` now; everything about *what* is sent
@@ -33,7 +34,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 
-from gateway.campaigns.errors import CampaignError
+from gateway.campaigns.errors import CAMPAIGN_ERRORS
 from gateway.campaigns.progress import CampaignProgressPublisher
 from gateway.campaigns.repository import SendStatus
 from gateway.campaigns.runner import CampaignRunner, DueSend, SendResult
@@ -138,7 +139,7 @@ class CampaignScheduler:
                         result.waiting[cid] = later
                     continue
                 sent = await self.runner.send(cid, self.submitter, now)
-            except CampaignError as exc:
+            except CAMPAIGN_ERRORS as exc:
                 result.failed[cid] = f"{type(exc).__name__}: {exc}"
                 log.warning(
                     "smsh.gateway.campaigns.scheduler.send_failed",

@@ -177,6 +177,12 @@ class RateLimits:
                 raise GatewayConfigError("use global_rate, not an override", "overrides")
         self._global = TokenBucket(global_rate.rate, global_rate.burst) if global_rate else None
         self._buckets: dict[tuple[Scope, str], TokenBucket | None] = {}
+        # No limit anywhere (the common case): every path is empty, answer without walking it.
+        self._unlimited = (
+            self._global is None
+            and not self._overrides
+            and all(rate is None for rate in self._defaults.values())
+        )
 
     def _bucket(self, scope: Scope, key: str) -> TokenBucket | None:
         try:
@@ -217,6 +223,8 @@ class RateLimits:
         Returns:
             True if every bucket had the tokens (and they were taken).
         """
+        if self._unlimited:
+            return True
         buckets = list(self._path(bind, route, sender))
         if any(b.delay_until_available(parts, now) > 0.0 for b in buckets):
             return False
@@ -246,6 +254,8 @@ class RateLimits:
             The largest delay over the buckets on the path (0.0 if none is short, `math.inf`
             if one can never serve `parts`).
         """
+        if self._unlimited:
+            return 0.0
         return max(
             (b.delay_until_available(parts, now) for b in self._path(bind, route, sender)),
             default=0.0,

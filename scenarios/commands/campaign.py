@@ -63,6 +63,7 @@ from gateway.campaigns.errors import (
     NotApprovedError,
     OwnerCheckError,
     OwnerCheckRequired,
+    QuietHoursError,
     TemplateError,
     UnknownCampaign,
 )
@@ -809,6 +810,7 @@ def run(args: argparse.Namespace) -> int:
         IllegalCampaignTransition,
         OwnerCheckRequired,
         OwnerCheckError,
+        QuietHoursError,
         CampaignError,
     ) as exc:
         print(f"{prog}: {exc}", file=sys.stderr)

@@ -4,7 +4,13 @@ Subcommands:
     * ``smsh gateway serve --config FILE [--host H] [--port P]`` — bind to the SMSCs of the
       config, serve ``POST /messages``, ``GET /messages/{id}``, ``GET /messages``, ``GET /mo``,
       ``GET /health``; SIGINT/SIGTERM stop it gracefully (in-flight submits are answered,
-      the rest stays queued in the store).
+      the rest stays queued in the store). It also runs the dunning campaigns kept in its
+      store file (`gateway.campaigns.service`): the scheduler hands approved campaigns' due
+      messages to this gateway (every ``--campaign-interval`` seconds, and at once after an
+      API change), progress goes on the bus, and the campaign API is served under
+      ``/campaigns/`` (``--no-campaigns``: none of this). Campaigns are created with
+      ``smsh campaign create --db STORE``; a second operator approves them with
+      ``POST /campaigns/{id}/approve``.
     * ``smsh gateway check --config FILE`` — validate the config and print a summary.
 
 Exit codes: 0 normal stop / valid config; 2 the config is invalid (the message names the file
@@ -34,6 +40,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     serve.add_argument("--host", default=None, help="HTTP listen address (overrides config)")
     serve.add_argument("--port", type=int, default=None, help="HTTP port (overrides config)")
     serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    serve.add_argument(
+        "--no-campaigns",
+        dest="campaigns",
+        action="store_false",
+        help="do not run the campaign scheduler nor serve /campaigns/",
+    )
+    serve.add_argument(
+        "--campaign-interval",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="seconds between two campaign scheduler ticks (default: 60)",
+    )
     check = sub.add_parser("check", help="validate a config file")
     check.add_argument("--config", type=Path, required=True, metavar="FILE", help="YAML config")
 
@@ -55,7 +74,10 @@ def _describe(config: GatewayConfig) -> str:
     return "\n".join(lines)
 
 
-async def _serve(config: GatewayConfig) -> int:
+async def _serve(
+    config: GatewayConfig, *, campaigns: bool = True, campaign_interval: float = 60.0
+) -> int:
+    from gateway.campaigns.service import running_campaigns
     from gateway.control import GatewayControls
     from gateway.gateway import Gateway, open_store
     from gateway.http import start_http
@@ -76,14 +98,30 @@ async def _serve(config: GatewayConfig) -> int:
             bus_from_url(config.bus) as bus,
             Gateway(config, store, bus) as gateway,
             GatewayControls(gateway),
+            contextlib.AsyncExitStack() as stack,
         ):
+            service = None
+            if campaigns:
+                try:
+                    service = await stack.enter_async_context(
+                        running_campaigns(gateway, interval=campaign_interval)
+                    )
+                except GatewayError as exc:
+                    print(f"smsh gateway: campaigns: {exc}", file=sys.stderr)
+                    return 1
             try:
-                runner, port = await start_http(gateway, config.http.host, config.http.port)
+                runner, port = await start_http(
+                    gateway,
+                    config.http.host,
+                    config.http.port,
+                    campaigns=service.app() if service is not None else None,
+                )
             except OSError as exc:
                 print(f"smsh gateway: cannot listen on {config.http.host}: {exc}", file=sys.stderr)
                 return 1
             print(
-                f"smsh gateway {config.instance}: HTTP on http://{config.http.host}:{port}",
+                f"smsh gateway {config.instance}: HTTP on http://{config.http.host}:{port}"
+                + (" (campaigns on /campaigns/)" if service is not None else ""),
                 flush=True,
             )
             try:
@@ -113,7 +151,12 @@ def run(args: argparse.Namespace) -> int:
         level=getattr(logging, args.log_level),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
-    return asyncio.run(_serve(config))
+    if args.campaign_interval <= 0:
+        print("smsh gateway: --campaign-interval must be positive", file=sys.stderr)
+        return 2
+    return asyncio.run(
+        _serve(config, campaigns=args.campaigns, campaign_interval=args.campaign_interval)
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -5,8 +5,8 @@ directory ``<runs>/<name>-<timestamp>/`` (scenario copy, run.json, ledger.sqlite
 report.html) behind; its path goes to stderr.
 
 The view while it runs (`choose_view`): with ``--tui`` and a terminal on stdout (and no
-``--json``), the operator console (`tui.app.SmshApp`) watches the run's in-process bus, the
-runner's progress is published there as `ScenarioProgress` (component ``scenario``), and the
+``--json``), the operator console (`tui.app.SmshApp`) watches the run's in-process bus, where
+the runner publishes its progress as `ScenarioProgress` (component ``scenario``), and the
 report is printed once the operator quits the console; quitting before the run ends leaves the
 console and the run goes on with the headless progress view. Otherwise the run is headless
 (`smsh demo` adds a progress line per second on stderr). The console needs the runner to run on
@@ -27,14 +27,14 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TextIO
+from typing import TYPE_CHECKING, Literal, TextIO
 
 from scenarios.errors import ScenarioError
 from scenarios.loader import load_scenario
 from scenarios.report import render_table
 from scenarios.runner import ProgressCallback, RunOutcome, UnsupportedScenario, run_scenario
 from scenarios.schema import Scenario
-from sms.bus.bus import Bus, Publisher
+from sms.bus.bus import Bus
 from sms.bus.errors import BusUrlError
 from sms.bus.events import ScenarioProgress
 from sms.bus.memory import InMemoryBus
@@ -45,10 +45,6 @@ if TYPE_CHECKING:
 
 View = Literal["tui", "progress", "quiet"]
 """How a run is shown: the console, a progress line per second on stderr, or nothing."""
-
-#: Component and instance of the `ScenarioProgress` events published for the console.
-PROGRESS_COMPONENT = "scenario"
-PROGRESS_INSTANCE = "runner"
 
 #: The one-line help `scenarios.cli` shows for this command.
 HELP = "run a scenario file: simulator + gateway in one process, report, exit 1 on failures"
@@ -167,7 +163,7 @@ async def run_on_bus(
     bus_url: str | None = None,
     progress: ProgressCallback | None = None,
 ) -> RunOutcome:
-    """Run `scenario` with every event on `bus`, its progress published there too.
+    """Run `scenario` with every event on `bus`; the runner publishes its progress there too.
 
     Args:
         scenario: The scenario.
@@ -175,22 +171,13 @@ async def run_on_bus(
         runs: Parent directory of the run directory.
         speed: Override the scenario's speed.
         bus_url: Also mirror the run to this bus (see `run_scenario`).
-        progress: Also called with each progress event (after it is published).
+        progress: Also called with each progress event (after the runner published it).
 
     Returns:
         The run's outcome.
     """
-    publisher = Publisher(bus, PROGRESS_COMPONENT, PROGRESS_INSTANCE)
-
-    def publish(event: ScenarioProgress) -> None:
-        with contextlib.suppress(Exception):  # a closed bus must not stop the run
-            publisher.publish_nowait(event)
-        if progress is not None:
-            progress(event)
-
-    kwargs: dict[str, Any] = {"bus": bus} if runner_takes_bus() else {}
     return await run_scenario(
-        scenario, root=runs, speed=speed, progress=publish, bus_url=bus_url, **kwargs
+        scenario, root=runs, speed=speed, progress=progress, bus_url=bus_url, bus=bus
     )
 
 

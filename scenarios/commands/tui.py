@@ -1,5 +1,9 @@
 """`smsh tui`: the operator console, watching every gateway and simulator through MQTT.
 
+Screens (keys 1-5): 1 overview (binds, queues, rates), 2 messages, 3 handset, 4 scenario,
+5 campaigns (each dunning campaign's state, approver, exclusions, sent / deferred / delivered /
+failed / replied and cost, from the gateways' ``campaign_progress`` events).
+
 Exit codes: 0 the operator quit; 1 the console ended on an error; 2 a usage error (a bus URL or
 time zone that cannot be used).
 """
@@ -15,12 +19,21 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sms.bus import Bus, BusUrlError, bus_from_url
 
 #: The help line of the subcommand (for `scenarios.cli.COMMANDS`).
-HELP = "operator console: binds, queues, messages, handsets, scenario; pause/rate/fault/drain"
+HELP = (
+    "operator console: binds, queues, messages, handsets, scenario, campaigns;"
+    " pause/rate/fault/drain"
+)
 DEFAULT_URL = "mqtt://127.0.0.1:1883"
+#: The screens and their keys (the epilog of ``smsh tui --help``).
+SCREENS = (
+    "screens: 1 overview, 2 messages, 3 handset, 4 scenario, 5 campaigns (state, approver, "
+    "exclusions, sent/deferred/delivered/failed/replied and cost of each dunning campaign)"
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the arguments of `smsh tui`."""
+    parser.epilog = SCREENS
     parser.add_argument(
         "--mqtt",
         default=DEFAULT_URL,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from simulator.network.config import NetworkConfig
 from simulator.network.effects import (
+    AlertDue,
     Effect,
     EventKind,
     Fate,
@@ -45,6 +46,7 @@ __all__ = [
     "TLV_HARNESS_MESSAGE_KEY",
     "TLV_INTENDED_OWNER",
     "TLV_OBTAINED_DATE",
+    "AlertDue",
     "CarrierNetwork",
     "Effect",
     "EventKind",

@@ -5,6 +5,8 @@ scheduled); `CarrierNetwork.advance(now)` returns the effects that fell due, in 
 
     ReceiptDue     send a deliver_sm receipt (esm_class 0x04, or 0x20 for ENROUTE) to `account`
     MoDue          send a deliver_sm carrying a subscriber's reply (one part) to `account`
+    AlertDue       send alert_notification to `account`: a handset it asked about (set_dpf)
+                   is reachable again
     NetworkEvent   publish a fact (delivered, misdelivery, spoof_blocked, opted_out, ...)
 
 These are the model's own small types: `sms.bus.events` did not exist when this was written.
@@ -36,6 +38,7 @@ __all__ = [
     "ESM_CLASS_INTERMEDIATE",
     "ESM_CLASS_RECEIPT",
     "NETWORK_TYPE_GSM",
+    "AlertDue",
     "Effect",
     "EventKind",
     "Fate",
@@ -100,6 +103,10 @@ class EventKind(StrEnum):
 class Fate:
     """What the network decided for one part, relative to its submission time.
 
+    Carrier outages are not part of it: they are decided at the delivery attempt against the
+    live fault plan (`simulator.network.faults.CarrierOutageFault`), and show in the effects
+    (`attempt_failed`, `failed`, the receipt) rather than here.
+
     Equal for equal (seed, scenario, key, config), whatever the arrival order: this is what the
     determinism property tests compare.
     """
@@ -123,6 +130,13 @@ class Fate:
     """The sender string the handset shows (its thread key)."""
     reason: str = ""
     """Why, in a few words ("mix", "reject_all", "registry", "handset off", ...)."""
+    first_attempt_s: float = 0.0
+    """Latency of one delivery attempt (delivered fates): after a carrier outage the delivery is
+    made this long after the outage ends."""
+    available_after_s: float | None = None
+    """Seconds from submission until an absent handset (off, storage full, away) is reachable
+    again, when the model knows it; None when no attempt found it absent or it never returns
+    in the model (an ``expired`` or ``memory_full`` draw of the outcome mix)."""
 
 
 @dataclass(slots=True)
@@ -232,7 +246,40 @@ class NetworkEvent:
     """Kind-specific values (stat, err, sender, brand, part, reason, ...)."""
 
 
-Effect: TypeAlias = ReceiptDue | MoDue | NetworkEvent
+@dataclass(slots=True)
+class AlertDue:
+    """Send alert_notification to an ESME: a subscriber it asked about is available again.
+
+    Scheduled when a submit carrying set_dpf=1 found the handset absent (SMPP 3.4 §4.12): at
+    the instant the model makes the handset reachable again, one per (account, ESME address,
+    subscriber, instant).
+    """
+
+    at: float
+    """When the handset became available (epoch seconds)."""
+    key: str
+    """Message key of the (first) submit that asked for it."""
+    account: str
+    """system_id to send it to (any bound receiver/transceiver of that account)."""
+    number: str
+    """The subscriber (national form)."""
+    ms_addr: str
+    """The subscriber's address as the ESME wrote it (alert source_addr)."""
+    ms_ton: int
+    """Its TON (the submit's dest_addr_ton)."""
+    ms_npi: int
+    """Its NPI (the submit's dest_addr_npi)."""
+    esme_addr: str
+    """The ESME address that asked (the submit's source_addr; alert esme_addr)."""
+    esme_ton: int
+    """Its TON."""
+    esme_npi: int
+    """Its NPI."""
+    ms_availability_status: int = 0
+    """ms_availability_status TLV (0x0422): 0 available, 1 denied, 2 unavailable."""
+
+
+Effect: TypeAlias = ReceiptDue | MoDue | NetworkEvent | AlertDue
 """Anything `advance` returns."""
 
 

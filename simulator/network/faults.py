@@ -10,10 +10,12 @@ decision functions turn them into what the server or the model must do:
     session    disconnect_after_pdus disconnect_at server_unbind stall session_decision
     receipt    slow_receipts                                           receipt_extra_delay
     delivery   carrier_outage                                          outage_decision
+                                                                       (at each delivery attempt)
 
 Invariants:
     * The plan changes only through `FaultPlan.add` / `remove` (runtime injection); both drop
-      the scope cache, so a decision never sees a stale set.
+      the scope cache and bump `FaultPlan.revision`, so a decision never sees a stale set and a
+      consumer that caches a view of the plan (the model's carrier outages) knows when to renew.
     * Faults are data, never subclasses with behaviour: each kind has exactly one handler in the
       `_SUBMIT_HANDLERS` / `_SESSION_HANDLERS` tables (jasmin's SMSC simulator catalogue, written
       as entries instead of classes; STYLE.md §D).
@@ -203,7 +205,14 @@ class SlowReceiptsFault(_FaultScope):
 
 
 class CarrierOutageFault(_FaultScope):
-    """A carrier's deliveries are delayed to the end of the window, or fail."""
+    """A carrier's deliveries are delayed to the end of the window, or fail.
+
+    Decided at each delivery attempt against the live plan (so an outage injected or cleared at
+    run time acts on messages already in flight): an attempt falling inside the window either
+    waits for the window to end (or for the fault to be taken out of the plan) and is made again
+    one first-attempt latency later, or fails. `accounts` and `routes` do not narrow an outage: a
+    carrier's outage hits every account's traffic to its subscribers.
+    """
 
     kind: Literal["carrier_outage"] = "carrier_outage"
     """Discriminator."""
@@ -308,6 +317,16 @@ class FaultPlan:
             for f in faults
         )
         self._scoped: dict[tuple[str, str, Phase | None], tuple[_Scheduled, ...]] = {}
+        self._revision = 0
+
+    @property
+    def revision(self) -> int:
+        """Counts the changes made by `add` and `remove` (0 for the configured plan)."""
+        return self._revision
+
+    def __contains__(self, fault: object) -> bool:
+        """True when this very fault object is in the plan (identity, as `remove` uses)."""
+        return any(s.fault is fault for s in self._all)
 
     @property
     def empty(self) -> bool:
@@ -333,6 +352,7 @@ class FaultPlan:
             ),
         )
         self._scoped.clear()
+        self._revision += 1
 
     def remove(self, fault: AnyFault) -> bool:
         """Take a fault out of the plan (the very object given to `add` or the constructor).
@@ -348,6 +368,7 @@ class FaultPlan:
             return False
         self._all = kept
         self._scoped.clear()
+        self._revision += 1
         return True
 
     @property
@@ -749,6 +770,8 @@ class OutageDecision:
     """End of the outage window (epoch seconds)."""
     err: int
     """GSM MAP error for `fail`."""
+    fault: CarrierOutageFault | None = None
+    """The outage entry that decided (the model parks delayed deliveries on it)."""
 
 
 def outage_decision(
@@ -766,5 +789,5 @@ def outage_decision(
     """
     for fault, start, end in outages:
         if fault.carrier == carrier and start <= attempt_at < end:
-            return OutageDecision(fault.mode, end, fault.err)
+            return OutageDecision(fault.mode, end, fault.err, fault)
     return None

@@ -12,6 +12,9 @@ this simulator understands, so a test harness can attach per-message metadata in
     0x1502  obtained_date        8 ASCII digits   YYYYMMDD: when the sender obtained the number
 
 The same metadata may come from the scenario instead; the server then fills the fields directly.
+Of the standard TLVs the model reads user_message_reference (0x0204, part of the message key) and
+set_dpf (0x0421 = 1: alert_notification when an absent handset returns, `SubmittedMessage.set_dpf`);
+the server's adapter (`simulator.carrier.to_submitted`) extracts them.
 
 Invariants:
     * A `SubmittedMessage` is validated once, when built, and never mutated by the model. It is a
@@ -89,6 +92,13 @@ class SubmittedMessage:
     """Route override; None: the account's configured route."""
     text: str | None = None
     """The decoded body if the server already has it; None: the model decodes when it needs to."""
+    dest_ton: int = 0
+    """dest_addr_ton (echoed as source_addr_ton of an alert_notification)."""
+    dest_npi: int = 0
+    """dest_addr_npi (echoed as source_addr_npi of an alert_notification)."""
+    set_dpf: bool = False
+    """TLV set_dpf (0x0421) = 1: the ESME asks for alert_notification when a failed or retried
+    delivery's handset becomes available again (SMPP 3.4 §4.12, TLV set_dpf in §5.3.2)."""
     part: int = field(init=False)
     """This part's seq (1 for a single message); derived from `concat`."""
     total: int = field(init=False)

@@ -14,16 +14,35 @@ Theory of operation. `submit` first answers flow control and submit-phase faults
 arrival, like any real SMSC's), then the sender rules. An accepted part gets its key (see
 `simulator.network.fate`), an id from the arrival-order counter, and a `Fate` computed from its
 key's streams only: the subscriber (population, ownership at submission, filters), the outcome
-mix of its route / carrier / prefix, the latency, absence and the carrier's retry schedule,
-carrier outages, and the receipt knobs. Receipts, final events and the handset delivery are
-pushed on one heap; `advance` pops what is due, files delivered parts in the handsets (through
-one `sms.segments.Reassembler`), audits quiet hours, misdelivery and spoofed threads, and
-schedules replies.
+mix of its route / carrier / prefix, the latency, absence and the carrier's retry schedule, and
+the receipt knobs. Receipts, final events and the handset delivery are pushed on one heap;
+`advance` pops what is due, files delivered parts in the handsets (through one
+`sms.segments.Reassembler`), audits quiet hours, misdelivery and spoofed threads, and schedules
+replies.
+
+Carrier outages come from the live `fault_plan` (an operator may add or remove one at run time)
+and are decided when a delivery is attempted, not at submission: a delivery's final receipt (and
+its duplicate, loss event and queue release) waits in the delivery's `follow` list and is pushed
+only when the handset gets the part. An attempt inside an outage window either fails (the
+receipts are rebuilt as UNDELIV with the outage's error) or is parked on the outage; when the
+window ends (a heap item at its end) or the fault leaves the plan (noticed by the next `advance`,
+whose `now` is the release instant), each parked delivery is attempted again one first-attempt
+latency later, with receipts rebuilt for the new time. Outcomes are thus a function of the
+message key and the fault timeline (what was in the plan when), never of arrival order or of how
+often `advance` is called.
+
+alert_notification (SMPP 3.4 §4.12): a submit carrying set_dpf whose delivery found the handset
+absent (`Fate.attempts_after_s` non-empty, `Fate.available_after_s` known: the end of its off /
+storage-full window, or the drawn return of a temporarily absent handset) schedules one
+`AlertDue` at that return, once per (account, subscriber, ESME address, instant).
 
 Invariants:
     * Rule 1: every decision about a message's fate lives in `_fate`; everything it reads is a
       function of (seed, scenario id, message key, configuration, submission time for explicit
-      time windows). Arrival order decides only ids, throttling and fault answers.
+      time windows). Arrival order decides only ids, throttling and fault answers. The one
+      later amendment is a carrier outage at the delivery attempt (`_attempt`), a function of
+      the attempt's instant and the fault timeline.
+    * A parked delivery is held by exactly one outage entry (`_parked`), and is released once.
     * Rule 2: the model never sleeps, reads a clock or does I/O; `now` is an argument and must
       not go backwards between calls to `advance`.
     * `advance(now)` returns effects with `at <= now` in (`at`, scheduling) order, each once.
@@ -42,7 +61,7 @@ import itertools
 import math
 import zoneinfo
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from hashlib import blake2b
 from typing import Final
@@ -58,6 +77,7 @@ from simulator.network.distributions import LatencySampler, compile_latency
 from simulator.network.effects import (
     ESM_CLASS_INTERMEDIATE,
     ESM_CLASS_RECEIPT,
+    AlertDue,
     Effect,
     EventKind,
     Fate,
@@ -69,6 +89,7 @@ from simulator.network.effects import (
 from simulator.network.errors import NetworkModelError
 from simulator.network.fate import FateSource, content_digest, threshold, uniform
 from simulator.network.faults import (
+    CarrierOutageFault,
     FaultPlan,
     Phase,
     SessionDecision,
@@ -183,6 +204,34 @@ class _Drop:
     """The message's "msg" stream; words 4-7 decide the reply."""
     subscriber: Subscriber
     """The recipient."""
+    origin: _Origin
+    """What the receipts are rebuilt from when a carrier outage moves or fails the delivery."""
+    retried: tuple[float, ...] = ()
+    """Attempts (seconds after submission) that carrier outages failed so far."""
+    parked: bool = False
+    """True while a carrier outage holds it."""
+    follow: list[tuple[float, _Item]] = field(default_factory=list)
+    """Items due at or after the delivery (final receipt, its duplicate or loss event, the
+    queue release): scheduled only when the delivery happens, so an outage can replace them."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Origin:
+    """The submission behind a delivery (read only when an outage hits it)."""
+
+    msg: SubmittedMessage
+    submitted_at: float
+    acct: _Account
+    route: str
+    fate: Fate
+    number: int
+    message_id: str
+    part_words: tuple[int, ...]
+    first_s: float
+    """Latency of one delivery attempt: a delayed delivery is made this long after the
+    outage ends."""
+    validity_s: float
+    """The message expires this long after submission while an outage holds it."""
 
 
 @dataclass(slots=True)
@@ -190,7 +239,21 @@ class _Release:
     account: str
 
 
-_Item = ReceiptDue | MoDue | NetworkEvent | _Drop | _Release
+@dataclass(slots=True)
+class _Expiry:
+    """The validity of a delivery held by an outage runs out (nothing when no longer held)."""
+
+    drop: _Drop
+
+
+@dataclass(slots=True)
+class _OutageEnd:
+    """The end of a carrier outage's window: the deliveries parked on it are made again."""
+
+    fault: CarrierOutageFault
+
+
+_Item = ReceiptDue | MoDue | NetworkEvent | AlertDue | _Drop | _Release | _OutageEnd | _Expiry
 
 
 def _compile_mix(mix: OutcomeMix, p_absent: float) -> _Mix:
@@ -251,7 +314,11 @@ class CarrierNetwork:
         self.population = Population(config, self._fates)
         self._senders = SenderRules(config)
         self._faults = FaultPlan(config.faults, self._epoch)
-        self._outages = self._faults.carrier_outages()
+        self._outages: list[tuple[CarrierOutageFault, float, float]] = []
+        self._outages_revision = -1
+        self._parked: dict[int, tuple[CarrierOutageFault, list[_Drop]]] = {}
+        self._parked_revision = 0
+        self._alerts_pending: set[tuple[str, str, str, float]] = set()
         self._quiet = (
             QuietHours(config.quiet_hours.start, config.quiet_hours.end)
             if config.quiet_hours.enabled
@@ -315,6 +382,16 @@ class CarrierNetwork:
         self._opted_out: dict[tuple[str, str], float] = {}
         self._last_advance = -math.inf
 
+    @property
+    def fault_plan(self) -> FaultPlan:
+        """The live fault plan: `FaultPlan.add` / `remove` change faults at run time.
+
+        Submit-phase, receipt and session faults are read when they are consulted; carrier
+        outages at each delivery attempt, so an outage added or removed here acts on messages
+        already in flight (see the module docstring).
+        """
+        return self._faults
+
     # -----------------------------------------------------------------------------------------
     # Accounts and tables
     # -----------------------------------------------------------------------------------------
@@ -347,6 +424,13 @@ class CarrierNetwork:
 
     def _push(self, at: float, item: _Item) -> None:
         heapq.heappush(self._heap, (at, next(self._counter), item))
+
+    def _schedule(self, at: float, item: _Item, drop: _Drop | None) -> None:
+        """Push an item, or hold it in ``drop.follow`` when it is due at or after the delivery."""
+        if drop is not None and at >= drop.at:
+            drop.follow.append((at, item))
+        else:
+            self._push(at, item)
 
     # -----------------------------------------------------------------------------------------
     # Submit
@@ -489,6 +573,12 @@ class CarrierNetwork:
             fault_kind,
         )
 
+    def _validity(self, msg: SubmittedMessage, sub: Subscriber) -> float:
+        validity = self._carriers[sub.carrier].max_validity
+        if msg.validity_s is not None and msg.validity_s < validity:
+            validity = msg.validity_s
+        return validity
+
     def _dangerous(self, msg: SubmittedMessage, acct: _Account, verdict: SenderVerdict) -> bool:
         if self._attacker_dangerous and acct.cfg.attacker:
             return True
@@ -569,7 +659,10 @@ class CarrierNetwork:
             attempts: list[float] = []
             state = sub.handset_state(now + first) if sub.handset else None
             reason = "mix"
+            available: float | None = None
             if state is not None:
+                back = sub.available_after(now + first)
+                available = None if back is None else back - now
                 at = -1.0
                 attempts.append(first)
                 for s in offsets:
@@ -592,6 +685,7 @@ class CarrierNetwork:
                         tuple(attempts),
                         displayed,
                         f"handset {state}",
+                        available_after_s=available,
                     )
                 reason = f"handset {state}"
             elif w[o + 1] < mix.absent_delivered and offsets:
@@ -605,26 +699,21 @@ class CarrierNetwork:
                     attempts.append(first)
                     attempts.extend(first + s for s in offsets[:k])
                     at = first + offsets[k]
+                    available = first + ret
                     reason = "absent, returned"
-            if self._outages:
-                hit = outage_decision(self._outages, sub.carrier, now + at)
-                if hit is not None:
-                    if hit.mode == "fail":
-                        return Fate(
-                            key,
-                            seq,
-                            "system_failure",
-                            "UNDELIV",
-                            hit.err,
-                            at,
-                            tuple(attempts),
-                            displayed,
-                            "carrier outage",
-                        )
-                    attempts.append(at)
-                    at = hit.until - now + first
-                    reason = "carrier outage, delayed"
-            return Fate(key, seq, "delivered", "DELIVRD", 0, at, tuple(attempts), displayed, reason)
+            return Fate(
+                key,
+                seq,
+                "delivered",
+                "DELIVRD",
+                0,
+                at,
+                tuple(attempts),
+                displayed,
+                reason,
+                first_attempt_s=first,
+                available_after_s=available,
+            )
         if outcome in ("expired", "memory_full"):
             attempts = [first] if first <= give_up else []
             attempts.extend(first + s for s in offsets if first + s <= give_up)
@@ -743,28 +832,39 @@ class CarrierNetwork:
             events = []
 
         final_at = now + fate.final_after_s
+        drop: _Drop | None = None
         if fate.stat == "DELIVRD" and sub is not None:  # DELIVRD implies a subscriber
-            self._push(
+            drop = _Drop(
                 final_at,
-                _Drop(
-                    final_at,
-                    key,
-                    account,
-                    national,
-                    msg.destination_addr,
-                    msg.source_addr,
-                    verdict,
-                    msg.concat,
-                    msg.short_message,
-                    msg.data_coding,
-                    msg.part,
-                    msg.total,
-                    msg.intended_owner,
-                    msg.obtained_date,
-                    m,
-                    sub,
+                key,
+                account,
+                national,
+                msg.destination_addr,
+                msg.source_addr,
+                verdict,
+                msg.concat,
+                msg.short_message,
+                msg.data_coding,
+                msg.part,
+                msg.total,
+                msg.intended_owner,
+                msg.obtained_date,
+                m,
+                sub,
+                _Origin(
+                    msg,
+                    now,
+                    acct,
+                    route,
+                    fate,
+                    number,
+                    message_id,
+                    p,
+                    fate.first_attempt_s,
+                    self._validity(msg, sub),
                 ),
             )
+            self._push(final_at, drop)
         elif self.events:
             kind = EventKind.FILTERED if fate.outcome == "filtered" else EventKind.FAILED
             self._push(
@@ -797,10 +897,12 @@ class CarrierNetwork:
             )
         if acct.max_queue is not None:
             self._inflight[account] = self._inflight.get(account, 0) + 1
-            self._push(final_at, _Release(account))
+            self._schedule(final_at, _Release(account), drop)
+        if msg.set_dpf and fate.attempts_after_s and fate.available_after_s is not None:
+            self._alert_when_available(msg, now + fate.available_after_s, key, national)
 
         before, scheduled = self._receipts(
-            msg, now, acct, route, national, fate, number, message_id, p
+            msg, now, acct, route, national, fate, number, message_id, p, drop
         )
         return SubmitOutcome(
             status=0,
@@ -815,6 +917,32 @@ class CarrierNetwork:
             fate=fate,
         )
 
+    def _alert_when_available(
+        self, msg: SubmittedMessage, at: float, key: str, national: str
+    ) -> None:
+        """Schedule alert_notification for a set_dpf submit whose handset was absent."""
+        if at == math.inf:
+            return
+        slot = (msg.account, national, msg.source_addr, at)
+        if slot in self._alerts_pending:
+            return  # one alert per subscriber return, whatever the number of parts or messages
+        self._alerts_pending.add(slot)
+        self._push(
+            at,
+            AlertDue(
+                at=at,
+                key=key,
+                account=msg.account,
+                number=national,
+                ms_addr=msg.destination_addr,
+                ms_ton=msg.dest_ton,
+                ms_npi=msg.dest_npi,
+                esme_addr=msg.source_addr,
+                esme_ton=msg.source_ton,
+                esme_npi=msg.source_npi,
+            ),
+        )
+
     def _receipts(
         self,
         msg: SubmittedMessage,
@@ -826,7 +954,19 @@ class CarrierNetwork:
         number: int,
         message_id: str,
         p: tuple[int, ...],
+        drop: _Drop | None = None,
+        *,
+        replay: bool = False,
+        intermediate: bool = True,
+        final: bool = True,
     ) -> tuple[tuple[ReceiptDue, ...], tuple[ReceiptDue, ...]]:
+        """Build and schedule a part's receipts; returns (before the response, scheduled).
+
+        Items due at or after ``drop`` (the final receipt, its duplicate or loss event) wait in
+        ``drop.follow`` until the delivery happens. ``replay`` rebuilds them after a carrier
+        outage moved or failed the delivery: a receipt already sent before the response is not
+        sent again. ``intermediate`` / ``final`` select the ENROUTE notification and the rest.
+        """
         rc = acct.receipts
         rd = msg.registered_delivery
         want = rd & 0x03
@@ -865,6 +1005,8 @@ class CarrierNetwork:
                 due += receipt_extra_delay(active, uniform(p[_P_SLOW]))
                 flags.add("slow")
         before = p[_P_BEFORE] < rc.before
+        if before and replay:
+            return (), ()
         if before:
             due = done = now
             flags.add("before_resp")
@@ -891,7 +1033,13 @@ class CarrierNetwork:
             flags=frozenset(flags),
         )
         out: list[ReceiptDue] = []
-        if rd & _RD_INTERMEDIATE and rc.intermediate and fate.attempts_after_s and not before:
+        if (
+            intermediate
+            and rd & _RD_INTERMEDIATE
+            and rc.intermediate
+            and fate.attempts_after_s
+            and not before
+        ):
             at = now + fate.attempts_after_s[0]
             out.append(
                 ReceiptDue(
@@ -913,9 +1061,13 @@ class CarrierNetwork:
                     flags=frozenset({"intermediate"}),
                 )
             )
+        if not final:
+            for r in out:
+                self._push(r.at, r)
+            return (), tuple(out)
         if p[_P_LOSS] < rc.loss:
             if self.events:
-                self._push(
+                self._schedule(
                     due,
                     NetworkEvent(
                         due,
@@ -925,6 +1077,7 @@ class CarrierNetwork:
                         national,
                         {"message_id": rid, "part": msg.part, "stat": stat},
                     ),
+                    drop,
                 )
         elif before:
             for r in out:
@@ -955,7 +1108,7 @@ class CarrierNetwork:
                     )
                 )
         for r in out:
-            self._push(r.at, r)
+            self._schedule(r.at, r, drop)
         return (), tuple(out)
 
     # -----------------------------------------------------------------------------------------
@@ -989,6 +1142,12 @@ class CarrierNetwork:
         if now < self._last_advance:
             raise NetworkModelError(f"time went backwards: {now} < {self._last_advance}")
         self._last_advance = now
+        if self._parked and self._faults.revision != self._parked_revision:
+            # An outage taken out of the plan before its end releases what it held, now.
+            self._parked_revision = self._faults.revision
+            for fault, _ in list(self._parked.values()):
+                if fault not in self._faults:
+                    self._unpark(fault, now)
         out: list[Effect] = []
         heap = self._heap
         deadline = self._reassembler.next_deadline()
@@ -1003,13 +1162,196 @@ class CarrierNetwork:
                 break
             _, _, item = heapq.heappop(heap)
             if isinstance(item, _Drop):
-                self._deliver(item, out)
-                deadline = self._reassembler.next_deadline()
+                if self._attempt(item, out):
+                    deadline = self._reassembler.next_deadline()
             elif isinstance(item, _Release):
                 self._inflight[item.account] = self._inflight.get(item.account, 1) - 1
+            elif isinstance(item, _OutageEnd):
+                self._unpark(item.fault, at)
+            elif isinstance(item, AlertDue):
+                self._alerts_pending.discard((item.account, item.number, item.esme_addr, item.at))
+                out.append(item)
+            elif isinstance(item, _Expiry):
+                if item.drop.parked:
+                    self._expire_parked(item.drop, at, out)
             else:
                 out.append(item)
         return out
+
+    # -----------------------------------------------------------------------------------------
+    # Carrier outages (decided at each delivery attempt, against the live plan)
+    # -----------------------------------------------------------------------------------------
+
+    def _live_outages(self) -> list[tuple[CarrierOutageFault, float, float]]:
+        plan = self._faults
+        if plan.revision != self._outages_revision:
+            self._outages = plan.carrier_outages()
+            self._outages_revision = plan.revision
+        return self._outages
+
+    def _attempt(self, drop: _Drop, out: list[Effect]) -> bool:
+        """Make a delivery attempt; False when a carrier outage delays or fails it."""
+        outages = self._live_outages()
+        if outages:
+            hit = outage_decision(outages, drop.subscriber.carrier, drop.at)
+            if hit is not None and hit.fault is not None:
+                self._outage_hit(drop, hit.fault, hit.mode, hit.until, hit.err, out)
+                return False
+        self._deliver(drop, out)
+        for at, item in drop.follow:
+            self._push(at, item)
+        drop.follow = []
+        return True
+
+    def _outage_hit(
+        self,
+        drop: _Drop,
+        fault: CarrierOutageFault,
+        mode: str,
+        until: float,
+        err: int,
+        out: list[Effect],
+    ) -> None:
+        origin = drop.origin
+        fate = origin.fate
+        when = drop.at
+        after = when - origin.submitted_at
+        first_failure = not fate.attempts_after_s and not drop.retried
+        releases: list[tuple[float, _Item]] = [
+            (when, item) for _, item in drop.follow if isinstance(item, _Release)
+        ]
+        drop.follow = []
+        if mode == "fail":
+            drop.follow = releases
+            self._end_undelivered(drop, when, "system_failure", "UNDELIV", err, out)
+            return
+        drop.retried = (*drop.retried, after)
+        drop.follow = releases
+        if first_failure:
+            if self.events:
+                out.append(
+                    NetworkEvent(
+                        when,
+                        EventKind.ATTEMPT_FAILED,
+                        drop.key,
+                        drop.account,
+                        drop.number,
+                        {"part": drop.part, "retries": 1, "reason": "carrier outage"},
+                    )
+                )
+            self._receipts(
+                origin.msg,
+                origin.submitted_at,
+                origin.acct,
+                origin.route,
+                drop.number,
+                replace(fate, attempts_after_s=(after,)),
+                origin.number,
+                origin.message_id,
+                origin.part_words,
+                final=False,
+            )
+        parked = self._parked.get(id(fault))
+        if parked is None:
+            parked = self._parked[id(fault)] = (fault, [])
+            if until < math.inf:
+                self._push(until, _OutageEnd(fault))
+        parked[1].append(drop)
+        drop.parked = True
+        if origin.validity_s < math.inf:
+            self._push(origin.submitted_at + origin.validity_s, _Expiry(drop))
+
+    def _end_undelivered(
+        self, drop: _Drop, when: float, outcome: str, stat: str, err: int, out: list[Effect]
+    ) -> None:
+        """A held or attempted delivery ends without reaching the handset: rebuild its receipts."""
+        origin = drop.origin
+        fate = origin.fate
+        reason = "carrier outage" if stat == "UNDELIV" else "carrier outage, validity"
+        ended = replace(
+            fate,
+            outcome=outcome,
+            stat=stat,
+            err=err,
+            final_after_s=when - origin.submitted_at,
+            attempts_after_s=fate.attempts_after_s + drop.retried,
+            reason=reason,
+        )
+        if self.events:
+            out.append(
+                NetworkEvent(
+                    when,
+                    EventKind.FAILED,
+                    drop.key,
+                    drop.account,
+                    drop.number,
+                    {"stat": stat, "err": err, "part": drop.part, "reason": reason},
+                )
+            )
+        for _, item in drop.follow:
+            self._push(when, item)
+        drop.follow = []
+        self._receipts(
+            origin.msg,
+            origin.submitted_at,
+            origin.acct,
+            origin.route,
+            drop.number,
+            ended,
+            origin.number,
+            origin.message_id,
+            origin.part_words,
+            replay=True,
+            intermediate=False,
+        )
+
+    def _expire_parked(self, drop: _Drop, when: float, out: list[Effect]) -> None:
+        """The validity of a held delivery ran out: EXPIRED, and no longer held."""
+        for fault, held in list(self._parked.values()):
+            kept = [d for d in held if d is not drop]
+            if len(kept) != len(held):
+                if kept:
+                    held[:] = kept
+                else:
+                    del self._parked[id(fault)]
+                break
+        drop.parked = False
+        self._end_undelivered(drop, when, "expired", "EXPIRED", self._errors.absent, out)
+
+    def _unpark(self, fault: CarrierOutageFault, at: float) -> None:
+        """The outage ended at ``at``: attempt its held deliveries again one latency later."""
+        parked = self._parked.pop(id(fault), None)
+        if parked is None:
+            return
+        for drop in parked[1]:
+            origin = drop.origin
+            if at + origin.first_s >= origin.submitted_at + origin.validity_s:
+                continue  # too late to deliver: its _Expiry item ends it as EXPIRED
+            drop.parked = False
+            fate = origin.fate
+            drop.at = at + origin.first_s
+            drop.follow = [(drop.at, item) for _, item in drop.follow]
+            delayed = replace(
+                fate,
+                final_after_s=drop.at - origin.submitted_at,
+                attempts_after_s=fate.attempts_after_s + drop.retried,
+                reason="carrier outage, delayed",
+            )
+            self._receipts(
+                origin.msg,
+                origin.submitted_at,
+                origin.acct,
+                origin.route,
+                drop.number,
+                delayed,
+                origin.number,
+                origin.message_id,
+                origin.part_words,
+                drop,
+                replay=True,
+                intermediate=False,
+            )
+            self._push(drop.at, drop)
 
     # -----------------------------------------------------------------------------------------
     # Handsets

@@ -65,6 +65,28 @@ class Subscriber:
     outcome_tables: dict[str, int] = field(default_factory=dict)
     """Cache: route -> index of this subscriber's compiled outcome mix (filled by the network)."""
 
+    def available_after(self, when: float) -> float | None:
+        """When the handset is reachable again after an abnormal window holding `when`.
+
+        Back-to-back windows (one starts where the previous ends) count as one absence.
+
+        Args:
+            when: Epoch seconds.
+
+        Returns:
+            The end of the absence (epoch seconds; may be infinite), or None when the handset
+            is on at `when`.
+        """
+        end: float | None = None
+        at = when
+        while True:
+            for _, start, stop in self.handset:
+                if start <= at < stop:
+                    end = at = stop
+                    break
+            else:
+                return end
+
     def handset_state(self, when: float) -> str | None:
         """The handset's abnormal state at `when` ("off", "storage_full") or None when on.
 

@@ -77,6 +77,7 @@ __all__ = [
     "ScenarioProgress",
     "SubmitReceived",
     "SubmitResponded",
+    "SubmitTimedOut",
     "Throttled",
     "WindowUse",
     "decode_event",
@@ -283,6 +284,26 @@ class SubmitResponded(BaseEvent):
     """Time from writing the submit_sm to reading its response."""
     generic_nack: bool = False
     """True when the answer was a generic_nack rather than a submit_sm_resp."""
+
+
+class SubmitTimedOut(BaseEvent):
+    """No response came for one submitted part within the response timeout.
+
+    Published by the gateway's response-timeout check only: a part that was in flight on a
+    session that was lost is requeued without this event (that is a lost bind, not a timeout).
+    """
+
+    kind: Literal["submit_timed_out"] = "submit_timed_out"
+    message_id: Text
+    """The gateway's id of the message."""
+    part: PartNumber
+    """1-based part number."""
+    bind_id: Text
+    """The session the submit_sm was written to."""
+    sequence_number: SequenceNumber
+    """SMPP sequence_number of the submit_sm that was not answered."""
+    waited_ms: Millis
+    """Time from writing the submit_sm to giving up on its response."""
 
 
 class ReceiptReceived(BaseEvent):
@@ -675,6 +696,7 @@ Event: TypeAlias = Annotated[
     | MessageAccepted
     | PartSubmitted
     | SubmitResponded
+    | SubmitTimedOut
     | ReceiptReceived
     | SubmitReceived
     | ReceiptSent
@@ -700,6 +722,7 @@ _EVENT_CLASSES: Final[tuple[type[BaseEvent], ...]] = (
     MessageAccepted,
     PartSubmitted,
     SubmitResponded,
+    SubmitTimedOut,
     ReceiptReceived,
     SubmitReceived,
     ReceiptSent,

@@ -95,6 +95,10 @@ async def test_http_api_submit_status_list_mo_health(tmp_path: Path) -> None:
             nowhere = await client.get("/nowhere")
             assert nowhere.status == 404
             assert (await nowhere.json())["error"] == "not_found"
+            for path in ("/campaigns", "/campaigns/"):  # make_app without campaigns=
+                no_campaigns = await client.get(path, allow_redirects=False)
+                assert no_campaigns.status == 404
+                assert (await no_campaigns.json())["error"] == "not_found"
 
             assert smsc.send_mo("819012345678", "12345", encode_gsm7("STOP"))
             await wait_for(lambda: gw.stats.mo == 1)
@@ -177,7 +181,8 @@ def _free_port() -> int:
 
 @pytest.mark.timeout(60)
 def test_gateway_serve_daemon_over_a_real_port(tmp_path: Path) -> None:
-    """`smsh gateway serve --config FILE`: a real process, real HTTP port, SIGTERM stop."""
+    """`smsh gateway serve --config FILE`: a real process, real HTTP port, the campaign API
+    under /campaigns/, SIGTERM stop."""
     http_port = _free_port()
     with serve_in_thread(receipt_delay=0.01) as smsc:
         config = tmp_path / "gateway.yaml"
@@ -203,6 +208,7 @@ http: {{host: 127.0.0.1, port: {http_port}}}
         try:
             assert proc.stdout is not None
             line = proc.stdout.readline().decode()
+            assert "(campaigns on /campaigns/)" in line
             assert f"http://127.0.0.1:{http_port}" in line, (
                 proc.stderr.read().decode()[-2000:] if proc.stderr else line
             )
@@ -219,8 +225,16 @@ http: {{host: 127.0.0.1, port: {http_port}}}
                         async with http.get(f"{base}/messages/{mid}") as r:
                             status: dict[str, Any] = await r.json()
                         if status["state"] == "delivered":
-                            return status
+                            break
                         await asyncio.sleep(0.02)
+                    # The daemon serves the campaign API on its store file's campaign tables.
+                    async with http.get(f"{base}/campaigns/") as r:
+                        assert r.status == 200
+                        assert await r.json() == {"campaigns": []}
+                    async with http.post(f"{base}/campaigns/cmp-9/approve", json={"by": "b"}) as r:
+                        assert r.status == 404
+                        assert (await r.json())["error"] == "unknown_campaign"
+                    return status
 
             status = asyncio.run(exercise())
             assert status["parts"][0]["state"] == "delivered"

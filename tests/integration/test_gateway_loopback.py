@@ -25,6 +25,7 @@ from gateway.store import (
 )
 from sms.alphabet import encode_gsm7
 from sms.bus import BindStateChanged, Event, InMemoryBus, MessageFinal, MetricsSnapshot, Throttled
+from sms.bus.events import SubmitTimedOut
 from sms.segments import Method, Reassembler, Sar
 from sms.udh import Concat, split_udh
 
@@ -259,6 +260,28 @@ async def test_partial_delivery_aggregates_part_receipts(tmp_path: Path) -> None
     assert [p.receipt_stat for p in status.parts] == ["DELIVRD", "UNDELIV", "DELIVRD"]
 
 
+async def test_a_rejectd_receipt_ends_the_message_rejected(tmp_path: Path) -> None:
+    def stat(record: SubmitRecord) -> str:
+        return "REJECTD" if record.destination == "819011110003" else "DELIVRD"
+
+    events = Events()
+    async with (
+        asyncio.timeout(TIMEOUT),
+        FastSmsc(receipt_stat_for=stat) as smsc,
+        running(tmp_path / "g.db", make_config(smsc.port), events) as gw,
+    ):
+        blocked = await gw.submit("09011110003", "x" * 200)  # 2 parts, both REJECTD
+        fine = await gw.submit("09011110004", "fine")
+        blocked_status, fine_status = await final(gw, [blocked, fine])
+    assert blocked_status.state is MessageState.REJECTED
+    assert [p.receipt_stat for p in blocked_status.parts] == ["REJECTD", "REJECTD"]
+    assert fine_status.state is MessageState.DELIVERED
+    assert {(f.message_id, f.state) for f in events.of(MessageFinal)} == {
+        (str(blocked), "rejected"),
+        (str(fine), "delivered"),
+    }
+
+
 # -- flow control -------------------------------------------------------------------------------
 
 
@@ -319,14 +342,18 @@ async def test_temporary_error_is_retried_later(tmp_path: Path) -> None:
 
 
 async def test_response_timeout_requeues_and_resends(tmp_path: Path) -> None:
+    events = Events()
     async with asyncio.timeout(TIMEOUT), FastSmsc(no_response_for={"819011110002": 1}) as smsc:
         config = make_config(smsc.port, bind={"response_timeout": 0.3})
-        async with running(tmp_path / "g.db", config) as gw:
+        async with running(tmp_path / "g.db", config, events) as gw:
             mid = await gw.submit("09011110002", "answer me")
             (status,) = await final(gw, [mid])
             timeouts = gw.stats.timeouts
     assert status.state is MessageState.DELIVERED
     assert timeouts == 1
+    [timed_out] = events.of(SubmitTimedOut)
+    assert (timed_out.message_id, timed_out.part) == (str(mid), 1)
+    assert timed_out.waited_ms >= 300.0
     assert status.attempts == 2
     assert [r.status for r in smsc.submits] == [-1, 0]
 

@@ -11,24 +11,25 @@ import asyncio
 import io
 import json
 import re
-from datetime import datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 from rich.text import Text
 from textual.app import App
 from textual.widgets import Static
 
-from scenarios import runner as runner_module
 from scenarios.commands import demo as demo_command
 from scenarios.commands import run as run_command
 from scenarios.ledger import LedgerReader
 from scenarios.loader import load_scenario, load_scenario_text
-from scenarios.runner import RunOutcome, SendingPolicies, UnsupportedScenario, run_scenario
-from scenarios.schema import OwnerCheckPolicy, QuietHoursPolicy
-from scenarios.traffic import TrafficMessage
+from scenarios.runner import (
+    PROGRESS_COMPONENT,
+    PROGRESS_INSTANCE,
+    RunOutcome,
+    UnsupportedScenario,
+    run_scenario,
+)
 from sms.bus.events import ScenarioProgress
 from sms.bus.memory import InMemoryBus
 
@@ -106,6 +107,31 @@ async def test_smoke_passes_end_to_end(tmp_path: Path) -> None:
     assert seen, "no progress reported"
     assert seen[-1].phase == "finished"
     assert seen[-1].progress == 1.0
+
+
+@pytest.mark.asyncio
+async def test_a_run_on_the_callers_bus_publishes_its_progress_there(tmp_path: Path) -> None:
+    seen: list[ScenarioProgress] = []
+    topic = f"smsh/v1/{PROGRESS_COMPONENT}/{PROGRESS_INSTANCE}/scenario_progress"
+    async with InMemoryBus() as bus:
+        async with (
+            bus.subscribe(topic, maxsize=10_000) as progress,
+            bus.subscribe("smsh/v1/gateway/+/message_final", maxsize=10_000) as finals,
+        ):
+            outcome = await run(
+                SMOKE, tmp_path, bus=bus, progress=seen.append, progress_interval=0.1
+            )
+            published = [event for _topic, event in progress.drain()]
+            final_states = [event for _topic, event in finals.drain()]
+        assert not bus.closed  # the caller's bus: the runner leaves it open
+
+    assert outcome.passed, [v.margin for v in outcome.failed]
+    assert published == seen  # published once each, in order, before the callback saw it
+    assert len(published) >= 2
+    last = published[-1]
+    assert isinstance(last, ScenarioProgress)
+    assert (last.phase, last.progress) == ("finished", 1.0)
+    assert len(final_states) == outcome.results.counter("messages_delivered") == 20
 
 
 @pytest.mark.asyncio
@@ -213,39 +239,6 @@ async def test_sending_policies_library_scenarios_pass(tmp_path: Path, name: str
         assert outcome.results.counter("delivered_in_quiet_hours") == 0
 
 
-@pytest.mark.asyncio
-async def test_quiet_hours_defer_to_the_next_opening() -> None:
-    policies = SendingPolicies(
-        OwnerCheckPolicy(),
-        QuietHoursPolicy(enabled=True, window="08:00-21:00", timezone="Asia/Tokyo"),
-    )
-    tokyo = ZoneInfo("Asia/Tokyo")
-    late = datetime(2026, 1, 15, 22, 30, tzinfo=tokyo).timestamp()
-    message = TrafficMessage(
-        send_at=late,
-        offset_s=0.0,
-        key="main-000001",
-        stream="main",
-        index=1,
-        destination="09012345678",
-        text="hello",
-        text_kind="gsm7",
-        source=None,
-        account=None,
-        route=None,
-        validity_s=72 * 3600.0,
-    )
-    async with asyncio.timeout(5):
-        handoff = await policies.decide(message, late)
-        inside = await policies.decide(message, late - 3 * 3600)  # 19:30, inside the window
-
-    assert handoff.refused is None
-    assert handoff.not_before == datetime(2026, 1, 16, 8, 0, tzinfo=tokyo).timestamp()
-    assert handoff.validity_s == 13 * 3600.0  # capped at the 21:00 close
-    assert inside.not_before is None
-    assert inside.validity_s == 1.5 * 3600.0
-
-
 def test_demo_command_runs_the_library_demo() -> None:
     parser = argparse.ArgumentParser(prog="smsh demo")
     demo_command.add_arguments(parser)
@@ -257,35 +250,17 @@ def test_demo_command_runs_the_library_demo() -> None:
     assert args.speed == 20.0
 
 
-class _Borrowed:
-    """Stands in for `InMemoryBus()` inside the runner: hands it a started bus, never closes it."""
-
-    def __init__(self, bus: InMemoryBus) -> None:
-        self.bus = bus
-
-    async def __aenter__(self) -> InMemoryBus:
-        return self.bus
-
-    async def __aexit__(self, *exc: object) -> None:
-        return None
-
-
 def _plain(app: App[Any], selector: str) -> str:
     content = app.screen.query_one(selector, Static).content
     return content.plain if isinstance(content, Text) else str(content)
 
 
 @pytest.mark.asyncio
-async def test_the_console_shows_the_demo_run(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_the_console_shows_the_demo_run(tmp_path: Path) -> None:
     from tui.screens import ScenarioScreen
 
     scenario = load_scenario(demo_command.DEMO_FILE)
     async with InMemoryBus() as bus:
-        if not run_command.runner_takes_bus():
-            # Until run_scenario takes `bus=`, lend the runner this test's bus the same way.
-            monkeypatch.setattr(runner_module, "InMemoryBus", lambda: _Borrowed(bus))
         app = run_command.make_console(scenario, bus, speed=None, title="smsh demo · demo")
         async with asyncio.timeout(60), app.run_test(size=(120, 36)) as pilot:
             await app.wait_until_subscribed()
@@ -329,8 +304,6 @@ def test_watch_run_closes_the_console_and_returns_the_outcome(
         return bus
 
     monkeypatch.setattr("scenarios.commands.run.InMemoryBus", lend)
-    if not run_command.runner_takes_bus():
-        monkeypatch.setattr(runner_module, "InMemoryBus", lambda: _Borrowed(borrowed[-1]))
     err = io.StringIO()
 
     async def main() -> RunOutcome:

@@ -161,6 +161,37 @@ async def test_an_injected_stall_holds_a_bound_session_at_once() -> None:
 
 
 @pytest.mark.asyncio
+async def test_a_carrier_outage_started_and_ended_by_the_operator_holds_receipts() -> None:
+    async with rig() as r:
+        ack = await r.ask(
+            "inject_fault", {"fault_kind": "carrier_outage", "params": {"carrier": "docomo"}}
+        )
+        assert ack.ok, ack.detail
+        assert ack.result["until"] is None
+        pdu = SubmitSm(
+            source_addr="00051234",
+            destination_addr=OK,
+            short_message=b"held",
+            registered_delivery=1,
+        )
+        resp = await r.client.request(pdu, 2.0)
+        assert isinstance(resp, SubmitSmResp)
+        assert resp.command_status == 0
+        r.clock.advance(86_400)
+        r.sim.server.wake()
+        with pytest.raises(TimeoutError):
+            await r.client.deliveries(1, 0.3)  # the carrier holds it (within its 72 h validity)
+        ack = await r.ask("clear_fault", {"fault_id": ack.result["fault_id"]})
+        assert ack.ok, ack.detail
+        r.clock.advance(86_400)
+        r.sim.server.wake()
+        (receipt,) = await r.client.deliveries(1, 2.0)
+        assert receipt.esm_class == 0x04
+        assert b"stat:DELIVRD" in receipt.short_message
+        assert f"id:{resp.message_id}".encode() in receipt.short_message
+
+
+@pytest.mark.asyncio
 async def test_bad_requests_are_refused_with_the_reason() -> None:
     async with rig() as r:
         bad = await r.ask("inject_fault", {"fault_kind": "tps_throttle", "params": {"max_tps": -1}})
@@ -169,9 +200,9 @@ async def test_bad_requests_are_refused_with_the_reason() -> None:
         assert "max_tps" in bad.detail
         unknown = await r.ask("inject_fault", {"fault_kind": "meteor_strike"})
         assert not unknown.ok
-        outage = await r.ask("inject_fault", {"fault_kind": "carrier_outage"})
+        outage = await r.ask("inject_fault", {"fault_kind": "carrier_outage", "params": {"x": 1}})
         assert not outage.ok
-        assert "carrier_outage" in (outage.detail or "")
+        assert "x" in (outage.detail or "")
         window = await r.ask(
             "inject_fault", {"fault_kind": "stall", "params": {"start_s": 5, "end_s": 1}}
         )

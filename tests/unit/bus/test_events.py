@@ -39,6 +39,7 @@ from sms.bus.events import (
     ScenarioProgress,
     SubmitReceived,
     SubmitResponded,
+    SubmitTimedOut,
     Throttled,
     WindowUse,
     decode_event,
@@ -96,6 +97,17 @@ EXAMPLES: list[tuple[str, Event]] = [
             command_status=0x58,
             smsc_message_id=None,
             latency_ms=12.5,
+        ),
+    ),
+    (
+        "submit timed out",
+        SubmitTimedOut(
+            at=AT,
+            message_id="m1",
+            part=2,
+            bind_id="b1",
+            sequence_number=43,
+            waited_ms=30_000.0,
         ),
     ),
     (

@@ -39,6 +39,7 @@ from gateway.esme import (
     Ticket,
     TicketState,
     build_attempt,
+    final_state_for,
 )
 from gateway.policy import (
     BackoffSchedule,
@@ -54,6 +55,8 @@ from gateway.policy import (
 from gateway.store import ClaimedMessage, MessageState, PartState, RespOutcome
 from sms.alphabet import Encoding
 from sms.bus import InMemoryBus, MetricsAggregator, Publisher
+from sms.bus.events import SubmitTimedOut
+from sms.bus.metrics import BIND_SUBMITTED, BIND_THROTTLED
 from sms.numbers import Npi, SmppAddress, Ton
 from sms.segments import Method, plan
 
@@ -501,6 +504,28 @@ class FakeStore:
         self.calls.append(("finalise", (mid, state)))
         return MessageState.SUBMITTING
 
+    # The binds use the callback variants; they answer at once, like a committed batch.
+
+    def record_part_submit_nowait(self, mid: int, part: int, now: float, **kw: Any) -> None:
+        self.calls.append(("submit", (mid, part)))
+        kw["on_done"](1, None)
+
+    def record_resp_nowait(self, mid: int, part: int, now: float, **kw: Any) -> None:
+        self.calls.append(("resp", (mid, part, kw["command_status"])))
+        kw["on_done"](RespOutcome(PartState.SUBMITTED, MessageState.SUBMITTING, 0), None)
+
+    def requeue_nowait(self, mid: int, now: float, **kw: Any) -> None:
+        self.calls.append(("requeue", (mid, kw.get("retry_at") is not None)))
+        kw["on_done"](MessageState.QUEUED, None)
+
+    def release_nowait(self, mid: int, now: float, **kw: Any) -> None:
+        self.calls.append(("release", mid))
+        kw["on_done"](MessageState.QUEUED, None)
+
+    def finalise_nowait(self, mid: int, state: MessageState, now: float, **kw: Any) -> None:
+        self.calls.append(("finalise", (mid, state)))
+        kw["on_done"](MessageState.SUBMITTING, None)
+
     def names(self) -> list[str]:
         return [c[0] for c in self.calls]
 
@@ -673,3 +698,95 @@ async def test_bind_permanent_error_and_link_loss(fake_bind: tuple[Bind, FakeSto
         assert ("release", 3) in store.calls
         assert bind.window.outstanding == 0
         assert not bind.correlator.inflight
+
+
+def _one_part(message_id: int = 1) -> tuple[Attempt, list[Ticket]]:
+    return build_attempt(
+        claimed(message_id),
+        plan("x", "generic"),
+        route="default",
+        destination=DST,
+        source=SRC,
+        registered_delivery=True,
+    )
+
+
+@pytest.mark.asyncio
+async def test_response_timeout_publishes_submit_timed_out_but_link_loss_does_not(
+    fake_bind: tuple[Bind, FakeStore],
+) -> None:
+    async with asyncio.timeout(5):
+        bind, store = fake_bind
+        bus = InMemoryBus()
+        bind.ctx.events = Publisher(bus, "gateway", "t")
+        clock = cast(LoopClockSync, bind.ctx.clock)
+        async with bus.subscribe("smsh/v1/gateway/t/submit_timed_out") as sub:
+            bind.on_link_up()
+            a1, t1 = _one_part(1)
+            a2, t2 = _one_part(2)
+            bind.assign(a1, t1)
+            _send(bind, t1, first_seq=7)
+            clock.t += 0.5
+            bind.assign(a2, t2)
+            _send(bind, t2, first_seq=8)
+            clock.t += 0.6  # seq 7 waited 1.1 s > response_timeout 1 s; seq 8 only 0.6 s
+            assert bind.check_timeouts(clock.now()) == 1
+            bind.on_link_down("test")  # seq 8 is requeued with the link: not a timeout
+            await bind.ctx.tasks.join()
+            got = [e for _t, e in sub.drain()]
+        assert [type(e) for e in got] == [SubmitTimedOut]
+        [event] = got
+        assert isinstance(event, SubmitTimedOut)
+        assert (event.message_id, event.part, event.bind_id, event.sequence_number) == (
+            "1",
+            1,
+            "b1",
+            7,
+        )
+        assert event.waited_ms == pytest.approx(1100.0)
+        assert event.at == clock.t
+        assert bind.ctx.stats.timeouts == 1
+        assert ("requeue", (2, False)) in store.calls
+
+
+@pytest.mark.asyncio
+async def test_bind_counts_submits_and_throttles_and_forgets_the_bind_on_stop(
+    fake_bind: tuple[Bind, FakeStore],
+) -> None:
+    async with asyncio.timeout(5):
+        bind, _store = fake_bind
+        metrics = bind.ctx.stats.metrics
+        clock = cast(LoopClockSync, bind.ctx.clock)
+        metrics.snapshot(clock.now())  # opens the first interval
+        bind.on_link_up()
+        a1, t1 = _one_part(1)
+        a2, t2 = _one_part(2)
+        bind.assign(a1, t1)
+        bind.assign(a2, t2)
+        _send(bind, bind.broker.take_all())
+        bind._on_response(1, 0x58, None, nack=False)  # ESME_RTHROTTLED
+        bind._on_response(2, 0, "id2", nack=False)
+        await bind.ctx.tasks.join()
+        clock.t += 2.0
+        snap = metrics.snapshot(clock.now())
+        assert snap is not None
+        assert snap.bind_counts == {"b1": {BIND_SUBMITTED: 2, BIND_THROTTLED: 1}}
+        assert snap.bind_rates["b1"][BIND_SUBMITTED] == pytest.approx(1.0)
+        bind.on_link_down("test")  # a lost link may come back: the bind is still reported
+        await bind.ctx.tasks.join()
+        clock.t += 2.0
+        snap = metrics.snapshot(clock.now())
+        assert snap is not None
+        assert "b1" in snap.bind_counts
+        await bind.stop(0.5)  # gone for good
+        clock.t += 2.0
+        snap = metrics.snapshot(clock.now())
+        assert snap is not None
+        assert "b1" not in snap.bind_counts
+
+
+def test_final_state_of_a_rejected_message_is_rejected() -> None:
+    assert final_state_for(MessageState.REJECTED, by_receipt=True) == "rejected"
+    assert final_state_for(MessageState.FAILED, by_receipt=True) == "undeliverable"
+    assert final_state_for(MessageState.FAILED, by_receipt=False, rejected=True) == "rejected"
+    assert final_state_for(MessageState.FAILED, by_receipt=False) == "failed"

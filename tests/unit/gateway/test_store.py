@@ -209,6 +209,9 @@ def test_single_part_happy_path(store: MessageStore) -> None:
         (["EXPIRED", "DELIVRD", "EXPIRED"], MessageState.PARTIALLY_DELIVERED),
         (["EXPIRED", "EXPIRED", "EXPIRED"], MessageState.EXPIRED),
         (["UNDELIV", "EXPIRED", "REJECTD"], MessageState.FAILED),
+        (["REJECTD", "REJECTD", "REJECTD"], MessageState.REJECTED),
+        (["REJECTD", "rejectd ", "UNDELIV"], MessageState.FAILED),
+        (["REJECTD", "DELIVRD", "REJECTD"], MessageState.PARTIALLY_DELIVERED),
         (["DELETED", "UNKNOWN", "UNDELIV"], MessageState.FAILED),
     ],
 )

@@ -105,7 +105,7 @@ def test_a_version_1_store_is_migrated(db_path: Path) -> None:
     conn = sqlite3.connect(db_path)
     conn.execute("ALTER TABLE messages DROP COLUMN tlvs")  # the v1 layout
     conn.execute("DROP INDEX idx_messages_submitted")
-    conn.execute("DELETE FROM counters WHERE kind = 'message' AND key = 'unknown'")
+    conn.execute("DELETE FROM counters WHERE kind = 'message' AND key IN ('unknown', 'rejected')")
     conn.execute("PRAGMA user_version = 1")
     conn.commit()
     conn.close()
@@ -114,7 +114,28 @@ def test_a_version_1_store_is_migrated(db_path: Path) -> None:
         batch = store.claim(T0, 10)
         counts = store.counts()
     assert {m.id: m.tlvs for m in batch.messages} == {old: (), new: (OWNER_TLV,)}
-    assert counts[MessageState.UNKNOWN] == 0
+    assert counts[MessageState.UNKNOWN] == counts[MessageState.REJECTED] == 0
     conn = sqlite3.connect(db_path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    conn.close()
+
+
+def test_a_version_2_store_is_migrated_and_counts_rejected(db_path: Path) -> None:
+    with MessageStore(db_path, synchronous="NORMAL") as store:
+        store.accept([new_message()], T0)
+    conn = sqlite3.connect(db_path)
+    conn.execute("DELETE FROM counters WHERE kind = 'message' AND key = 'rejected'")  # v2
+    conn.execute("PRAGMA user_version = 2")
+    conn.commit()
+    conn.close()
+    with MessageStore(db_path, synchronous="NORMAL") as store:
+        [msg] = store.claim(T0, 10).messages
+        store.record_part_submit(msg.id, 1, T0 + 1, bind="b1", sequence_number=1)
+        store.record_resp(msg.id, 1, T0 + 2, command_status=0, smsc_message_id="r1")
+        outcome = store.record_receipt("r1", "REJECTD", T0 + 3)
+        counts = store.counts()
+    assert outcome.message_state is MessageState.REJECTED
+    assert counts[MessageState.REJECTED] == 1
+    conn = sqlite3.connect(db_path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     conn.close()

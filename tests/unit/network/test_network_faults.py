@@ -10,6 +10,7 @@ from pydantic import TypeAdapter
 from simulator.network import CarrierNetwork, EventKind, SessionAction
 from simulator.network.faults import (
     ACCEPT,
+    CarrierOutageFault,
     Fault,
     FaultPlan,
     Phase,
@@ -187,17 +188,125 @@ def test_carrier_outage(mode: str) -> None:
         {"kind": "carrier_outage", "carrier": "docomo", "mode": mode, "end_s": HOUR},
         absence={"p_absent": 0.0},
     )
-    docomo = net.submit(msg(NUMBER), EPOCH).fate
-    au = net.submit(msg("09033334444"), EPOCH).fate
-    assert docomo is not None
-    assert au is not None
-    assert au.stat == "DELIVRD"
-    assert au.final_after_s < HOUR
-    if mode == "delay":
-        assert docomo.stat == "DELIVRD"
-        assert docomo.final_after_s > HOUR
-        assert docomo.reason == "carrier outage, delayed"
-    else:
-        assert (docomo.stat, docomo.err) == ("UNDELIV", 34)
+    docomo = net.submit(msg(NUMBER, registered_delivery=1), EPOCH)
+    au = net.submit(msg("09033334444", registered_delivery=1), EPOCH)
+    assert docomo.fate is not None
+    assert au.fate is not None
     effects = net.advance(EPOCH + DAY)
-    assert len(events(effects, EventKind.ATTEMPT_FAILED)) == (1 if mode == "delay" else 0)
+    found = {r.key: r for r in receipts(effects)}
+    assert found[au.key].stat == "DELIVRD"
+    assert found[au.key].done_at == pytest.approx(EPOCH + au.fate.final_after_s)
+    assert found[au.key].done_at < EPOCH + HOUR
+    delivered = {e.key for e in events(effects, EventKind.DELIVERED)}
+    if mode == "delay":
+        # Held until the outage ends, then one first-attempt latency later.
+        assert found[docomo.key].stat == "DELIVRD"
+        expected = EPOCH + HOUR + docomo.fate.first_attempt_s
+        assert found[docomo.key].done_at == pytest.approx(expected)
+        assert docomo.key in delivered
+        (attempt,) = events(effects, EventKind.ATTEMPT_FAILED)
+        assert attempt.key == docomo.key
+        assert attempt.at == pytest.approx(EPOCH + docomo.fate.final_after_s)
+    else:
+        assert (found[docomo.key].stat, found[docomo.key].err) == ("UNDELIV", 34)
+        assert docomo.key not in delivered
+        (failed,) = events(effects, EventKind.FAILED)
+        assert failed.detail["reason"] == "carrier outage"
+        assert events(effects, EventKind.ATTEMPT_FAILED) == []
+
+
+def _outage(mode: str = "delay", **fields: Any) -> CarrierOutageFault:
+    return CarrierOutageFault.model_validate(
+        {"kind": "carrier_outage", "carrier": "docomo", "mode": mode, **fields}
+    )
+
+
+def test_carrier_outage_started_and_ended_at_run_time() -> None:
+    net = _net(absence={"p_absent": 0.0})
+    assert net.fault_plan.empty
+    held = net.submit(msg(NUMBER, b"held", registered_delivery=1), EPOCH)
+    other = net.submit(msg("09033334444", b"au", registered_delivery=1), EPOCH)
+    assert held.fate is not None
+    assert other.fate is not None
+    outage = _outage()  # open-ended: only the operator ends it
+    net.fault_plan.add(outage)
+    assert outage in net.fault_plan
+    assert net.fault_plan.revision == 1
+    effects = net.advance(EPOCH + HOUR)
+    assert [r.key for r in receipts(effects)] == [other.key]
+    assert [e.key for e in events(effects, EventKind.ATTEMPT_FAILED)] == [held.key]
+    # Held: nothing is due but the end of its validity (docomo keeps messages 72 h).
+    assert net.next_due() == pytest.approx(EPOCH + 72 * HOUR)
+    assert net.fault_plan.remove(outage)
+    assert outage not in net.fault_plan
+    assert net.fault_plan.revision == 2
+    assert net.advance(EPOCH + HOUR) == []
+    effects = net.advance(EPOCH + DAY)
+    (receipt,) = receipts(effects)
+    assert receipt.key == held.key
+    assert receipt.stat == "DELIVRD"
+    assert receipt.done_at == pytest.approx(EPOCH + HOUR + held.fate.first_attempt_s)
+    assert [e.key for e in events(effects, EventKind.DELIVERED)] == [held.key]
+
+
+def test_a_message_held_past_its_validity_expires() -> None:
+    net = _net(absence={"p_absent": 0.0})
+    held = net.submit(msg(NUMBER, b"held", registered_delivery=1, validity_s=HOUR), EPOCH)
+    net.fault_plan.add(_outage())
+    effects = net.advance(EPOCH + DAY)
+    (receipt,) = receipts(effects)
+    assert receipt.key == held.key
+    assert receipt.stat == "EXPIRED"
+    assert receipt.done_at == pytest.approx(EPOCH + HOUR)
+    (failed,) = events(effects, EventKind.FAILED)
+    assert failed.at == pytest.approx(EPOCH + HOUR)
+    assert events(effects, EventKind.DELIVERED) == []
+    net.fault_plan.remove(net.fault_plan.carrier_outages()[0][0])
+    assert net.advance(EPOCH + 2 * DAY) == []  # nothing left to release
+
+
+def test_carrier_outage_injected_in_fail_mode_fails_messages_in_flight() -> None:
+    net = _net(absence={"p_absent": 0.0})
+    flying = net.submit(msg(NUMBER, b"a", registered_delivery=1), EPOCH)
+    net.fault_plan.add(_outage("fail", err=21))
+    effects = net.advance(EPOCH + DAY)
+    (receipt,) = receipts(effects)
+    assert receipt.key == flying.key
+    assert (receipt.stat, receipt.err) == ("UNDELIV", 21)
+    assert events(effects, EventKind.DELIVERED) == []
+
+
+def _outage_run(order: list[int], step: float) -> dict[str, tuple[str, float]]:
+    """Submit 40 messages in `order`, with an outage from t=1 s to t=300 s, advancing by `step`."""
+    net = _net(absence={"p_absent": 0.0})
+    numbers = [NUMBER, "09033334444"]
+    for i in order:
+        net.submit(msg(numbers[i % 2], b"m%d" % i, registered_delivery=1), EPOCH + 0.01 * i)
+    outage = _outage()
+    found: dict[str, tuple[str, float]] = {}
+
+    def pump(now: float) -> None:
+        for r in receipts(net.advance(now)):
+            found[r.key] = (r.stat, round(r.done_at, 6))
+
+    t = EPOCH + 1.0
+    pump(t)
+    net.fault_plan.add(outage)
+    while t < EPOCH + DAY:
+        t_next = t + step
+        if t_next >= EPOCH + 300 and outage in net.fault_plan:
+            pump(EPOCH + 300)
+            net.fault_plan.remove(outage)
+            pump(EPOCH + 300)
+        t = t_next
+        pump(t)
+    return found
+
+
+def test_carrier_outage_fates_depend_on_the_fault_timeline_not_on_order_or_ticks() -> None:
+    forward = _outage_run(list(range(40)), 7.0)
+    backward = _outage_run(list(range(39, -1, -1)), 613.0)
+    assert len(forward) == 40
+    assert forward == backward
+    held = [done for stat, done in forward.values() if done >= EPOCH + 300]
+    assert held  # some deliveries were due inside the outage and were moved past its end

@@ -41,6 +41,7 @@ from sms.bus.events import (
     PartSubmitted,
     ReceiptReceived,
     SubmitResponded,
+    SubmitTimedOut,
 )
 
 LIBRARY = Path(__file__).resolve().parents[3] / "scenarios" / "library"
@@ -304,6 +305,28 @@ def test_a_generic_nack_on_the_bus_is_counted(tmp_path: Path) -> None:
 
     assert results.counters["generic_nacks"] == 1
     assert results.counters["submit_errors"] == 2
+
+
+def test_a_response_timeout_on_the_bus_is_counted_and_keyed(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "timeout.sqlite", scenario="timeout", start_at=T0)
+    ledger.observe(
+        MessageAccepted(at=T0, message_id="5", message_key="m-1", destination="0901", parts=1,
+                        encoding=Encoding.GSM7)
+    )  # fmt: skip
+    ledger.observe(PartSubmitted(at=T0, message_id="5", part=1, parts=1, sequence_number=1,
+                                 bind_id="b1"))  # fmt: skip
+    ledger.observe(SubmitTimedOut(at=T0 + 30, message_id="5", part=1, bind_id="b1",
+                                  sequence_number=1, waited_ms=30_000))  # fmt: skip
+    ledger.observe(MessageFinal(at=T0 + 40, message_id="5", state="rejected", attempts=2))
+    results = ledger.results()
+    ledger.close(results)
+
+    assert results.counters["submit_timeouts"] == 1
+    assert results.counters["messages_rejected"] == 1
+    facts = sqlite3.connect(tmp_path / "timeout.sqlite").execute(
+        "SELECT key, part, name FROM facts WHERE kind = 'timeout'"
+    )
+    assert facts.fetchall() == [("m-1", 1, "b1")]
 
 
 def test_audit_alerts_land_on_the_traffic_key(tmp_path: Path) -> None:

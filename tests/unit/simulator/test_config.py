@@ -121,3 +121,22 @@ def test_models_are_frozen() -> None:
     config = SimulatorConfig()
     with pytest.raises(ValueError, match="frozen"):
         config.port = 1
+
+
+def test_outbind_section() -> None:
+    config = config_from_mapping(
+        {"accounts": [{"system_id": "acme", "outbind": {"port": 2776, "password": "secret"}}]}
+    )
+    outbind = config.accounts[0].outbind
+    assert outbind is not None
+    assert (outbind.host, outbind.port, outbind.system_id) == ("127.0.0.1", 2776, None)
+    assert (outbind.retry_initial_s, outbind.retry_max_s) == (1.0, 60.0)
+    assert "secret" not in repr(outbind)
+    with pytest.raises(ConfigError, match=r"outbind\.port"):
+        config_from_mapping({"accounts": [{"system_id": "acme", "outbind": {"port": 0}}]})
+    with pytest.raises(ConfigError, match="at most 8 characters"):
+        config_from_mapping(
+            {"accounts": [{"system_id": "a", "outbind": {"port": 1, "password": "123456789"}}]}
+        )
+    with pytest.raises(ConfigError, match=r"outbind\.port"):
+        config_from_mapping({"accounts": [{"system_id": "acme", "outbind": {}}]})

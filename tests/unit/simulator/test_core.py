@@ -20,10 +20,13 @@ from simulator.smpp.constants import CommandStatus as S
 from simulator.smpp.constants import MessageState
 from simulator.smpp.events import PduReceived
 from simulator.smpp.pdu import (
+    BindReceiver,
     BindTransceiver,
     BindTransceiverResp,
+    BindTransmitter,
     DeliverSm,
     DeliverSmResp,
+    Outbind,
     Pdu,
     QuerySm,
     QuerySmResp,
@@ -31,7 +34,14 @@ from simulator.smpp.pdu import (
     SubmitSmResp,
 )
 from simulator.smpp.session import Role, Session
-from sms.bus.events import BaseEvent, BindStateChanged, ReceiptSent, SubmitReceived
+from sms.bus.events import (
+    BaseEvent,
+    BindStateChanged,
+    MetricsSnapshot,
+    ReceiptSent,
+    SubmitReceived,
+)
+from sms.bus.metrics import BIND_SUBMITTED, BIND_THROTTLED
 from sms.clock import ManualClock
 
 
@@ -93,14 +103,17 @@ def bind(esme: Esme, system_id: str = "acme") -> None:
     assert response.command_status == 0
 
 
-def submit(esme: Esme, text: bytes = b"hello", registered_delivery: int = 1) -> SubmitSmResp:
+def submit(
+    esme: Esme, text: bytes = b"hello", registered_delivery: int = 1, now: float = 0.0
+) -> SubmitSmResp:
     esme.send(
         SubmitSm(
             source_addr="ACME",
             destination_addr="819012345678",
             short_message=text,
             registered_delivery=registered_delivery,
-        )
+        ),
+        now,
     )
     response = esme.received[-1]
     assert isinstance(response, SubmitSmResp)
@@ -357,3 +370,76 @@ def test_a_receipt_may_overtake_its_response() -> None:
     assert isinstance(receipt, DeliverSm)
     assert isinstance(response, SubmitSmResp)
     assert receipt.receipted_message_id == response.message_id
+
+
+def test_per_session_submit_and_throttle_counts_reach_the_metrics() -> None:
+    events: list[BaseEvent] = []
+    core = make_core({"default_account": {"window": 3}}, publish=events.append)
+    esme = Esme(core)
+    bind(esme)
+    other = Esme(core)
+    bind(other)
+    wire = b"".join(
+        esme.session.send(SubmitSm(source_addr="A", destination_addr="8190", short_message=b"x"), 0)
+        for _ in range(5)
+    )
+    core.data(esme.link, wire, 0.0)
+    submit(other)
+    core.tick(1.5)
+    snapshots = [e for e in events if isinstance(e, MetricsSnapshot)]
+    assert len(snapshots) == 1
+    counts = snapshots[0].bind_counts
+    assert counts[esme.link.name] == {BIND_SUBMITTED: 5, BIND_THROTTLED: 2}
+    assert counts[other.link.name] == {BIND_SUBMITTED: 1, BIND_THROTTLED: 0}
+    assert snapshots[0].bind_rates[esme.link.name][BIND_SUBMITTED] > 0
+    submit(other, now=2.0)
+    core.lost(esme.link, 2.0)
+    core.tick(3.0)
+    snapshots = [e for e in events if isinstance(e, MetricsSnapshot)]
+    assert len(snapshots) == 2
+    counts = snapshots[1].bind_counts
+    assert esme.link.name not in counts  # closed: forgotten
+    assert counts[other.link.name] == {BIND_SUBMITTED: 2, BIND_THROTTLED: 0}
+
+
+def test_outbind_backs_off_while_receipts_wait_and_stops_once_a_receiver_binds() -> None:
+    core = make_core(
+        {
+            "receipts": {"delay_s": 0},
+            "accounts": [
+                {
+                    "system_id": "acme",
+                    "password": "pw",
+                    "outbind": {"port": 2776, "retry_initial_s": 1, "retry_max_s": 3},
+                }
+            ],
+        }
+    )
+    tx = Esme(core)
+    tx.send(BindTransmitter(system_id="acme", password="pw"))
+    assert core.due_outbinds(0.0) == []  # nothing waits yet
+    submit(tx)
+    core.tick(0.0)  # the receipt is queued; no receiver: outbind wanted
+    assert core.next_wakeup(0.0) == 0.0
+    ((account, target),) = core.due_outbinds(0.0)
+    assert (account, target.port) == ("acme", 2776)
+    assert core.due_outbinds(0.0) == []  # one attempt at a time
+    now = 0.0
+    for delay in (1.0, 2.0, 3.0, 3.0):  # doubling, capped at retry_max_s
+        core.outbind_failed("acme", now)
+        assert core.next_wakeup(now) <= now + delay
+        assert core.due_outbinds(now + delay - 0.01) == []
+        assert core.due_outbinds(now + delay) != []
+        now += delay
+    rx = Esme(core, now)
+    link = rx.link
+    core.start_outbind(link, "acme", now)
+    (outbind,) = rx.pump(now)
+    assert isinstance(outbind, Outbind)
+    assert outbind.system_id == core.config.system_id
+    rx.send(BindReceiver(system_id="acme", password="pw"), now)
+    receipt = rx.received[-1]
+    assert isinstance(receipt, DeliverSm)
+    assert core.outbinds_waiting is False
+    assert core.stats.outbinds == 5
+    assert core.stats.outbind_failures == 4
