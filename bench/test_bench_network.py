@@ -6,7 +6,8 @@ Each round pushes a fixed, seeded batch of `BATCH` single-part UCS-2 dunning mes
 default population (10,000 subscribers) the way the server would at window 100: `advance` after
 every 100 submits, simulated time moving 0.2 s per 100 (500 submits/s, under max_tps 600), and a
 final `advance` three days later that drains retries, expiries and replies. Per-message cost =
-mean / BATCH; it is printed and stored in `extra_info["us_per_message"]`.
+mean / BATCH; it is printed and stored in `extra_info["us_per_message"]`. The "-quiet" case runs the
+model with `events=False`, as a server without a bus does (no audit facts built).
 """
 
 from __future__ import annotations
@@ -35,8 +36,10 @@ def _messages(network: CarrierNetwork) -> list[SubmittedMessage]:
     return out
 
 
-def _fresh(warm: bool) -> tuple[tuple[CarrierNetwork, list[SubmittedMessage]], dict[str, Any]]:
-    network = CarrierNetwork(CONFIG, 1, "bench")
+def _fresh(
+    warm: bool, events: bool = True
+) -> tuple[tuple[CarrierNetwork, list[SubmittedMessage]], dict[str, Any]]:
+    network = CarrierNetwork(CONFIG, 1, "bench", events=events)
     messages = _messages(network)
     if warm:  # steady state: every subscriber already looked up once
         for number in network.population.numbers():
@@ -59,14 +62,19 @@ def _pump(network: CarrierNetwork, messages: list[SubmittedMessage], drain: bool
 
 
 @pytest.mark.parametrize(
-    ("warm", "drain"),
-    [(True, True), (False, True), (True, False)],
-    ids=["submit+advance-warm", "submit+advance-cold", "submit-only-warm"],
+    ("warm", "drain", "events"),
+    [(True, True, True), (False, True, True), (True, False, True), (True, True, False)],
+    ids=[
+        "submit+advance-warm",
+        "submit+advance-cold",
+        "submit-only-warm",
+        "submit+advance-warm-quiet",
+    ],
 )
-def test_bench_network(benchmark: Any, warm: bool, drain: bool) -> None:
+def test_bench_network(benchmark: Any, warm: bool, drain: bool, events: bool) -> None:
     result = benchmark.pedantic(
         lambda network, messages: _pump(network, messages, drain),
-        setup=lambda: _fresh(warm),
+        setup=lambda: _fresh(warm, events),
         rounds=5,
         iterations=1,
     )

@@ -36,6 +36,9 @@ Mapping (one to one, as the server's module docstring sketches):
   senders, filtered, opt-outs, lost receipts); ``message_completed`` -> ``HandsetDelivered``
   (thread size and flags read from the handset's thread); the rest are wire facts the server
   publishes itself.
+* Bus events are built only for a listener: the server calls ``set_publishing(False)`` when it
+  has no bus, and then the model writes no audit facts (``CarrierNetwork.events``) and no
+  alert or ``HandsetDelivered`` is built; fates, ids and receipts are the same either way.
 * Session faults: ``session_decision`` / ``next_session_deadline`` forward to the model's hooks
   (the server carries out disconnect, unbind and stall); ``fault_plan`` is the model's live
   ``FaultPlan``, which ``simulator.control`` changes at runtime.
@@ -47,7 +50,8 @@ Invariants:
       the next ``advance``; ``next_due`` reports them so the server ticks at once.
     * ``now`` passed to the model never goes backwards (the model requires it).
     * Memory is bounded: pending alerts are drained by the next ``advance``; the submit_multi
-      aliases and the optional outcome record are capped (oldest dropped first).
+      aliases, the remembered E.164 digits of numbers and the optional outcome record are
+      capped (oldest dropped first).
 """
 
 from __future__ import annotations
@@ -69,7 +73,7 @@ from simulator.network.effects import (
     SubmitOutcome,
 )
 from simulator.network.faults import FaultPlan, SessionDecision
-from simulator.network.messages import SubmittedMessage, vendor_fields
+from simulator.network.messages import SubmittedMessage, VendorFields, vendor_fields
 from simulator.network.network import CarrierNetwork
 from simulator.smpp.constants import CommandId, Tag
 from simulator.smpp.pdu import AlertNotification, DeliverSm, Tlv, tlv_u8, tlv_u16
@@ -90,8 +94,12 @@ __all__ = ["CarrierNetworkHandler", "to_order", "to_submitted"]
 logger = logging.getLogger("smsh.simulator.carrier")
 
 _VENDOR_TAGS: Final[frozenset[int]] = frozenset({0x1500, 0x1501, 0x1502})
+_NO_VENDOR: Final[VendorFields] = vendor_fields({})
 #: At most this many submit_multi destination ids are remembered (oldest dropped first).
 MAX_ALIASES: Final[int] = 100_000
+
+#: At most this many numbers' E.164 digits are remembered (``HandsetDelivered.destination``).
+MAX_DIGITS: Final[int] = 100_000
 
 _V = TypeVar("_V")
 
@@ -111,19 +119,23 @@ def to_submitted(submission: Submission) -> SubmittedMessage:
     Returns:
         The ``SubmittedMessage`` for ``CarrierNetwork.submit``.
     """
-    vendor = vendor_fields({tag: value for tag, value in submission.tlvs if tag in _VENDOR_TAGS})
-    for problem in vendor.problems:
-        logger.warning("unreadable vendor TLV: %s", problem)
     validity_s: float | None = None
     if submission.validity_at is not None:
         validity_s = max(submission.validity_at - submission.submitted_at, 0.0)
     umr: int | None = None
     set_dpf = False
-    for tag, value in submission.tlvs:
-        if tag == Tag.USER_MESSAGE_REFERENCE and len(value) == 2:
-            umr = int.from_bytes(value, "big")
-        elif tag == Tag.SET_DPF and len(value) == 1:
-            set_dpf = value[0] == 1
+    tlvs = submission.tlvs
+    if not tlvs:  # the common case: no vendor fields, no user_message_reference, no set_dpf
+        vendor = _NO_VENDOR
+    else:
+        vendor = vendor_fields({tag: value for tag, value in tlvs if tag in _VENDOR_TAGS})
+        for problem in vendor.problems:
+            logger.warning("unreadable vendor TLV: %s", problem)
+        for tag, value in tlvs:
+            if tag == Tag.USER_MESSAGE_REFERENCE and len(value) == 2:
+                umr = int.from_bytes(value, "big")
+            elif tag == Tag.SET_DPF and len(value) == 1:
+                set_dpf = value[0] == 1
     return SubmittedMessage(
         account=submission.account,
         source_addr=submission.source_addr,
@@ -235,8 +247,25 @@ class CarrierNetworkHandler:
         self._pending: list[BaseEvent] = []
         self._last = float("-inf")
         self._aliases: OrderedDict[str, str] = OrderedDict()
+        self._digits: OrderedDict[str, str] = OrderedDict()
         self.outcomes: OrderedDict[str, SubmitOutcome] = OrderedDict()
         """The model's answer per accepted network message id (see ``keep_outcomes``)."""
+
+    @property
+    def publishing(self) -> bool:
+        """Whether bus events (alerts, ``HandsetDelivered``) are built (default True)."""
+        return self.network.events
+
+    def set_publishing(self, on: bool) -> None:
+        """Say whether anyone publishes the bus events this handler returns.
+
+        The server calls it once when it is built (True when it has a bus). Off, the model
+        builds no ``NetworkEvent`` and ``advance`` returns only receipt and MO orders.
+
+        Args:
+            on: True when the events are published.
+        """
+        self.network.events = on
 
     def handle_submit(self, submission: Submission, now: float) -> Verdict:
         """Submit one part to the model and translate its answer.
@@ -271,7 +300,9 @@ class CarrierNetworkHandler:
             respond=outcome.respond,
             generic_nack=outcome.generic_nack,
             delay_s=outcome.response_delay_s,
-            before=tuple(_receipt_order(r, stored_id) for r in outcome.before_response),
+            before=tuple(_receipt_order(r, stored_id) for r in outcome.before_response)
+            if outcome.before_response
+            else (),
         )
 
     def advance(self, now: float) -> list[HandlerEffect]:
@@ -340,10 +371,14 @@ class CarrierNetworkHandler:
                     size = index + 1
                     break
         parts = info.get("parts")
-        number = try_parse(event.number)
+        destination = self._digits.get(event.number)
+        if destination is None:
+            number = try_parse(event.number)
+            destination = number.digits if isinstance(number, Msisdn) else event.number
+            _remember(self._digits, event.number, destination, MAX_DIGITS)
         return HandsetDelivered(
             at=event.at,
-            destination=number.digits if isinstance(number, Msisdn) else event.number,
+            destination=destination,
             sender=sender,
             text=str(info.get("text") or ""),
             parts=parts if isinstance(parts, int) and parts >= 1 else 1,

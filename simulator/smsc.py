@@ -702,6 +702,12 @@ class Smsc:
         self.clock: Clock = clock if clock is not None else SystemClock()
         self._to_real: Callable[[float], float] | None = getattr(self.clock, "to_real", None)
         self._publish = publish
+        # A handler that builds bus events only for a listener is told whether there is one.
+        set_publishing: Callable[[bool], None] | None = getattr(
+            self.handler, "set_publishing", None
+        )
+        if set_publishing is not None:
+            set_publishing(publish is not None)
         self.stats = ServerStats()
         self.store = MessageStore(cfg.store)
         self.queues = DeliveryQueues(cfg.delivery)

@@ -48,6 +48,9 @@ Invariants:
     * `advance(now)` returns effects with `at <= now` in (`at`, scheduling) order, each once.
     * The hot path (`submit` of an ordinary message) touches no pydantic model: the
       configuration is compiled in `__init__`.
+    * With `events` False (nobody listens: a server without a bus) no `NetworkEvent` is built,
+      scheduled or returned; fates, ids, receipts, MO replies and handsets are the same as with
+      events on (only the audit facts are not written).
 """
 
 from __future__ import annotations
@@ -288,14 +291,20 @@ def _pick(cum: tuple[int, ...], word: int) -> int:
 class CarrierNetwork:
     """The simulated carrier network of one scenario."""
 
-    def __init__(self, config: NetworkConfig, seed: int, scenario_id: str) -> None:
+    def __init__(
+        self, config: NetworkConfig, seed: int, scenario_id: str, *, events: bool = True
+    ) -> None:
         """Compile the configuration and draw the population.
 
         Args:
             config: The validated network configuration.
             seed: The scenario seed.
             scenario_id: The scenario's identifier (part of every random stream's name).
+            events: Build the audit facts (`NetworkEvent`); see `events`.
         """
+        self.events = events
+        """Build `NetworkEvent`s; False: `submit` and `advance` return none (may be changed
+        at any time; it changes no fate, id, receipt, reply or handset)."""
         self.config = config
         self.seed = seed
         self.scenario_id = scenario_id
@@ -477,7 +486,7 @@ class CarrierNetwork:
             respond=respond,
             generic_nack=generic_nack,
             response_delay_s=delay,
-            events=tuple(events),
+            events=tuple(events) if self.events else (),
         )
 
     def submit(self, msg: SubmittedMessage, now: float) -> SubmitOutcome:
@@ -720,25 +729,18 @@ class CarrierNetwork:
             return final(outcome, "UNDELIV", errors.system_failure, first, "mix")
         return final(outcome, "UNKNOWN", errors.unknown, first, "mix")
 
-    def _accept(
+    def _accept_events(
         self,
         msg: SubmittedMessage,
         now: float,
-        acct: _Account,
-        route: str,
-        national: str,
         key: str,
-        number: int,
-        message_id: str,
+        national: str,
         verdict: SenderVerdict,
-        respond: bool,
-        delay: float,
+        route: str,
         fault_kind: str | None,
-    ) -> SubmitOutcome:
-        sub = self.population.get(national)
-        m = self._fates.words("msg", key)
-        p = self._fates.words("part", f"{key}/{msg.part}")
-        fate = self._fate(msg, now, acct, route, sub, key, verdict, m, p)
+        message_id: str,
+    ) -> list[NetworkEvent]:
+        """The facts established when a part is accepted (accepted, fault, sender rules)."""
         account = msg.account
         events: list[NetworkEvent] = [
             NetworkEvent(
@@ -800,6 +802,34 @@ class CarrierNetwork:
                     {"sender": msg.source_addr, "displayed": verdict.displayed},
                 )
             )
+        return events
+
+    def _accept(
+        self,
+        msg: SubmittedMessage,
+        now: float,
+        acct: _Account,
+        route: str,
+        national: str,
+        key: str,
+        number: int,
+        message_id: str,
+        verdict: SenderVerdict,
+        respond: bool,
+        delay: float,
+        fault_kind: str | None,
+    ) -> SubmitOutcome:
+        sub = self.population.get(national)
+        m = self._fates.words("msg", key)
+        p = self._fates.words("part", f"{key}/{msg.part}")
+        fate = self._fate(msg, now, acct, route, sub, key, verdict, m, p)
+        account = msg.account
+        if self.events:
+            events = self._accept_events(
+                msg, now, key, national, verdict, route, fault_kind, message_id
+            )
+        else:
+            events = []
 
         final_at = now + fate.final_after_s
         drop: _Drop | None = None
@@ -835,7 +865,7 @@ class CarrierNetwork:
                 ),
             )
             self._push(final_at, drop)
-        else:
+        elif self.events:
             kind = EventKind.FILTERED if fate.outcome == "filtered" else EventKind.FAILED
             self._push(
                 final_at,
@@ -848,7 +878,7 @@ class CarrierNetwork:
                     {"stat": fate.stat, "err": fate.err, "part": msg.part, "reason": fate.reason},
                 ),
             )
-        if fate.attempts_after_s:
+        if fate.attempts_after_s and self.events:
             first_fail = now + fate.attempts_after_s[0]
             self._push(
                 first_fail,
@@ -1036,18 +1066,19 @@ class CarrierNetwork:
                 self._push(r.at, r)
             return (), tuple(out)
         if p[_P_LOSS] < rc.loss:
-            self._schedule(
-                due,
-                NetworkEvent(
+            if self.events:
+                self._schedule(
                     due,
-                    EventKind.RECEIPT_LOST,
-                    fate.key,
-                    account,
-                    national,
-                    {"message_id": rid, "part": msg.part, "stat": stat},
-                ),
-                drop,
-            )
+                    NetworkEvent(
+                        due,
+                        EventKind.RECEIPT_LOST,
+                        fate.key,
+                        account,
+                        national,
+                        {"message_id": rid, "part": msg.part, "stat": stat},
+                    ),
+                    drop,
+                )
         elif before:
             for r in out:
                 self._push(r.at, r)
@@ -1197,16 +1228,17 @@ class CarrierNetwork:
         drop.retried = (*drop.retried, after)
         drop.follow = releases
         if first_failure:
-            out.append(
-                NetworkEvent(
-                    when,
-                    EventKind.ATTEMPT_FAILED,
-                    drop.key,
-                    drop.account,
-                    drop.number,
-                    {"part": drop.part, "retries": 1, "reason": "carrier outage"},
+            if self.events:
+                out.append(
+                    NetworkEvent(
+                        when,
+                        EventKind.ATTEMPT_FAILED,
+                        drop.key,
+                        drop.account,
+                        drop.number,
+                        {"part": drop.part, "retries": 1, "reason": "carrier outage"},
+                    )
                 )
-            )
             self._receipts(
                 origin.msg,
                 origin.submitted_at,
@@ -1245,16 +1277,17 @@ class CarrierNetwork:
             attempts_after_s=fate.attempts_after_s + drop.retried,
             reason=reason,
         )
-        out.append(
-            NetworkEvent(
-                when,
-                EventKind.FAILED,
-                drop.key,
-                drop.account,
-                drop.number,
-                {"stat": stat, "err": err, "part": drop.part, "reason": reason},
+        if self.events:
+            out.append(
+                NetworkEvent(
+                    when,
+                    EventKind.FAILED,
+                    drop.key,
+                    drop.account,
+                    drop.number,
+                    {"stat": stat, "err": err, "part": drop.part, "reason": reason},
+                )
             )
-        )
         for _, item in drop.follow:
             self._push(when, item)
         drop.follow = []
@@ -1327,7 +1360,8 @@ class CarrierNetwork:
     def _deliver(self, drop: _Drop, out: list[Effect]) -> None:
         at = drop.at
         sub = drop.subscriber
-        if self._quiet is not None:
+        events = self.events
+        if self._quiet is not None and events:
             tz = self._tz if sub.tz is None else sub.tz
             if self._quiet.is_quiet(at, tz):
                 out.append(
@@ -1340,16 +1374,17 @@ class CarrierNetwork:
                         {"part": drop.part},
                     )
                 )
-        out.append(
-            NetworkEvent(
-                at,
-                EventKind.DELIVERED,
-                drop.key,
-                drop.account,
-                drop.number,
-                {"part": drop.part, "total": drop.total, "sender": drop.verdict.displayed},
+        if events:
+            out.append(
+                NetworkEvent(
+                    at,
+                    EventKind.DELIVERED,
+                    drop.key,
+                    drop.account,
+                    drop.number,
+                    {"part": drop.part, "total": drop.total, "sender": drop.verdict.displayed},
+                )
             )
-        )
         concat = drop.concat
         if concat is None:
             # A single message needs no reassembly: decode it as the handset would.
@@ -1414,6 +1449,7 @@ class CarrierNetwork:
                 misdelivered = sub.history.changed_since(head.obtained_date, at)
             if misdelivered:
                 flags = flags | {"misdelivery"}
+            if misdelivered and self.events:
                 out.append(
                     NetworkEvent(
                         at,
@@ -1444,7 +1480,29 @@ class CarrierNetwork:
         inbox = self._inboxes.get(head.number)
         if inbox is None:
             inbox = self._inboxes[head.number] = Inbox(head.number, self._keep)
-        for spoof in inbox.file(message, verdict.brand):
+        spoofs = inbox.file(message, verdict.brand)
+        if self.events:
+            self._filed_events(head, verdict, spoofs, total, complete, text, at, out)
+        if (
+            complete
+            and self._two_way.enabled
+            and (verdict.replyable or self.config.two_way.reply_to_alphanumeric)
+        ):
+            self._reply(head, sub, at, misdelivered)
+
+    def _filed_events(
+        self,
+        head: _Drop,
+        verdict: SenderVerdict,
+        spoofs: list[InboxMessage],
+        total: int,
+        complete: bool,
+        text: str,
+        at: float,
+        out: list[Effect],
+    ) -> None:
+        """The facts of a message filed in a handset (spoofed thread, opt-out, completed)."""
+        for spoof in spoofs:
             out.append(
                 NetworkEvent(
                     at,
@@ -1482,12 +1540,6 @@ class CarrierNetwork:
                 },
             )
         )
-        if (
-            complete
-            and self._two_way.enabled
-            and (verdict.replyable or self.config.two_way.reply_to_alphanumeric)
-        ):
-            self._reply(head, sub, at, misdelivered)
 
     def _reply(self, head: _Drop, sub: Subscriber, at: float, wrong_number: bool) -> None:
         reply = self._two_way.decide(
@@ -1510,30 +1562,32 @@ class CarrierNetwork:
             destination_addr=head.verdict.displayed,
         ):
             self._push(when, mo)
-        self._push(
-            when,
-            NetworkEvent(
-                when,
-                EventKind.REPLY_SENT,
-                reply_key,
-                head.account,
-                head.number,
-                {"template": reply.template.name, "in_reply_to": head.key},
-            ),
-        )
-        if reply.template.opt_out:
-            self._opted_out.setdefault((head.number, head.account), when)
+        if self.events:
             self._push(
                 when,
                 NetworkEvent(
                     when,
-                    EventKind.OPTED_OUT,
+                    EventKind.REPLY_SENT,
                     reply_key,
                     head.account,
                     head.number,
-                    {"text": reply.template.text, "in_reply_to": head.key},
+                    {"template": reply.template.name, "in_reply_to": head.key},
                 ),
             )
+        if reply.template.opt_out:
+            self._opted_out.setdefault((head.number, head.account), when)
+            if self.events:
+                self._push(
+                    when,
+                    NetworkEvent(
+                        when,
+                        EventKind.OPTED_OUT,
+                        reply_key,
+                        head.account,
+                        head.number,
+                        {"text": reply.template.text, "in_reply_to": head.key},
+                    ),
+                )
 
     def handset(self, number: str) -> HandsetView:
         """What a number's handset shows now (threads with texts, times and flags).

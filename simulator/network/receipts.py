@@ -4,7 +4,10 @@ Invariants:
     * The standard text is always `sms.receipt.format_receipt`'s (SMPP 3.4 Appendix B). For
       speed the middle of the text (sub .. err) is formatted once per (submit minute, done minute,
       stat, err, dlvrd) and spliced between `id:` and `text:`; this relies only on the layout
-      that module guarantees (id first, text last).
+      that module guarantees (id first, text last). A middle not seen yet is its (stat, err,
+      dlvrd) template (written by `format_receipt` with two placeholder dates) with the dates
+      put in, each written once per minute by `format_receipt` too: with a fast simulated clock
+      almost every receipt has a new pair of minutes, and a date costs far less than a text.
     * Damaged texts (`damage`) are deterministic functions of their inputs and one uniform.
     * Id formatting is pure: the id *number* comes from the network's arrival-order counter,
       which is not part of any fate.
@@ -12,7 +15,7 @@ Invariants:
 
 from __future__ import annotations
 
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from typing import Final
 
 from simulator.network.config import MessageIdConfig
@@ -58,6 +61,62 @@ class ReceiptWriter:
         self._seconds = seconds
         self._unit = 1 if seconds else 60
         self._middle: dict[tuple[int, int, str, int, int], str] = {}
+        self._dates: dict[int, str] = {}
+        self._templates: dict[tuple[str, int, int], tuple[str, str, str]] = {}
+        # Placeholder dates for the templates: distinct, and 2000 fits the two-digit year.
+        first = datetime(2000, 1, 1, tzinfo=tz)
+        self._placeholders = (first, first + timedelta(days=1))
+        self._placeholder_text = (
+            self._date_text(first),
+            self._date_text(first + timedelta(days=1)),
+        )
+
+    def _date_text(self, when: datetime) -> str:
+        """A date as `format_receipt` writes it (its layout: id first, text last)."""
+        full = format_receipt(
+            Receipt(message_id=_PLACEHOLDER_ID, submit_date=when, text=""),
+            tz=self._tz,
+            seconds=self._seconds,
+        )
+        return full[full.index("submit date:") + len("submit date:") : full.rindex(" text:")]
+
+    def _date(self, unit_index: int) -> str:
+        text = self._dates.get(unit_index)
+        if text is None:
+            text = self._date_text(datetime.fromtimestamp(unit_index * self._unit, self._tz))
+            if len(self._dates) >= _CACHE_LIMIT:
+                self._dates.clear()
+            self._dates[unit_index] = text
+        return text
+
+    def _template(self, stat: str, err: int, dlvrd: int) -> tuple[str, str, str]:
+        """The middle for (stat, err, dlvrd) cut around its two dates."""
+        key = (stat, err, dlvrd)
+        template = self._templates.get(key)
+        if template is None:
+            submitted, done = self._placeholders
+            full = format_receipt(
+                Receipt(
+                    message_id=_PLACEHOLDER_ID,
+                    sub=1,
+                    dlvrd=dlvrd,
+                    submit_date=submitted,
+                    done_date=done,
+                    stat=stat,
+                    err=str(err),
+                    text="",
+                ),
+                tz=self._tz,
+                seconds=self._seconds,
+            )
+            middle = full[len("id:" + _PLACEHOLDER_ID) : full.rindex(" text:")]
+            head, _, rest = middle.partition("submit date:" + self._placeholder_text[0])
+            between, _, tail = rest.partition("done date:" + self._placeholder_text[1])
+            template = (head + "submit date:", between + "done date:", tail)
+            if len(self._templates) >= _CACHE_LIMIT:
+                self._templates.clear()
+            self._templates[key] = template
+        return template
 
     def text(
         self,
@@ -87,21 +146,8 @@ class ReceiptWriter:
         key = (int(submitted_at // unit), int(done_at // unit), stat, err, dlvrd)
         middle = self._middle.get(key)
         if middle is None:
-            full = format_receipt(
-                Receipt(
-                    message_id=_PLACEHOLDER_ID,
-                    sub=1,
-                    dlvrd=dlvrd,
-                    submit_date=datetime.fromtimestamp(key[0] * unit, self._tz),
-                    done_date=datetime.fromtimestamp(key[1] * unit, self._tz),
-                    stat=stat,
-                    err=str(err),
-                    text="",
-                ),
-                tz=self._tz,
-                seconds=self._seconds,
-            )
-            middle = full[len("id:" + _PLACEHOLDER_ID) : full.rindex(" text:")]
+            head, between, tail = self._template(stat, err, dlvrd)
+            middle = head + self._date(key[0]) + between + self._date(key[1]) + tail
             if len(self._middle) >= _CACHE_LIMIT:
                 self._middle.clear()
             self._middle[key] = middle
