@@ -36,6 +36,13 @@ A fuller one (every key is optional unless marked)::
         response_timeout: 30            # then the part is requeued (retry.timeout rule)
         reconnect: {base: 1, factor: 2, cap: 30, jitter: 0.2}
         rate: {rate: 50, burst: 50}     # parts/s per session
+        tls:                            # SMPP over TLS (omit for plain TCP)
+          enabled: true
+          ca_file: ca.pem               # trusted CAs (PEM); null = the system's CAs
+          verify: true                  # false: no certificate or host check (tests only)
+          server_hostname: smsc.example.net   # name checked and sent (SNI); null = host
+          cert_file: client.pem         # optional client certificate (PEM) ...
+          key_file: client.key          # ... and its key (omit if in cert_file)
     routes:                             # longest prefix wins; no prefixes = fallback
       - name: jp-docomo
         prefixes: ["+8180", "+8190"]
@@ -69,6 +76,13 @@ A fuller one (every key is optional unless marked)::
       cap_validity: true                # validity ends at the window's close
     http: {host: 127.0.0.1, port: 8080}
     bus: mqtt://127.0.0.1:1883          # omit for the in-process bus
+
+A bind's ``tls`` section: the TCP connection is upgraded to TLS before the bind PDU is sent
+(`gateway.esme.GatewayEsme`). Relative file names are resolved against the config file's
+directory. The files are read at each connect, so a rotated certificate is used from the next
+reconnect on; a file that cannot be read, or a failed handshake, is a failed connect (the bind
+retries with its ``reconnect`` back-off; its state reason reads ``ConnectionError: TLS handshake
+with HOST:PORT failed: ...`` or ``ConnectionError: TLS setup failed: ...``).
 """
 
 from __future__ import annotations
@@ -92,6 +106,7 @@ from sms.segments import PROFILES, Method
 __all__ = [
     "BackoffModel",
     "BindConfig",
+    "BindTlsConfig",
     "DispatchConfig",
     "GatewayConfig",
     "HttpConfig",
@@ -153,6 +168,38 @@ class RateConfig(_Model):
         return Rate(self.rate, self.burst if self.burst is not None else max(self.rate, 1.0))
 
 
+class BindTlsConfig(_Model):
+    """SMPP over TLS for a bind (the ``tls`` section of a bind)."""
+
+    enabled: bool = True
+    """Connect with TLS (false: plain TCP, the section is kept for later)."""
+    ca_file: Path | None = None
+    """PEM file of the CAs (or the pinned certificate) to trust; None: the system's CAs."""
+    verify: bool = True
+    """Check the SMSC's certificate and host name; false accepts any certificate."""
+    server_hostname: str | None = Field(default=None, min_length=1)
+    """Name the certificate must carry and SNI sends; None: the bind's `host`."""
+    cert_file: Path | None = None
+    """PEM client certificate (chain) presented to the SMSC, if it asks for one."""
+    key_file: Path | None = None
+    """PEM key of `cert_file` (omit when `cert_file` holds the key too)."""
+
+    @model_validator(mode="after")
+    def _key_needs_cert(self) -> BindTlsConfig:
+        if self.key_file is not None and self.cert_file is None:
+            raise ValueError("key_file needs cert_file")
+        return self
+
+    def resolved(self, base: Path) -> BindTlsConfig:
+        """This section with relative file names resolved against `base` (pure)."""
+        update = {
+            key: base / value
+            for key in ("ca_file", "cert_file", "key_file")
+            if (value := getattr(self, key)) is not None and not value.is_absolute()
+        }
+        return self.model_copy(update=update) if update else self
+
+
 class BindConfig(_Model):
     """One SMPP connection group: `count` identical sessions to one SMSC account."""
 
@@ -186,6 +233,8 @@ class BindConfig(_Model):
     """Delay between reconnect attempts."""
     rate: RateConfig | None = None
     """Limit for each session of this group (overrides `rates.per_bind`)."""
+    tls: BindTlsConfig | None = None
+    """SMPP over TLS (None: plain TCP)."""
 
     @property
     def session_names(self) -> list[str]:
@@ -538,7 +587,8 @@ def config_from_dict(data: Any, *, source: str = "<config>") -> GatewayConfig:
 def load_config(path: str | Path) -> GatewayConfig:
     """Read and validate a YAML configuration file.
 
-    A relative `store.path` is resolved against the file's directory.
+    A relative `store.path`, and relative file names in a bind's ``tls`` section, are
+    resolved against the file's directory.
 
     Args:
         path: The YAML file.
@@ -564,4 +614,10 @@ def load_config(path: str | Path) -> GatewayConfig:
     if not config.store.path.is_absolute():
         store = config.store.model_copy(update={"path": file.parent / config.store.path})
         config = config.model_copy(update={"store": store})
+    if any(b.tls is not None for b in config.binds):
+        binds = [
+            b if b.tls is None else b.model_copy(update={"tls": b.tls.resolved(file.parent)})
+            for b in config.binds
+        ]
+        config = config.model_copy(update={"binds": binds})
     return config

@@ -60,7 +60,9 @@ Where aiosmpplib is subclassed (each place also says why in a comment):
   flight; `connect` also puts a `CorkedWriter` under aiosmpplib, which writes every PDU with
   its own send() system call), `stop` (end its tasks at once instead of after 0.5 s each),
   `drop_connection`, `acknowledge` and `acknowledge_nowait` (no public way to force a
-  reconnect or to answer a deliver_sm later).
+  reconnect or to answer a deliver_sm later), `_socket_operation` (TLS: aiosmpplib opens a
+  plain TCP connection and takes no SSL context; the connection is upgraded with
+  ``StreamWriter.start_tls`` before the bind PDU is written).
 
 The hot path creates no task per PDU: part submits, responses, receipts and attempt endings
 go to the store as callback ops (`AsyncMessageStore.*_nowait`, tracked by `TaskTracker.call`
@@ -98,6 +100,7 @@ import asyncio
 import codecs
 import logging
 import random
+import ssl
 import struct
 from collections import Counter, deque
 from collections.abc import Callable, Coroutine, Iterable
@@ -201,6 +204,8 @@ __all__ = [
 
 if TYPE_CHECKING:
     from typing_extensions import Buffer
+
+    from gateway.config import BindTlsConfig
 
 log = logging.getLogger("smsh.gateway.esme")
 
@@ -1281,6 +1286,7 @@ class GatewayEsme(ESME):  # type: ignore[misc]
     def __init__(self, bind: Bind, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._gw_bind = bind
+        self._tls_pending: tuple[ssl.SSLContext, str] | None = None
 
     # Why: aiosmpplib has no "link up" hook, and it replaces its writer on reconnect without
     # closing the old one.
@@ -1291,15 +1297,97 @@ class GatewayEsme(ESME):  # type: ignore[misc]
             old.transport.abort()
         self._gw_bind.on_connecting()
         try:
+            tls = self._gw_bind.settings.tls
+            if tls is not None and tls.enabled:
+                self._tls_pending = (
+                    self.tls_context(tls),
+                    tls.server_hostname or self._gw_bind.settings.host,
+                )
             await super().connect()
         except BaseException as exc:
             self._gw_bind.on_connect_failed(exc)
             raise
+        finally:
+            self._tls_pending = None
         # Why: aiosmpplib writes every PDU with its own transport write (one send() system
         # call per submit_sm); the corked writer coalesces what one loop pass writes.
         if self._writer is not None and not isinstance(self._writer, CorkedWriter):
             self._writer = CorkedWriter(self._writer)
         self._gw_bind.on_link_up()
+
+    # Why: aiosmpplib's `connect` opens a plain ``asyncio.open_connection`` and has no
+    # parameter or hook for an SSL context. Its first socket operation in a connect is that
+    # TCP connect; when the bind uses TLS, the connection is upgraded here with
+    # ``StreamWriter.start_tls`` (same reader and writer objects, now over TLS) before
+    # aiosmpplib writes the bind PDU. The handshake runs under the same socket timeout.
+    async def _socket_operation(self, coro: Any) -> Any:
+        pending, self._tls_pending = self._tls_pending, None
+        result = await super()._socket_operation(coro)
+        if pending is None:
+            return result
+        context, hostname = pending
+        _reader, writer = result
+        try:
+            await super()._socket_operation(
+                writer.start_tls(context, server_hostname=hostname or None)
+            )
+        except BaseException as exc:
+            writer.transport.abort()
+            if isinstance(exc, ssl.SSLCertVerificationError):
+                why = f"certificate verify failed: {exc.verify_message}"
+            elif isinstance(exc, TimeoutError):
+                why = "timed out"
+            elif isinstance(exc, OSError):
+                why = str(exc) or type(exc).__name__
+            else:
+                raise
+            endpoint = f"{self._gw_bind.settings.host}:{self._gw_bind.settings.port}"
+            raise ConnectionError(f"TLS handshake with {endpoint} failed: {why}") from exc
+        return result
+
+    @staticmethod
+    def tls_context(tls: BindTlsConfig) -> ssl.SSLContext:
+        """Build the client SSL context of a bind's ``tls`` section (reads its files).
+
+        Args:
+            tls: The section (`gateway.config.BindTlsConfig`).
+
+        Returns:
+            A TLS 1.2+ client context: the given CAs (or the system's), host name checked
+            unless ``verify`` is false, and the client certificate if one is set.
+
+        Raises:
+            ConnectionError: A file cannot be read or is not a usable PEM; the message
+                starts with "TLS" and names the file (a connect that fails this way is
+                retried like any other).
+        """
+        what, path = "ca_file", tls.ca_file
+        try:
+            context = ssl.create_default_context(cafile=str(path) if path is not None else None)
+            context.minimum_version = ssl.TLSVersion.TLSv1_2
+            if not tls.verify:
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+            if tls.cert_file is not None:
+                what, path = "cert_file", tls.cert_file
+                context.load_cert_chain(tls.cert_file, tls.key_file)
+        except (OSError, ssl.SSLError) as exc:
+            detail = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+            raise ConnectionError(f"TLS setup failed: cannot load {what} {path}: {detail}") from exc
+        return context
+
+    # Why: aiosmpplib ends a connection with ``write_eof``, which a TLS transport cannot do
+    # (TLS has no half-close: NotImplementedError). Over TLS the writer is closed instead,
+    # which sends close_notify after what is buffered.
+    async def _disconnect(self) -> None:
+        writer = self._writer
+        try:
+            await super()._disconnect()
+        except NotImplementedError:
+            if writer is None or writer.can_write_eof():
+                raise
+            self._writer = None
+            writer.close()
 
     # Why: no "link down" hook either; the receive loop ends whenever the session does.
     async def _receive_data(self) -> bytes | None:
@@ -1646,6 +1734,8 @@ class BindSettings:
     """Parts queued ahead of the window at most (the dispatcher's refill mark is half)."""
     aiosmpplib_log_level: str = "WARNING"
     """Level of aiosmpplib's own logger (forwarded to ``smsh.gateway.aiosmpplib``)."""
+    tls: BindTlsConfig | None = None
+    """SMPP over TLS (read by `GatewayEsme` at each connect); None: plain TCP."""
 
 
 def _gsm_decode(data: Buffer, errors: str = "strict", /) -> tuple[str, int]:

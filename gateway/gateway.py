@@ -302,6 +302,7 @@ class Gateway:
                         response_timeout=group.response_timeout,
                         reconnect=group.reconnect.schedule(),
                         queue=queue,
+                        tls=group.tls,
                     ),
                     self.ctx,
                 )

@@ -32,6 +32,10 @@ COMMANDS: Final[dict[str, tuple[str, str]]] = {
         "scenarios.commands.simulator",
         "run the simulated SMSC (SMPP 3.4 server) until Ctrl-C",
     ),
+    "handset": (
+        "scenarios.commands.handset",
+        "show what a number's handset shows (threads by sender, flags) from the lookup API",
+    ),
     "gateway": (
         "scenarios.commands.gateway",
         "run the SMPP client gateway and its HTTP API (serve | check --config FILE)",
