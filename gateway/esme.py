@@ -108,8 +108,6 @@ from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
 
 from aiosmpplib import (
     ESME,
-    NPI,
-    TON,
     AbstractBroker,
     AbstractCorrelator,
     AbstractHook,
@@ -122,7 +120,6 @@ from aiosmpplib import (
     GenericNack,
     OptionalParam,
     PduHeader,
-    PhoneNumber,
     SmppCommand,
     SmppCommandStatus,
     SmppSessionState,
@@ -136,6 +133,13 @@ from aiosmpplib.state import (
 )
 
 from gateway.errors import GatewayError, IllegalTransitionError, WindowError
+from gateway.pdu import (
+    DeliverSmDecoder,
+    encode_submit_sm_body,
+    new_optional_param,
+    new_phone_number,
+    submit_sm_fields,
+)
 from gateway.policy import (
     BackoffSchedule,
     Decision,
@@ -452,42 +456,62 @@ class PlannedSubmitSm(SubmitSm):  # type: ignore[misc]
 
     ticket: Ticket
     """The part this PDU carries."""
+    _body: bytes | None
+    """The encoded body (after the first `pdu` call)."""
 
     @classmethod
     def for_ticket(cls, ticket: Ticket) -> PlannedSubmitSm:
-        """Build the aiosmpplib message for a ticket."""
+        """Build the aiosmpplib message for a ticket.
+
+        Why not ``cls(...)``: aiosmpplib's ``__post_init__`` type-checks every field (about 30
+        `check_param` calls per part with its addresses); our planner's fields are already
+        valid, so the message is built with ``__new__`` and the same attributes
+        (`gateway.pdu.submit_sm_fields`; tests/unit/gateway/test_pdu.py compares both ways).
+        """
         params: list[Any] = []
         if ticket.sar is not None:
             ref, total, seq = ticket.sar
             params = [
-                OptionalParam(SAR_MSG_REF_NUM, ref),
-                OptionalParam(SAR_TOTAL_SEGMENTS, total),
-                OptionalParam(SAR_SEGMENT_SEQNUM, seq),
+                new_optional_param(SAR_MSG_REF_NUM, ref),
+                new_optional_param(SAR_TOTAL_SEGMENTS, total),
+                new_optional_param(SAR_SEGMENT_SEQNUM, seq),
             ]
         params.extend(RawOptionalParam(tag, value) for tag, value in ticket.tlvs)
         deadline = ticket.attempt.deadline
-        msg = cls(
-            # Placeholders: the octets come from `smpp_encode` below.
-            short_message="" if ticket.as_payload else "-",
-            message_payload="-" if ticket.as_payload else "",
-            source=PhoneNumber(ticket.source.addr, TON(ticket.source.ton), NPI(ticket.source.npi)),
-            destination=PhoneNumber(
-                ticket.destination.addr, TON(ticket.destination.ton), NPI(ticket.destination.npi)
-            ),
-            esm_class=ticket.esm_class,
-            priority_flag=ticket.priority,
-            registered_delivery=ticket.registered_delivery,
-            encoding=_CODEC_NAME[ticket.encoding],
-            optional_params=params,
-            validity_period=datetime.fromtimestamp(deadline, UTC) if deadline else None,
-            log_id=f"{ticket.message_id}:{ticket.part}",
+        source = ticket.source
+        destination = ticket.destination
+        msg: PlannedSubmitSm = cls.__new__(cls)
+        msg.__dict__.update(
+            submit_sm_fields(
+                # Placeholders: the octets come from `smpp_encode` below.
+                short_message="" if ticket.as_payload else "-",
+                message_payload="-" if ticket.as_payload else "",
+                source=new_phone_number(source.addr, source.ton, source.npi),
+                destination=new_phone_number(destination.addr, destination.ton, destination.npi),
+                esm_class=ticket.esm_class,
+                priority_flag=ticket.priority,
+                registered_delivery=ticket.registered_delivery,
+                encoding=_CODEC_NAME[ticket.encoding],
+                optional_params=params,
+                validity_period=datetime.fromtimestamp(deadline, UTC) if deadline else None,
+                log_id=f"{ticket.message_id}:{ticket.part}",
+            )
         )
         msg.ticket = ticket
+        msg._body = None
         return msg
 
     def smpp_encode(self, text: str) -> bytes:
         """Return the planned octets (aiosmpplib's codec step)."""
         return self.ticket.user_data
+
+    def pdu(self) -> bytes:
+        """The PDU with the current sequence number; the body is encoded once per part
+        (`gateway.pdu.encode_submit_sm_body`: the bytes ``SubmitSm.pdu`` writes)."""
+        body: bytes | None = self._body
+        if body is None:
+            body = self._body = encode_submit_sm_body(self, self.ticket.user_data)
+        return _HEADER.pack(16 + len(body), 0x00000004, 0, self.sequence_num) + body
 
 
 # --------------------------------------------------------------------------------------------
@@ -1281,6 +1305,7 @@ class GatewayEsme(ESME):  # type: ignore[misc]
     def __init__(self, bind: Bind, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._gw_bind = bind
+        self._decoder: DeliverSmDecoder | None = None
 
     # Why: aiosmpplib has no "link up" hook, and it replaces its writer on reconnect without
     # closing the old one.
@@ -1357,8 +1382,19 @@ class GatewayEsme(ESME):  # type: ignore[misc]
     # this loop reads on.
     async def _handle_request(self, pdu: bytes, header: Any) -> Any:
         if header.smpp_command == SmppCommand.DELIVER_SM:
+            decoder = self._decoder
+            if decoder is None:
+                decoder = self._decoder = DeliverSmDecoder(
+                    self.default_encoding, self.custom_codecs
+                )
+            # The fast decoder builds the same DeliverSm (gateway.pdu); what it does not take
+            # (UDHI, malformed PDUs) aiosmpplib decodes, or refuses, as before.
+            message = decoder.decode(pdu, header.pdu_length, header.sequence_num)
             try:
-                message = DeliverSm.from_pdu(pdu, header, self.default_encoding, self.custom_codecs)
+                if message is None:
+                    message = DeliverSm.from_pdu(
+                        pdu, header, self.default_encoding, self.custom_codecs
+                    )
             except (ValueError, LookupError, struct.error, IndexError) as exc:
                 log.warning(
                     "smsh.gateway.deliver_sm_unreadable",
