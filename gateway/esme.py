@@ -232,6 +232,18 @@ SENT_AT_CAPACITY: Final[int] = 200_000
 T = TypeVar("T")
 
 
+def _kind(event: type[Any]) -> str:
+    kind: str = event.model_fields["kind"].default
+    return kind
+
+
+# Hot-path events are built only when someone subscribes to their kind (`Publisher.wants`).
+KIND_PART_SUBMITTED: Final = _kind(PartSubmitted)
+KIND_SUBMIT_RESPONDED: Final = _kind(SubmitResponded)
+KIND_RECEIPT_RECEIVED: Final = _kind(ReceiptReceived)
+KIND_MESSAGE_FINAL: Final = _kind(MessageFinal)
+
+
 # --------------------------------------------------------------------------------------------
 # Tickets and attempts
 
@@ -818,6 +830,8 @@ class GatewayContext:
         """Publish `MessageFinal` and count it."""
         self.stats.finals[state.value] += 1
         self.stats.metrics.record_count(f"final_{state.value}", now=now)
+        if not self.events.wants(KIND_MESSAGE_FINAL):
+            return
         self.events.publish_nowait(
             MessageFinal(
                 at=now,
@@ -1620,17 +1634,18 @@ class ReceiptInbound:
             # Not a fact yet: it is published when its response matches it (Bind), or as
             # unmatched when the pending sweep gives up on it (Gateway.maintain).
             return
-        self.events.publish_nowait(
-            ReceiptReceived(
-                at=now,
-                message_id=str(outcome.message_id) if outcome.message_id is not None else None,
-                smsc_message_id=smsc_id,
-                stat=stat[:16],
-                err=err or "000",
-                part=outcome.part_seq,
-                bind_id=bind,
+        if self.events.wants(KIND_RECEIPT_RECEIVED):
+            self.events.publish_nowait(
+                ReceiptReceived(
+                    at=now,
+                    message_id=str(outcome.message_id) if outcome.message_id is not None else None,
+                    smsc_message_id=smsc_id,
+                    stat=stat[:16],
+                    err=err or "000",
+                    part=outcome.part_seq,
+                    bind_id=bind,
+                )
             )
-        )
         if matched and outcome.message_id is not None and outcome.message_state in TERMINAL_STATES:
             assert outcome.message_state is not None
             parts, attempts, client_ref = stats.meta(outcome.message_id)
@@ -1983,6 +1998,8 @@ class Bind:
             )
         except Exception as exc:
             done(None, exc)
+        if not ctx.events.wants(KIND_PART_SUBMITTED):
+            return
         ctx.events.publish_nowait(
             PartSubmitted(
                 at=now,
@@ -2100,22 +2117,23 @@ class Bind:
         stats.resp_latency.record(latency_ms)
         stats.metrics.record_latency("submit_to_resp", latency_ms, now=now)
         attempt = ticket.attempt
-        ctx.events.publish_nowait(
-            SubmitResponded(
-                at=now,
-                message_id=str(attempt.message_id),
-                part=ticket.part,
-                bind_id=self.name,
-                sequence_number=seq,
-                # A generic_nack must carry an error; one without is treated as unknown below.
-                command_status=int(CommandStatus.ESME_RUNKNOWNERR)
-                if nack and not status
-                else status,
-                smsc_message_id=smsc_id if status == 0 and not nack else None,
-                latency_ms=latency_ms,
-                generic_nack=nack,
+        if ctx.events.wants(KIND_SUBMIT_RESPONDED):
+            ctx.events.publish_nowait(
+                SubmitResponded(
+                    at=now,
+                    message_id=str(attempt.message_id),
+                    part=ticket.part,
+                    bind_id=self.name,
+                    sequence_number=seq,
+                    # A generic_nack must carry an error; one without is treated as unknown below.
+                    command_status=int(CommandStatus.ESME_RUNKNOWNERR)
+                    if nack and not status
+                    else status,
+                    smsc_message_id=smsc_id if status == 0 and not nack else None,
+                    latency_ms=latency_ms,
+                    generic_nack=nack,
+                )
             )
-        )
         release = (lambda _r, _e: self.broker.release(seq)) if not late else None
         if status == 0 and not nack:
             stats.resp_ok += 1
