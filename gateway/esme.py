@@ -124,7 +124,9 @@ from aiosmpplib import (
     SmppCommandStatus,
     SmppSessionState,
     SubmitSm,
+    SubmitSmResp,
 )
+from aiosmpplib.sequence import assert_valid_sequence
 from aiosmpplib.state import (
     RECEIPTED_MESSAGE_ID,
     SAR_MSG_REF_NUM,
@@ -213,6 +215,10 @@ _HEADER: Final = struct.Struct(">IIII")
 MAX_PDU: Final[int] = 70_000
 SUBMIT_SM_RESP: Final[int] = 0x80000004
 DELIVER_SM: Final[int] = 0x00000005
+DELIVER_SM_RESP: Final[int] = 0x80000005
+#: A deliver_sm_resp: header and an empty message_id (its NUL).
+_DELIVER_SM_RESP: Final = struct.Struct(">IIIIx")
+_THROTTLING: Final = (SmppCommandStatus.ESME_RTHROTTLED, SmppCommandStatus.ESME_RMSGQFUL)
 GENERIC_NACK: Final[int] = 0x80000000
 TAG_MESSAGE_STATE: Final[int] = 0x0427
 #: bind_receiver_resp, bind_transmitter_resp, bind_transceiver_resp.
@@ -1359,6 +1365,63 @@ class GatewayEsme(ESME):  # type: ignore[misc]
             self._data_received.set()
             self._gw_bind.on_link_down(reason)
 
+    # Why: for our submit_sm (the hot path) aiosmpplib's _send_data builds the arguments of
+    # three debug log calls per PDU (enum names included) even when debug logging is off, and
+    # awaits the correlator's `put`, which StoreCorrelator ignores for submit_sm. Same steps
+    # here without those; every other PDU goes through aiosmpplib's.
+    async def _send_data(self, smpp_message: Any) -> None:
+        if type(smpp_message) is not PlannedSubmitSm:
+            await super()._send_data(smpp_message)
+            return
+        if not self._bound.is_set():
+            await self._bound.wait()
+        sequence = self.sequence_generator.next_sequence()
+        assert_valid_sequence(sequence)
+        smpp_message.sequence_num = sequence
+        pdu = smpp_message.pdu()
+        await self.hook.sending(smpp_message, pdu, self.client_id)
+        writer = self._writer
+        if not isinstance(writer, asyncio.StreamWriter):
+            raise LinkDown(f"bind {self._gw_bind.name} has no connection")
+        writer.write(pdu)
+        async with self._drain_lock:
+            await writer.drain()
+
+    # Why: for a submit_sm_resp aiosmpplib builds the response with every field checked, logs
+    # four debug records and awaits five correlator/throttle calls, three of them no-ops in
+    # StoreCorrelator. Same result here (the response with the request's log_id and
+    # extra_data, the throttle gate told) for a response to a submit_sm in flight; anything
+    # else (other responses, unknown sequence, a message_id aiosmpplib refuses) is its job.
+    async def _handle_response(self, pdu: bytes, header: Any) -> Any:
+        correlator = self.correlator
+        if header.smpp_command is SmppCommand.SUBMIT_SM_RESP and isinstance(
+            correlator, StoreCorrelator
+        ):
+            seq = header.sequence_num
+            ticket = correlator.inflight.get(seq) or correlator.late.get(seq)
+            original = ticket.pdu if ticket is not None else None
+            message_id: str | None = None
+            if original is not None:
+                try:
+                    message_id = pdu[16 : header.pdu_length - 1].decode("ascii")
+                except UnicodeDecodeError:
+                    message_id = None
+            if original is not None and message_id is not None and len(message_id) <= 64:
+                response: Any = SubmitSmResp.__new__(SubmitSmResp)
+                response.__dict__.update(
+                    log_id=original.log_id,
+                    extra_data=original.extra_data,
+                    sequence_num=seq,
+                    command_status=header.command_status,
+                    message_id=message_id,
+                )
+                if header.command_status in _THROTTLING:
+                    await self.throttle_handler.throttled()
+                else:
+                    await self.throttle_handler.not_throttled()
+                return response
+        return await super()._handle_response(pdu, header)
+
     # Why: aiosmpplib reads command_length unchecked (a bad length stalls the reader) and
     # turns an unknown command_status into ValueError, which drops the session
     # (SMPP-ERRORS.md rows 2, 4 and 21). The hook reads the real status from the PDU bytes.
@@ -1438,7 +1501,8 @@ class GatewayEsme(ESME):  # type: ignore[misc]
         """
         if link is None or self._writer is not link or link.is_closing():
             return False
-        link.write(DeliverSmResp(sequence, SmppCommandStatus(status)).pdu())
+        # DeliverSmResp(sequence, SmppCommandStatus(status)).pdu(), without its field checks.
+        link.write(_DELIVER_SM_RESP.pack(17, DELIVER_SM_RESP, status, sequence))
         return True
 
     async def acknowledge(self, link: Any, sequence: int, status: int) -> bool:
