@@ -34,11 +34,13 @@ calls at its extension points:
 * `BackoffRetryTimer` (AbstractRetryTimer): reconnect delays from a `BackoffSchedule`.
 * aiosmpplib's ``custom_codecs``: GSM 03.38 is decoded with `sms.alphabet` (`GSM_CODEC`).
 
-Bus facts besides the per-message events: a request unanswered for ``response_timeout`` is
-published as `SubmitTimedOut` (`Bind.check_timeouts`; parts requeued because the link went down
-are not timeouts and publish none), and each bind's submit_sm writes and throttling responses
-are counted per bind in the metrics (`BIND_SUBMITTED`, `BIND_THROTTLED`) until the bind stops
-for good (`Bind.stop` forgets it; a reconnect does not).
+Per-message bus events (`PartSubmitted`, `SubmitResponded`, `ReceiptReceived`, `MessageFinal`)
+are built only when someone subscribes to their kind (`Publisher.wants`); counters and metrics
+are kept either way. Bus facts besides the per-message events: a request unanswered for
+``response_timeout`` is published as `SubmitTimedOut` (`Bind.check_timeouts`; parts requeued
+because the link went down are not timeouts and publish none), and each bind's submit_sm writes
+and throttling responses are counted per bind in the metrics (`BIND_SUBMITTED`,
+`BIND_THROTTLED`) until the bind stops for good (`Bind.stop` forgets it; a reconnect does not).
 
 Timers run on the gateway's clock (`gateway.timing`): the throttle pause, rate-limit delays and
 reconnect back-off are modelled waits (clock seconds, converted to real sleeps); the response
@@ -50,17 +52,23 @@ Where aiosmpplib is subclassed (each place also says why in a comment):
 * `PlannedSubmitSm(SubmitSm)`: our planner's parts go out byte for byte (UDH or SAR TLVs, or
   message_payload); aiosmpplib would re-encode and re-split a long text itself. Each part also
   carries the message's stored TLVs (vendor TLVs such as the harness's 0x1500-0x1502) as
-  `RawOptionalParam(OptionalParam)`: aiosmpplib writes unknown tags as ASCII text only.
-* `GatewayEsme(ESME)`: `_get_pdu` (length guard; unknown command_status values must not drop
-  the session; a bind refusal without a body must be reported, not raise), `_handle_request`
-  (deliver_sm: aiosmpplib's receipt parser raises on common receipt variants and would drop
-  the session, it correlates in memory only, and it writes the deliver_sm_resp before anything
-  could be stored; we parse with its codec, store, then acknowledge), `connect` /
+  `RawOptionalParam(OptionalParam)`: aiosmpplib writes unknown tags as ASCII text only. It is
+  built without aiosmpplib's per-field checks and its body encoded once by `gateway.pdu`
+  (the same attributes and bytes as aiosmpplib's; tests/unit/gateway/test_pdu.py).
+* `GatewayEsme(ESME)`: `_get_pdu` (length guard; unknown command_status values must not drop the
+  session; a bind refusal without a body must be reported, not raise), `_handle_request`
+  (deliver_sm: aiosmpplib's receipt parser raises on common receipt variants and would drop the
+  session, it correlates in memory only, and it writes the deliver_sm_resp before anything could
+  be stored; we decode with `gateway.pdu.DeliverSmDecoder` (the DeliverSm aiosmpplib's codec
+  would build; anything unusual falls back to its codec), store, then acknowledge), `connect` /
   `_receive_data` (aiosmpplib has no link up/down hook; we need one to requeue what was in
-  flight; `connect` also puts a `CorkedWriter` under aiosmpplib, which writes every PDU with
-  its own send() system call), `stop` (end its tasks at once instead of after 0.5 s each),
-  `drop_connection`, `acknowledge` and `acknowledge_nowait` (no public way to force a
-  reconnect or to answer a deliver_sm later).
+  flight; `connect` also puts a `CorkedWriter` under aiosmpplib, which writes every PDU with its
+  own send() system call), `_send_data` for our submit_sm and `_handle_response` for a
+  submit_sm_resp to one in flight (the same steps and objects without aiosmpplib's per-PDU
+  debug-log arguments, field checks and no-op correlator awaits; every other PDU is
+  aiosmpplib's), `stop` (end its tasks at once instead of after 0.5 s each), `drop_connection`,
+  `acknowledge` and `acknowledge_nowait` (no public way to force a reconnect or to answer a
+  deliver_sm later).
 
 The hot path creates no task per PDU: part submits, responses, receipts and attempt endings
 go to the store as callback ops (`AsyncMessageStore.*_nowait`, tracked by `TaskTracker.call`
@@ -96,6 +104,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import functools
 import logging
 import random
 import struct
@@ -236,6 +245,12 @@ LATE_CAPACITY: Final[int] = 10_000
 SENT_AT_CAPACITY: Final[int] = 200_000
 
 T = TypeVar("T")
+
+
+@functools.lru_cache(maxsize=256)
+def _validity(deadline: float) -> datetime:
+    # The messages of one accept share their deadline: one datetime (immutable) for them all.
+    return datetime.fromtimestamp(deadline, UTC)
 
 
 def _kind(event: type[Any]) -> str:
@@ -511,7 +526,7 @@ class PlannedSubmitSm(SubmitSm):  # type: ignore[misc]
                 registered_delivery=ticket.registered_delivery,
                 encoding=_CODEC_NAME[ticket.encoding],
                 optional_params=params,
-                validity_period=datetime.fromtimestamp(deadline, UTC) if deadline else None,
+                validity_period=_validity(deadline) if deadline else None,
                 log_id=f"{ticket.message_id}:{ticket.part}",
             )
         )

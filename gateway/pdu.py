@@ -28,6 +28,7 @@ from __future__ import annotations
 import struct
 from codecs import CodecInfo
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any, Final
 
 from aiosmpplib import NPI, TON, DeliverSm, OptionalParam, PhoneNumber, SmppCommandStatus, SubmitSm
@@ -227,6 +228,12 @@ class DeliverSmDecoder:
         return message
 
 
+@lru_cache(maxsize=256)
+def _smpp_time(value: datetime | timedelta) -> bytes:
+    # Messages accepted together share their validity: format it once.
+    return str(SubmitSm.datetime_to_smpp_time(value)).encode("ascii")
+
+
 def submit_sm_fields(
     *,
     short_message: str,
@@ -306,7 +313,7 @@ def encode_submit_sm_body(message: Any, octets: bytes) -> bytes:
             bytes((0, message.esm_class, message.protocol_id, message.priority_flag)),
             SubmitSm.datetime_to_smpp_time(message.schedule_delivery_time).encode("ascii"),
             b"\x00",
-            (SubmitSm.datetime_to_smpp_time(validity).encode("ascii") if validity else b""),
+            _smpp_time(validity) if validity else b"",
             b"\x00",
             bytes(
                 (
