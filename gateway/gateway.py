@@ -693,7 +693,7 @@ class Gateway:
                     planned,
                     route=route.name,
                     destination=self._destination(message.destination, route),
-                    source=Router.source_address(message.source),
+                    source=self.router.address_of(message.source),
                     registered_delivery=route.registered_delivery,
                 )
             except (GatewayError, SmsError, ValueError) as exc:
