@@ -34,11 +34,13 @@ calls at its extension points:
 * `BackoffRetryTimer` (AbstractRetryTimer): reconnect delays from a `BackoffSchedule`.
 * aiosmpplib's ``custom_codecs``: GSM 03.38 is decoded with `sms.alphabet` (`GSM_CODEC`).
 
-Bus facts besides the per-message events: a request unanswered for ``response_timeout`` is
-published as `SubmitTimedOut` (`Bind.check_timeouts`; parts requeued because the link went down
-are not timeouts and publish none), and each bind's submit_sm writes and throttling responses
-are counted per bind in the metrics (`BIND_SUBMITTED`, `BIND_THROTTLED`) until the bind stops
-for good (`Bind.stop` forgets it; a reconnect does not).
+Per-message bus events (`PartSubmitted`, `SubmitResponded`, `ReceiptReceived`, `MessageFinal`)
+are built only when someone subscribes to their kind (`Publisher.wants`); counters and metrics
+are kept either way. Bus facts besides the per-message events: a request unanswered for
+``response_timeout`` is published as `SubmitTimedOut` (`Bind.check_timeouts`; parts requeued
+because the link went down are not timeouts and publish none), and each bind's submit_sm writes
+and throttling responses are counted per bind in the metrics (`BIND_SUBMITTED`,
+`BIND_THROTTLED`) until the bind stops for good (`Bind.stop` forgets it; a reconnect does not).
 
 Timers run on the gateway's clock (`gateway.timing`): the throttle pause, rate-limit delays and
 reconnect back-off are modelled waits (clock seconds, converted to real sleeps); the response
@@ -50,19 +52,25 @@ Where aiosmpplib is subclassed (each place also says why in a comment):
 * `PlannedSubmitSm(SubmitSm)`: our planner's parts go out byte for byte (UDH or SAR TLVs, or
   message_payload); aiosmpplib would re-encode and re-split a long text itself. Each part also
   carries the message's stored TLVs (vendor TLVs such as the harness's 0x1500-0x1502) as
-  `RawOptionalParam(OptionalParam)`: aiosmpplib writes unknown tags as ASCII text only.
-* `GatewayEsme(ESME)`: `_get_pdu` (length guard; unknown command_status values must not drop
-  the session; a bind refusal without a body must be reported, not raise), `_handle_request`
-  (deliver_sm: aiosmpplib's receipt parser raises on common receipt variants and would drop
-  the session, it correlates in memory only, and it writes the deliver_sm_resp before anything
-  could be stored; we parse with its codec, store, then acknowledge), `connect` /
+  `RawOptionalParam(OptionalParam)`: aiosmpplib writes unknown tags as ASCII text only. It is
+  built without aiosmpplib's per-field checks and its body encoded once by `gateway.pdu`
+  (the same attributes and bytes as aiosmpplib's; tests/unit/gateway/test_pdu.py).
+* `GatewayEsme(ESME)`: `_get_pdu` (length guard; unknown command_status values must not drop the
+  session; a bind refusal without a body must be reported, not raise), `_handle_request`
+  (deliver_sm: aiosmpplib's receipt parser raises on common receipt variants and would drop the
+  session, it correlates in memory only, and it writes the deliver_sm_resp before anything could
+  be stored; we decode with `gateway.pdu.DeliverSmDecoder` (the DeliverSm aiosmpplib's codec
+  would build; anything unusual falls back to its codec), store, then acknowledge), `connect` /
   `_receive_data` (aiosmpplib has no link up/down hook; we need one to requeue what was in
-  flight; `connect` also puts a `CorkedWriter` under aiosmpplib, which writes every PDU with
-  its own send() system call), `stop` (end its tasks at once instead of after 0.5 s each),
-  `drop_connection`, `acknowledge` and `acknowledge_nowait` (no public way to force a
-  reconnect or to answer a deliver_sm later), `_socket_operation` (TLS: aiosmpplib opens a
-  plain TCP connection and takes no SSL context; the connection is upgraded with
-  ``StreamWriter.start_tls`` before the bind PDU is written).
+  flight; `connect` also puts a `CorkedWriter` under aiosmpplib, which writes every PDU with its
+  own send() system call), `_send_data` for our submit_sm and `_handle_response` for a
+  submit_sm_resp to one in flight (the same steps and objects without aiosmpplib's per-PDU
+  debug-log arguments, field checks and no-op correlator awaits; every other PDU is
+  aiosmpplib's), `stop` (end its tasks at once instead of after 0.5 s each), `drop_connection`,
+  `acknowledge` and `acknowledge_nowait` (no public way to force a reconnect or to answer a
+  deliver_sm later), `_socket_operation` (TLS: aiosmpplib opens a plain TCP connection and
+  takes no SSL context; the connection is upgraded with ``StreamWriter.start_tls`` before the
+  bind PDU is written) and `_disconnect` (a TLS stream cannot write_eof).
 
 The hot path creates no task per PDU: part submits, responses, receipts and attempt endings
 go to the store as callback ops (`AsyncMessageStore.*_nowait`, tracked by `TaskTracker.call`
@@ -98,6 +106,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import functools
 import logging
 import random
 import ssl
@@ -111,8 +120,6 @@ from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
 
 from aiosmpplib import (
     ESME,
-    NPI,
-    TON,
     AbstractBroker,
     AbstractCorrelator,
     AbstractHook,
@@ -125,12 +132,13 @@ from aiosmpplib import (
     GenericNack,
     OptionalParam,
     PduHeader,
-    PhoneNumber,
     SmppCommand,
     SmppCommandStatus,
     SmppSessionState,
     SubmitSm,
+    SubmitSmResp,
 )
+from aiosmpplib.sequence import assert_valid_sequence
 from aiosmpplib.state import (
     RECEIPTED_MESSAGE_ID,
     SAR_MSG_REF_NUM,
@@ -139,6 +147,13 @@ from aiosmpplib.state import (
 )
 
 from gateway.errors import GatewayError, IllegalTransitionError, WindowError
+from gateway.pdu import (
+    DeliverSmDecoder,
+    encode_submit_sm_body,
+    new_optional_param,
+    new_phone_number,
+    submit_sm_fields,
+)
 from gateway.policy import (
     BackoffSchedule,
     Decision,
@@ -214,6 +229,10 @@ _HEADER: Final = struct.Struct(">IIII")
 MAX_PDU: Final[int] = 70_000
 SUBMIT_SM_RESP: Final[int] = 0x80000004
 DELIVER_SM: Final[int] = 0x00000005
+DELIVER_SM_RESP: Final[int] = 0x80000005
+#: A deliver_sm_resp: header and an empty message_id (its NUL).
+_DELIVER_SM_RESP: Final = struct.Struct(">IIIIx")
+_THROTTLING: Final = (SmppCommandStatus.ESME_RTHROTTLED, SmppCommandStatus.ESME_RMSGQFUL)
 GENERIC_NACK: Final[int] = 0x80000000
 TAG_MESSAGE_STATE: Final[int] = 0x0427
 #: bind_receiver_resp, bind_transmitter_resp, bind_transceiver_resp.
@@ -231,6 +250,24 @@ LATE_CAPACITY: Final[int] = 10_000
 SENT_AT_CAPACITY: Final[int] = 200_000
 
 T = TypeVar("T")
+
+
+@functools.lru_cache(maxsize=256)
+def _validity(deadline: float) -> datetime:
+    # The messages of one accept share their deadline: one datetime (immutable) for them all.
+    return datetime.fromtimestamp(deadline, UTC)
+
+
+def _kind(event: type[Any]) -> str:
+    kind: str = event.model_fields["kind"].default
+    return kind
+
+
+# Hot-path events are built only when someone subscribes to their kind (`Publisher.wants`).
+KIND_PART_SUBMITTED: Final = _kind(PartSubmitted)
+KIND_SUBMIT_RESPONDED: Final = _kind(SubmitResponded)
+KIND_RECEIPT_RECEIVED: Final = _kind(ReceiptReceived)
+KIND_MESSAGE_FINAL: Final = _kind(MessageFinal)
 
 
 # --------------------------------------------------------------------------------------------
@@ -457,42 +494,62 @@ class PlannedSubmitSm(SubmitSm):  # type: ignore[misc]
 
     ticket: Ticket
     """The part this PDU carries."""
+    _body: bytes | None
+    """The encoded body (after the first `pdu` call)."""
 
     @classmethod
     def for_ticket(cls, ticket: Ticket) -> PlannedSubmitSm:
-        """Build the aiosmpplib message for a ticket."""
+        """Build the aiosmpplib message for a ticket.
+
+        Why not ``cls(...)``: aiosmpplib's ``__post_init__`` type-checks every field (about 30
+        `check_param` calls per part with its addresses); our planner's fields are already
+        valid, so the message is built with ``__new__`` and the same attributes
+        (`gateway.pdu.submit_sm_fields`; tests/unit/gateway/test_pdu.py compares both ways).
+        """
         params: list[Any] = []
         if ticket.sar is not None:
             ref, total, seq = ticket.sar
             params = [
-                OptionalParam(SAR_MSG_REF_NUM, ref),
-                OptionalParam(SAR_TOTAL_SEGMENTS, total),
-                OptionalParam(SAR_SEGMENT_SEQNUM, seq),
+                new_optional_param(SAR_MSG_REF_NUM, ref),
+                new_optional_param(SAR_TOTAL_SEGMENTS, total),
+                new_optional_param(SAR_SEGMENT_SEQNUM, seq),
             ]
         params.extend(RawOptionalParam(tag, value) for tag, value in ticket.tlvs)
         deadline = ticket.attempt.deadline
-        msg = cls(
-            # Placeholders: the octets come from `smpp_encode` below.
-            short_message="" if ticket.as_payload else "-",
-            message_payload="-" if ticket.as_payload else "",
-            source=PhoneNumber(ticket.source.addr, TON(ticket.source.ton), NPI(ticket.source.npi)),
-            destination=PhoneNumber(
-                ticket.destination.addr, TON(ticket.destination.ton), NPI(ticket.destination.npi)
-            ),
-            esm_class=ticket.esm_class,
-            priority_flag=ticket.priority,
-            registered_delivery=ticket.registered_delivery,
-            encoding=_CODEC_NAME[ticket.encoding],
-            optional_params=params,
-            validity_period=datetime.fromtimestamp(deadline, UTC) if deadline else None,
-            log_id=f"{ticket.message_id}:{ticket.part}",
+        source = ticket.source
+        destination = ticket.destination
+        msg: PlannedSubmitSm = cls.__new__(cls)
+        msg.__dict__.update(
+            submit_sm_fields(
+                # Placeholders: the octets come from `smpp_encode` below.
+                short_message="" if ticket.as_payload else "-",
+                message_payload="-" if ticket.as_payload else "",
+                source=new_phone_number(source.addr, source.ton, source.npi),
+                destination=new_phone_number(destination.addr, destination.ton, destination.npi),
+                esm_class=ticket.esm_class,
+                priority_flag=ticket.priority,
+                registered_delivery=ticket.registered_delivery,
+                encoding=_CODEC_NAME[ticket.encoding],
+                optional_params=params,
+                validity_period=_validity(deadline) if deadline else None,
+                log_id=f"{ticket.message_id}:{ticket.part}",
+            )
         )
         msg.ticket = ticket
+        msg._body = None
         return msg
 
     def smpp_encode(self, text: str) -> bytes:
         """Return the planned octets (aiosmpplib's codec step)."""
         return self.ticket.user_data
+
+    def pdu(self) -> bytes:
+        """The PDU with the current sequence number; the body is encoded once per part
+        (`gateway.pdu.encode_submit_sm_body`: the bytes ``SubmitSm.pdu`` writes)."""
+        body: bytes | None = self._body
+        if body is None:
+            body = self._body = encode_submit_sm_body(self, self.ticket.user_data)
+        return _HEADER.pack(16 + len(body), 0x00000004, 0, self.sequence_num) + body
 
 
 # --------------------------------------------------------------------------------------------
@@ -799,6 +856,8 @@ class GatewayContext:
         """Publish `MessageFinal` and count it."""
         self.stats.finals[state.value] += 1
         self.stats.metrics.record_count(f"final_{state.value}", now=now)
+        if not self.events.wants(KIND_MESSAGE_FINAL):
+            return
         self.events.publish_nowait(
             MessageFinal(
                 at=now,
@@ -1287,6 +1346,7 @@ class GatewayEsme(ESME):  # type: ignore[misc]
         super().__init__(**kwargs)
         self._gw_bind = bind
         self._tls_pending: tuple[ssl.SSLContext, str] | None = None
+        self._decoder: DeliverSmDecoder | None = None
 
     # Why: aiosmpplib has no "link up" hook, and it replaces its writer on reconnect without
     # closing the old one.
@@ -1408,6 +1468,63 @@ class GatewayEsme(ESME):  # type: ignore[misc]
             self._data_received.set()
             self._gw_bind.on_link_down(reason)
 
+    # Why: for our submit_sm (the hot path) aiosmpplib's _send_data builds the arguments of
+    # three debug log calls per PDU (enum names included) even when debug logging is off, and
+    # awaits the correlator's `put`, which StoreCorrelator ignores for submit_sm. Same steps
+    # here without those; every other PDU goes through aiosmpplib's.
+    async def _send_data(self, smpp_message: Any) -> None:
+        if type(smpp_message) is not PlannedSubmitSm:
+            await super()._send_data(smpp_message)
+            return
+        if not self._bound.is_set():
+            await self._bound.wait()
+        sequence = self.sequence_generator.next_sequence()
+        assert_valid_sequence(sequence)
+        smpp_message.sequence_num = sequence
+        pdu = smpp_message.pdu()
+        await self.hook.sending(smpp_message, pdu, self.client_id)
+        writer = self._writer
+        if not isinstance(writer, asyncio.StreamWriter):
+            raise LinkDown(f"bind {self._gw_bind.name} has no connection")
+        writer.write(pdu)
+        async with self._drain_lock:
+            await writer.drain()
+
+    # Why: for a submit_sm_resp aiosmpplib builds the response with every field checked, logs
+    # four debug records and awaits five correlator/throttle calls, three of them no-ops in
+    # StoreCorrelator. Same result here (the response with the request's log_id and
+    # extra_data, the throttle gate told) for a response to a submit_sm in flight; anything
+    # else (other responses, unknown sequence, a message_id aiosmpplib refuses) is its job.
+    async def _handle_response(self, pdu: bytes, header: Any) -> Any:
+        correlator = self.correlator
+        if header.smpp_command is SmppCommand.SUBMIT_SM_RESP and isinstance(
+            correlator, StoreCorrelator
+        ):
+            seq = header.sequence_num
+            ticket = correlator.inflight.get(seq) or correlator.late.get(seq)
+            original = ticket.pdu if ticket is not None else None
+            message_id: str | None = None
+            if original is not None:
+                try:
+                    message_id = pdu[16 : header.pdu_length - 1].decode("ascii")
+                except UnicodeDecodeError:
+                    message_id = None
+            if original is not None and message_id is not None and len(message_id) <= 64:
+                response: Any = SubmitSmResp.__new__(SubmitSmResp)
+                response.__dict__.update(
+                    log_id=original.log_id,
+                    extra_data=original.extra_data,
+                    sequence_num=seq,
+                    command_status=header.command_status,
+                    message_id=message_id,
+                )
+                if header.command_status in _THROTTLING:
+                    await self.throttle_handler.throttled()
+                else:
+                    await self.throttle_handler.not_throttled()
+                return response
+        return await super()._handle_response(pdu, header)
+
     # Why: aiosmpplib reads command_length unchecked (a bad length stalls the reader) and
     # turns an unknown command_status into ValueError, which drops the session
     # (SMPP-ERRORS.md rows 2, 4 and 21). The hook reads the real status from the PDU bytes.
@@ -1445,8 +1562,19 @@ class GatewayEsme(ESME):  # type: ignore[misc]
     # this loop reads on.
     async def _handle_request(self, pdu: bytes, header: Any) -> Any:
         if header.smpp_command == SmppCommand.DELIVER_SM:
+            decoder = self._decoder
+            if decoder is None:
+                decoder = self._decoder = DeliverSmDecoder(
+                    self.default_encoding, self.custom_codecs
+                )
+            # The fast decoder builds the same DeliverSm (gateway.pdu); what it does not take
+            # (UDHI, malformed PDUs) aiosmpplib decodes, or refuses, as before.
+            message = decoder.decode(pdu, header.pdu_length, header.sequence_num)
             try:
-                message = DeliverSm.from_pdu(pdu, header, self.default_encoding, self.custom_codecs)
+                if message is None:
+                    message = DeliverSm.from_pdu(
+                        pdu, header, self.default_encoding, self.custom_codecs
+                    )
             except (ValueError, LookupError, struct.error, IndexError) as exc:
                 log.warning(
                     "smsh.gateway.deliver_sm_unreadable",
@@ -1476,7 +1604,8 @@ class GatewayEsme(ESME):  # type: ignore[misc]
         """
         if link is None or self._writer is not link or link.is_closing():
             return False
-        link.write(DeliverSmResp(sequence, SmppCommandStatus(status)).pdu())
+        # DeliverSmResp(sequence, SmppCommandStatus(status)).pdu(), without its field checks.
+        link.write(_DELIVER_SM_RESP.pack(17, DELIVER_SM_RESP, status, sequence))
         return True
 
     async def acknowledge(self, link: Any, sequence: int, status: int) -> bool:
@@ -1672,17 +1801,18 @@ class ReceiptInbound:
             # Not a fact yet: it is published when its response matches it (Bind), or as
             # unmatched when the pending sweep gives up on it (Gateway.maintain).
             return
-        self.events.publish_nowait(
-            ReceiptReceived(
-                at=now,
-                message_id=str(outcome.message_id) if outcome.message_id is not None else None,
-                smsc_message_id=smsc_id,
-                stat=stat[:16],
-                err=err or "000",
-                part=outcome.part_seq,
-                bind_id=bind,
+        if self.events.wants(KIND_RECEIPT_RECEIVED):
+            self.events.publish_nowait(
+                ReceiptReceived(
+                    at=now,
+                    message_id=str(outcome.message_id) if outcome.message_id is not None else None,
+                    smsc_message_id=smsc_id,
+                    stat=stat[:16],
+                    err=err or "000",
+                    part=outcome.part_seq,
+                    bind_id=bind,
+                )
             )
-        )
         if matched and outcome.message_id is not None and outcome.message_state in TERMINAL_STATES:
             assert outcome.message_state is not None
             parts, attempts, client_ref = stats.meta(outcome.message_id)
@@ -2037,6 +2167,8 @@ class Bind:
             )
         except Exception as exc:
             done(None, exc)
+        if not ctx.events.wants(KIND_PART_SUBMITTED):
+            return
         ctx.events.publish_nowait(
             PartSubmitted(
                 at=now,
@@ -2154,22 +2286,23 @@ class Bind:
         stats.resp_latency.record(latency_ms)
         stats.metrics.record_latency("submit_to_resp", latency_ms, now=now)
         attempt = ticket.attempt
-        ctx.events.publish_nowait(
-            SubmitResponded(
-                at=now,
-                message_id=str(attempt.message_id),
-                part=ticket.part,
-                bind_id=self.name,
-                sequence_number=seq,
-                # A generic_nack must carry an error; one without is treated as unknown below.
-                command_status=int(CommandStatus.ESME_RUNKNOWNERR)
-                if nack and not status
-                else status,
-                smsc_message_id=smsc_id if status == 0 and not nack else None,
-                latency_ms=latency_ms,
-                generic_nack=nack,
+        if ctx.events.wants(KIND_SUBMIT_RESPONDED):
+            ctx.events.publish_nowait(
+                SubmitResponded(
+                    at=now,
+                    message_id=str(attempt.message_id),
+                    part=ticket.part,
+                    bind_id=self.name,
+                    sequence_number=seq,
+                    # A generic_nack must carry an error; one without is treated as unknown below.
+                    command_status=int(CommandStatus.ESME_RUNKNOWNERR)
+                    if nack and not status
+                    else status,
+                    smsc_message_id=smsc_id if status == 0 and not nack else None,
+                    latency_ms=latency_ms,
+                    generic_nack=nack,
+                )
             )
-        )
         release = (lambda _r, _e: self.broker.release(seq)) if not late else None
         if status == 0 and not nack:
             stats.resp_ok += 1

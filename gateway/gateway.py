@@ -548,9 +548,13 @@ class Gateway:
                 )
         ids = await self.store.aio.accept(prepared, now)
         cache = self._plans
+        # Built only when someone subscribes to them (Publisher.wants).
+        accepted_wanted = self.events.wants("message_accepted")
         for message_id, message, planned in zip(ids, prepared, plans, strict=True):
             if len(planned.parts) == 1 and len(cache) < PLAN_CACHE:
                 cache[message_id] = planned
+            if not accepted_wanted:
+                continue
             self.events.publish_nowait(
                 MessageAccepted(
                     at=now,
@@ -690,7 +694,7 @@ class Gateway:
                     planned,
                     route=route.name,
                     destination=self._destination(message.destination, route),
-                    source=Router.source_address(message.source),
+                    source=self.router.address_of(message.source),
                     registered_delivery=route.registered_delivery,
                 )
             except (GatewayError, SmsError, ValueError) as exc:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Final
 
 from gateway.config import GatewayConfig
 from gateway.errors import GatewayError
@@ -98,6 +99,10 @@ class Route:
     """Derive the harness vendor TLVs for messages that bring none."""
 
 
+#: Senders remembered by a `Router` (checked and their addresses) before it starts over.
+_SENDER_CACHE: Final[int] = 4096
+
+
 class Router:
     """Resolves routes and senders from a validated configuration.
 
@@ -129,6 +134,10 @@ class Router:
             )
         self.routes: tuple[Route, ...] = tuple(routes)
         """Routes in configuration order."""
+        # Senders already classified valid, and their SMPP addresses (pure functions of the
+        # sender; a load or campaign uses a few senders for many messages).
+        self._valid_senders: set[str] = set()
+        self._addresses: dict[str, SmppAddress] = {}
         self._by_name = {r.name: r for r in self.routes}
 
     def get(self, name: str) -> Route:
@@ -199,10 +208,14 @@ class Router:
             raise SubmitRejected(
                 RejectReason.NO_SENDER, f"no sender given and route {route.name!r} has no default"
             )
-        try:
-            classify_sender(sender)
-        except InvalidSender as exc:
-            raise SubmitRejected(RejectReason.INVALID_SENDER, str(exc)) from None
+        if sender not in self._valid_senders:
+            try:
+                classify_sender(sender)
+            except InvalidSender as exc:
+                raise SubmitRejected(RejectReason.INVALID_SENDER, str(exc)) from None
+            if len(self._valid_senders) >= _SENDER_CACHE:
+                self._valid_senders.clear()
+            self._valid_senders.add(sender)
         if route.allowed_senders is not None and sender not in route.allowed_senders:
             raise SubmitRejected(
                 RejectReason.SENDER_NOT_ALLOWED,
@@ -214,3 +227,12 @@ class Router:
     def source_address(sender: str) -> SmppAddress:
         """The SMPP source address (TON/NPI by sender kind) of a validated sender."""
         return sender_address(sender)
+
+    def address_of(self, sender: str) -> SmppAddress:
+        """`source_address`, remembered per sender."""
+        address = self._addresses.get(sender)
+        if address is None:
+            if len(self._addresses) >= _SENDER_CACHE:
+                self._addresses.clear()
+            address = self._addresses[sender] = sender_address(sender)
+        return address

@@ -19,6 +19,9 @@ Invariants (tests/property checks 1, 2 and 5):
    (`ReceiptParseError`). Two rules keep this unambiguous: a key must start the text or
    follow whitespace, and `text:` is last, as in Appendix B: everything after the first
    `text:` key is the text, verbatim.
+   The exact layout above (lower-case keys, single spaces, every field) is read with one
+   regular-expression match and UTC dates parsed once per distinct value; any other text goes
+   through the general parser, and both give the same `Receipt` (test_receipt_fast_path).
 3. `Receipt.state` is derived from `Receipt.stat` (`state_for_stat`), never set separately.
 4. Dates carry no zone on the wire. Formatting converts to the `tz` given; parsing attaches
    it. Two-digit years are 20YY. In a zone with DST, a local time in a gap or a fold does not
@@ -290,6 +293,56 @@ def _parse_date(token: str, tz: tzinfo) -> datetime | None:
         return None
 
 
+# The exact Appendix B layout (what nearly every SMSC writes): one match reads every field.
+# On a match the result is the general parser's: each value is the first token after its key
+# (a run of non-whitespace, as str.split sees it), keys appear once, in order, `text:` last.
+# Anything else (other spellings, order, spacing, missing keys) takes the general path.
+_APPENDIX_B_RE: Final = re.compile(
+    r"id:(\S+) sub:([0-9]+) dlvrd:([0-9]+) submit date:([0-9]{10}(?:[0-9]{2})?)"
+    r" done date:([0-9]{10}(?:[0-9]{2})?) stat:(\S+) err:(\S+) text:",
+)
+_new_receipt = object.__new__
+_set = object.__setattr__
+
+
+@lru_cache(maxsize=4096)
+def _utc_date(token: str) -> datetime | None:
+    # Receipts read in one minute share their dates: parse each date once (datetimes are
+    # immutable, so sharing them is safe).
+    return _parse_date(token, UTC)
+
+
+def _appendix_b(text: str, tz: tzinfo) -> Receipt | None:
+    match = _APPENDIX_B_RE.match(text)
+    if match is None:
+        return None
+    message_id, sub, dlvrd, submitted, done, stat, err = match.groups()
+    if tz is not UTC:  # the constructor checks that the zone gives aware dates
+        return Receipt(
+            message_id=message_id,
+            sub=int(sub),
+            dlvrd=int(dlvrd),
+            submit_date=_parse_date(submitted, tz),
+            done_date=_parse_date(done, tz),
+            stat=stat,
+            err=err,
+            text=text[match.end() :],
+        )
+    # What Receipt.__post_init__ checks holds by the pattern (an id and words without
+    # whitespace, counts of digits) and the zone (UTC dates are aware): built without it.
+    receipt: Receipt = _new_receipt(Receipt)
+    _set(receipt, "message_id", message_id)
+    _set(receipt, "sub", int(sub))
+    _set(receipt, "dlvrd", int(dlvrd))
+    _set(receipt, "submit_date", _utc_date(submitted))
+    _set(receipt, "done_date", _utc_date(done))
+    _set(receipt, "stat", stat)
+    _set(receipt, "err", err)
+    _set(receipt, "text", text[match.end() :])
+    _set(receipt, "state", STATE_BY_STAT.get(stat.upper(), MessageState.UNKNOWN))
+    return receipt
+
+
 def parse_receipt(text: str, *, tz: tzinfo = UTC) -> Receipt:
     """Read a delivery-receipt text, tolerating the usual carrier variations.
 
@@ -307,6 +360,14 @@ def parse_receipt(text: str, *, tz: tzinfo = UTC) -> Receipt:
     Raises:
         ReceiptParseError: There is no `id:` field, or it is empty.
     """
+    fast = _appendix_b(text, tz)
+    if fast is not None:
+        return fast
+    return _parse_any(text, tz)
+
+
+def _parse_any(text: str, tz: tzinfo) -> Receipt:
+    """`parse_receipt` for any layout (the general path)."""
     values: dict[str, str] = {}
     body = ""
     key: str | None = None

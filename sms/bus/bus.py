@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Final, Literal, Protocol, Self, TypeAlias
@@ -429,7 +429,7 @@ class Publisher:
         # -> smsh/v1/gateway/gw-1/message_accepted
     """
 
-    __slots__ = ("_bus", "_topics", "component", "instance")
+    __slots__ = ("_bus", "_topics", "_wants", "component", "instance")
 
     def __init__(self, bus: Bus, component: str, instance: str) -> None:
         """Bind a bus to a component instance.
@@ -449,6 +449,7 @@ class Publisher:
         """Its instance id."""
         self._bus = bus
         self._topics: dict[str, str] = {}
+        self._wants: Callable[[str], bool] | None = getattr(bus, "wants", None)
 
     def topic(self, kind: str) -> str:
         """The topic for events of `kind` from this instance."""
@@ -456,6 +457,21 @@ class Publisher:
         if topic is None:
             topic = self._topics[kind] = event_topic(self.component, self.instance, kind)
         return topic
+
+    def wants(self, kind: str) -> bool:
+        """Whether an event of `kind` published now could reach anyone.
+
+        A hot path asks first and builds the event only when the answer is True: an event
+        nobody receives costs its validation for nothing. A bus that can say (`InMemoryBus`:
+        a live subscription matches the topic) is asked; any other bus (MQTT: the broker's
+        subscribers are unknown) always wants events. An event skipped this way is not
+        counted in `BusStats.published`.
+
+        Args:
+            kind: The event's `kind`.
+        """
+        wants = self._wants
+        return True if wants is None else wants(self.topic(kind))
 
     async def publish(self, event: Event) -> None:
         """Publish an event on ``smsh/v1/{component}/{instance}/{event.kind}``."""

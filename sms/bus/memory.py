@@ -6,12 +6,14 @@ Invariants:
       every matching subscription's buffer (or counted as dropped). Nothing ever waits on a
       subscriber.
     * Subscriptions and their overflow policy behave as described in `sms.bus.bus`.
+    * A topic is validated the first time it is published (then remembered); `wants` answers
+      from the fan-out's per-topic match cache, so asking costs a dictionary look-up.
 """
 
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Self
+from typing import Final, Self
 
 from sms.bus.bus import DEFAULT_MAXSIZE, BusStats, OverflowPolicy, Subscription, _Counters, _FanOut
 from sms.bus.errors import BusClosed
@@ -19,6 +21,9 @@ from sms.bus.events import Event
 from sms.bus.topics import validate_pattern, validate_topic
 
 __all__ = ["InMemoryBus"]
+
+#: Topics remembered as valid (a publisher uses a handful; the check runs once per topic).
+_VALID_TOPICS_LIMIT: Final[int] = 4096
 
 
 class InMemoryBus:
@@ -41,6 +46,7 @@ class InMemoryBus:
         self._fanout = _FanOut()
         self._counters = _Counters()
         self._closed = False
+        self._valid_topics: set[str] = set()
 
     def __repr__(self) -> str:
         return f"<InMemoryBus subscriptions={len(self._fanout)} closed={self._closed}>"
@@ -89,9 +95,23 @@ class InMemoryBus:
         """Same as `publish`, from synchronous code."""
         if self._closed:
             raise BusClosed("publish on a closed bus")
-        validate_topic(topic)
+        valid = self._valid_topics
+        if topic not in valid:
+            validate_topic(topic)
+            if len(valid) >= _VALID_TOPICS_LIMIT:
+                valid.clear()
+            valid.add(topic)
         self._counters.published += 1
         self._fanout.deliver(topic, event)
+
+    def wants(self, topic: str) -> bool:
+        """Whether a publish on `topic` now would reach a live subscription (True on a
+        closed bus, so that the publish itself reports `BusClosed`). See `Publisher.wants`.
+
+        Args:
+            topic: A concrete topic.
+        """
+        return self._closed or bool(self._fanout.matching(topic))
 
     def subscribe(
         self,

@@ -90,3 +90,14 @@ def test_no_fallback_means_no_route() -> None:
     with pytest.raises(SubmitRejected) as info:
         router.resolve("+447700900123")
     assert info.value.reason is RejectReason.NO_ROUTE
+
+
+def test_sender_checks_and_addresses_are_remembered_with_the_same_answers(
+    router: Router,
+) -> None:
+    for _ in range(2):
+        assert router.sender(router.routes[0], "ACME") == "ACME"
+        assert router.address_of("ACME") == Router.source_address("ACME")
+        assert router.address_of("+819012345678") == Router.source_address("+819012345678")
+        with pytest.raises(SubmitRejected):
+            router.sender(router.routes[0], "")  # refused every time, never remembered
