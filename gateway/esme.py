@@ -190,6 +190,7 @@ from sms.bus import (
 from sms.bus.events import BindState, FinalState, SubmitTimedOut
 from sms.bus.metrics import BIND_SUBMITTED, BIND_THROTTLED, LogHistogram
 from sms.clock import Clock
+from sms.errors import SmsError
 from sms.numbers import SmppAddress
 from sms.receipt import MessageState as ReceiptState
 from sms.receipt import ReceiptParseError, parse_receipt, stat_for_state
@@ -1575,7 +1576,9 @@ class GatewayEsme(ESME):  # type: ignore[misc]
                     message = DeliverSm.from_pdu(
                         pdu, header, self.default_encoding, self.custom_codecs
                     )
-            except (ValueError, LookupError, struct.error, IndexError) as exc:
+            # SmsError: the text is not valid in its data_coding (our GSM 03.38 codec raises
+            # sms.alphabet.DecodingError, not a ValueError); refused like any unreadable body.
+            except (ValueError, LookupError, struct.error, IndexError, SmsError) as exc:
                 log.warning(
                     "smsh.gateway.deliver_sm_unreadable",
                     extra={"bind": self._gw_bind.name, "error": repr(exc), "pdu": pdu.hex()},

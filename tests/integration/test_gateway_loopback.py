@@ -639,3 +639,24 @@ async def test_refused_bind_is_reported_and_nothing_is_sent(tmp_path: Path) -> N
     assert status.state is MessageState.QUEUED
     reasons = [e.reason for e in events.of(BindStateChanged) if e.state == "closed"]
     assert "bind refused: ESME_RINVPASWD" in reasons
+
+
+async def test_mo_with_undecodable_gsm_text_is_refused_and_the_session_lives_on(
+    tmp_path: Path,
+) -> None:
+    """SMPP-ERRORS.md: bad input from the SMSC gets an answer, never a dropped session."""
+    async with (
+        asyncio.timeout(TIMEOUT),
+        FastSmsc(receipt_delay=0.01) as smsc,
+        running(tmp_path / "g.db", make_config(smsc.port)) as gw,
+    ):
+        sent = await gw.submit("09012345678", "hello")
+        await final(gw, [sent])
+        # 0x80 and above are not GSM 03.38 septets (data_coding 0, unpacked).
+        assert smsc.send_mo("819012345678", "12345", b"bad \x80\xff text")
+        assert smsc.send_mo("819012345678", "12345", encode_gsm7("good text"))
+        await wait_for(lambda: gw.stats.mo == 1)
+        mos = await gw.list_mo()
+        sessions = smsc.stats.sessions
+    assert [m.text for m in mos] == ["good text"]
+    assert sessions == 1  # the gateway never reconnected
