@@ -72,7 +72,9 @@ Invariants of this module:
 
 * The core never blocks, sleeps, reads the loop or a socket. Every top-level ``Smsc`` method ends
   by flushing: each connection with output gets one ``sink.flush(data, close)`` call, bytes in
-  the order the session produced them.
+  the order the session produced them. ``data`` runs the handler's orders already due (``tick``
+  work) before it flushes, so a receipt due at once leaves in the same write as its
+  submit_sm_resp (after it).
 * Every request gets exactly the answer SMPP-ERRORS.md obliges; what the session does not answer
   by itself, the core answers here (rows 8, 10, 11, 12, 13, 18, 19). A fault in the core or the
   handler is answered ESME_RSYSERR and logged, never propagated.
@@ -824,7 +826,27 @@ class Smsc:
             logger.exception("internal error on %s", link.peer, extra=_log(link, "error"))
             link.session.close(now)
             self._drain(link, now, 0)
+        self._run_due(now)
         self._flush()
+
+    def _run_due(self, now: float) -> None:
+        """Run the handler's orders that are due already (a receipt after 0 s) in this call.
+
+        Their deliver_sm then leave in the same flush as the answers of the read that made
+        them due: one write per read, not one for the answers and one at the next loop pass
+        (the global timer's ``tick``, which would have run them a moment later).
+        """
+        try:
+            due = self.handler.next_due()
+        except Exception:
+            return  # the global timer's tick reports it
+        if due is None or due > self.clock.now():
+            return
+        try:
+            self._tick(now)
+        except Exception:
+            self.stats.internal_errors += 1
+            logger.exception("internal error in tick", extra={"event": "smsh.simulator.error"})
 
     def timer(self, link: Link, now: float) -> None:
         """A connection's timer fired.
