@@ -198,11 +198,9 @@ def decode_header(frame: bytes) -> tuple[int, int, int, int]:
 
 def _cstr(frame: bytes, pos: int, field: _Field) -> tuple[str, int]:
     """Read a C-Octet String of at most ``field[0]`` octets including its NUL."""
-    end = len(frame)
-    limit = pos + field[0]
-    nul = frame.find(b"\x00", pos, limit if limit < end else end)
+    nul = frame.find(b"\x00", pos, pos + field[0])  # find() clips the end at len(frame)
     if nul < 0:
-        if end - pos >= field[0]:
+        if len(frame) - pos >= field[0]:
             raise _FieldError(field[1], f"{field[2]}: no NUL within {field[0]} octets")
         raise _FieldError(_RINVCMDLEN, f"{field[2]} runs past command_length")
     if nul == pos:
