@@ -1181,26 +1181,28 @@ class Smsc:
         position = base
         dispatch = self._dispatch
         pdus = link.pdus
-        for event in session.events():
-            kind = type(event)
-            if kind is PduReceived:
-                link.pdus += 1
-                pdu = cast(PduReceived, event).pdu
-                if isinstance(pdu, Response):
-                    self._on_response(link, pdu, now)
-                else:
-                    position += 1
-                    handle = dispatch.get(pdu.command_id)
-                    if handle is not None:
-                        handle(link, pdu, now, position)
-            elif kind is AutoReplied:
-                link.pdus += 1  # enquire_link, answered by the session itself
-            elif kind is ProtocolViolation:
-                self.stats.protocol_errors += 1
-            elif kind is RequestTimedOut:
-                self._on_timeout(link, cast(RequestTimedOut, event), now)
-            elif kind is SessionClosed:
-                self._on_closed(link, cast(SessionClosed, event), now)
+        # In batches: handling one event can make the session raise more (they come next).
+        while batch := session.take_events():
+            for event in batch:
+                kind = type(event)
+                if kind is PduReceived:
+                    link.pdus += 1
+                    pdu = cast(PduReceived, event).pdu
+                    if isinstance(pdu, Response):
+                        self._on_response(link, pdu, now)
+                    else:
+                        position += 1
+                        handle = dispatch.get(pdu.command_id)
+                        if handle is not None:
+                            handle(link, pdu, now, position)
+                elif kind is AutoReplied:
+                    link.pdus += 1  # enquire_link, answered by the session itself
+                elif kind is ProtocolViolation:
+                    self.stats.protocol_errors += 1
+                elif kind is RequestTimedOut:
+                    self._on_timeout(link, cast(RequestTimedOut, event), now)
+                elif kind is SessionClosed:
+                    self._on_closed(link, cast(SessionClosed, event), now)
         pending = session.data_to_send()
         if pending:
             self._emit_bytes(link, pending)

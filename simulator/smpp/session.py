@@ -425,7 +425,7 @@ class Session:
                 break
             completed = True
             self._handle_frame(frame, now)
-            if self._state is _CLOSED:
+            if self.closed:
                 return
         if completed:
             self._last_rx = now
@@ -607,6 +607,20 @@ class Session:
         """
         while self._events:
             yield self._events.popleft()
+
+    def take_events(self) -> list[Event]:
+        """Return, and forget, every buffered event (``events`` without a generator per call).
+
+        Returns:
+            The events, oldest first (possibly empty). Events raised while the caller handles
+            these wait for the next call.
+        """
+        events = self._events
+        if not events:
+            return []
+        taken = list(events)
+        events.clear()
+        return taken
 
     def data_to_send(self) -> bytes:
         """Return, and forget, the octets the session queued by itself.
