@@ -218,6 +218,8 @@ _GENERIC_NACK: Final[int] = _C.GENERIC_NACK
 _SUBMIT_SM: Final = _C.SUBMIT_SM
 _DELIVER_SM: Final = _C.DELIVER_SM
 _RTHROTTLED: Final = _S.ESME_RTHROTTLED
+#: Stat words whose message_state the core remembers (the standard ones are a dozen).
+_MAX_STAT_WORDS: Final[int] = 64
 _SEQ_MAX: Final[int] = 0x7FFFFFFF
 _SC_VERSION: Final[tuple[Tlv, ...]] = (tlv_u8(Tag.SC_INTERFACE_VERSION, SMPP_VERSION_34),)
 _BIND_MODES: Final[dict[int, BindModeName]] = {
@@ -728,6 +730,8 @@ class Smsc:
         self._window_cap = cfg.limits.max_inbound_window
         self._delivery_window = cfg.delivery.window
         self._retry_statuses = frozenset(cfg.delivery.retry_statuses)
+        # stat word -> message_state, for the words seen (bounded: a handler may invent words).
+        self._states: dict[str, int] = {}
         self.links: dict[int, Link] = {}
         self._receivers: dict[str, list[Link]] = {}
         self._rr: dict[str, int] = {}
@@ -1936,7 +1940,11 @@ class Smsc:
 
     def _receipt(self, order: ReceiptOrder) -> str | None:
         """Apply a receipt order; queue the receipt when one is wanted. Returns the account."""
-        state = int(state_for_stat(order.stat))
+        state = self._states.get(order.stat)
+        if state is None:
+            state = int(state_for_stat(order.stat))
+            if len(self._states) < _MAX_STAT_WORDS:
+                self._states[order.stat] = state
         if order.intermediate:
             record = self.store.get(order.message_id)
         else:

@@ -284,6 +284,10 @@ def _check_user_data(
             raise _FieldError(_RINVMSGLEN, "UCS-2 user data must have an even number of octets")
 
 
+#: A response whose body is message_id "" alone (the usual deliver_sm_resp): header + one NUL.
+_EMPTY_ID_RESP_LENGTH: Final[int] = PDU_HEADER_LENGTH + 1
+
+
 def _short_message(frame: bytes, pos: int, length: int) -> tuple[bytes, int]:
     if length > MAX_SHORT_MESSAGE_LENGTH:
         raise _FieldError(_RINVMSGLEN, f"sm_length {length} > {MAX_SHORT_MESSAGE_LENGTH}")
@@ -406,8 +410,10 @@ def _message_id_response(cls: type[SubmitSmResp] | type[DataSmResp]) -> _Decoder
 
 
 def _dec_deliver_sm_resp(frame: bytes, seq: int, status: int) -> Pdu:
-    if len(frame) == PDU_HEADER_LENGTH:
-        return DeliverSmResp(seq, status)  # lenient: message_id omitted entirely
+    size = len(frame)
+    if size == PDU_HEADER_LENGTH or (size == _EMPTY_ID_RESP_LENGTH and frame[16] == 0):
+        # Lenient: message_id omitted entirely; or the usual body, message_id "" alone.
+        return DeliverSmResp(seq, status)
     message_id, p = _cstr(frame, 16, _F_MESSAGE_ID)
     tlvs = _tlvs(frame, p) if p < len(frame) else ()
     return DeliverSmResp(seq, status, message_id, tlvs=tlvs)
@@ -798,19 +804,30 @@ def _enc_short_message_request(pdu: ShortMessageRequest) -> bytes:
     short_message = pdu.short_message
     if tlvs or pdu.data_coding == _UCS2:
         _check_user_data(pdu.esm_class, pdu.data_coding, short_message, tlvs)
+    if len(short_message) > MAX_SHORT_MESSAGE_LENGTH:
+        _sm(short_message)  # raises
+    # Empty strings (the usual service_type and times) skip the field writers: one NUL each.
+    service_type = pdu.service_type
+    schedule = pdu.schedule_delivery_time
+    validity = pdu.validity_period
     return b"".join(
         (
-            _c(pdu.service_type, _F_SERVICE_TYPE),
+            _c(service_type, _F_SERVICE_TYPE) if service_type else b"\x00",
             _B2.pack(pdu.source_addr_ton, pdu.source_addr_npi),
             _c(pdu.source_addr, _F_SOURCE_ADDR),
             _B2.pack(pdu.dest_addr_ton, pdu.dest_addr_npi),
             _c(pdu.destination_addr, _F_DESTINATION_ADDR),
             _B3.pack(pdu.esm_class, pdu.protocol_id, pdu.priority_flag),
-            _t(pdu.schedule_delivery_time, _F_SCHEDULE_DELIVERY_TIME),
-            _t(pdu.validity_period, _F_VALIDITY_PERIOD),
-            _B2.pack(pdu.registered_delivery, pdu.replace_if_present_flag),
-            _B2.pack(pdu.data_coding, pdu.sm_default_msg_id),
-            _sm(short_message),
+            _t(schedule, _F_SCHEDULE_DELIVERY_TIME) if schedule else b"\x00",
+            _t(validity, _F_VALIDITY_PERIOD) if validity else b"\x00",
+            _B5.pack(
+                pdu.registered_delivery,
+                pdu.replace_if_present_flag,
+                pdu.data_coding,
+                pdu.sm_default_msg_id,
+                len(short_message),
+            ),
+            short_message,
             _enc_tlvs(tlvs) if tlvs else b"",
         )
     )
