@@ -1256,7 +1256,13 @@ class Smsc:
         except SmppProtocolError as exc:
             logger.debug("cannot send %s: %s", type(pdu).__name__, exc, extra=_log(link, "send"))
             return False
-        self._emit_bytes(link, data)
+        if self._wire_commands:
+            self._emit_bytes(link, data)
+        else:  # _emit_bytes, written out: two sends per message
+            out = link.out
+            if not out:
+                self._dirty.append(link)
+            out.append(data)
         # Sending can complete an exchange the session then answers itself (the unbind_resp
         # owed once the last request before an unbind is answered): keep the order.
         after = session.data_to_send()

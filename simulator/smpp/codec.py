@@ -360,7 +360,11 @@ def _dec_outbind(frame: bytes, seq: int, status: int) -> Pdu:
 
 def _short_message_request(cls: type[ShortMessageRequest]) -> _Decoder:
     def decode(frame: bytes, seq: int, status: int) -> Pdu:
-        service_type, p = _cstr(frame, 16, _F_SERVICE_TYPE)
+        # service_type and the two times are usually empty: one NUL, read without a call.
+        if frame[16]:
+            service_type, p = _cstr(frame, 16, _F_SERVICE_TYPE)
+        else:
+            service_type, p = "", 17
         source_ton = frame[p]
         source_npi = frame[p + 1]
         source_addr, p = _cstr(frame, p + 2, _F_SOURCE_ADDR)
@@ -368,8 +372,15 @@ def _short_message_request(cls: type[ShortMessageRequest]) -> _Decoder:
         dest_npi = frame[p + 1]
         destination_addr, p = _cstr(frame, p + 2, _F_DESTINATION_ADDR)
         esm_class, protocol_id, priority = _B3.unpack_from(frame, p)
-        schedule, p = _time(frame, p + 3, _F_SCHEDULE_DELIVERY_TIME)
-        validity, p = _time(frame, p, _F_VALIDITY_PERIOD)
+        p += 3
+        if frame[p]:
+            schedule, p = _time(frame, p, _F_SCHEDULE_DELIVERY_TIME)
+        else:
+            schedule, p = "", p + 1
+        if frame[p]:
+            validity, p = _time(frame, p, _F_VALIDITY_PERIOD)
+        else:
+            validity, p = "", p + 1
         registered, replace, data_coding, default_id, sm_length = _B5.unpack_from(frame, p)
         short_message, p = _short_message(frame, p + 5, sm_length)
         tlvs = _tlvs(frame, p) if p < len(frame) else ()
