@@ -28,17 +28,21 @@ Invariants of this module:
   outbind attempts are cancelled.
 * A connection paused for a stall is resumed only when the core says so, and one paused for
   back-pressure only when both conditions are gone.
+* While at least one server runs in the process, the cyclic garbage collector's young-generation
+  threshold is ``GC_YOUNG_THRESHOLD`` (when it was lower); the last ``stop`` puts back what it
+  was, unless someone else changed it meanwhile.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import math
 import socket
 import ssl
-from typing import Any, cast
+from typing import Any, Final, cast
 
 from simulator.accounts import AccountBook
 from simulator.config import OutbindConfig, SimulatorConfig
@@ -82,6 +86,38 @@ __all__ = [
 ]
 
 logger = logging.getLogger("smsh.simulator")
+
+#: Young-generation threshold of the cyclic garbage collector while a server runs. CPython's
+#: default, 700 allocations, means a collection every ~25 messages here (each allocates a few
+#: dozen objects, nearly all freed by reference counting): about 14 % of the server's CPU at
+#: 1 session x window 100 (the core in-process, best of 3: 25.2 -> 21.7 us per message).
+GC_YOUNG_THRESHOLD: Final[int] = 50_000
+
+
+class _Collector:
+    """The process-wide collector setting, raised while any server runs (counted)."""
+
+    users = 0
+    before: tuple[int, int, int] | None = None
+
+    @classmethod
+    def acquire(cls) -> None:
+        if cls.users == 0:
+            first, second, third = gc.get_threshold()
+            if 0 < first < GC_YOUNG_THRESHOLD:  # 0: collection is off; leave it so
+                cls.before = (first, second, third)
+                gc.set_threshold(GC_YOUNG_THRESHOLD, second, third)
+        cls.users += 1
+
+    @classmethod
+    def release(cls) -> None:
+        cls.users = max(cls.users - 1, 0)
+        before = cls.before
+        if cls.users == 0 and before is not None:
+            cls.before = None
+            if gc.get_threshold()[0] == GC_YOUNG_THRESHOLD:
+                gc.set_threshold(*before)
+
 
 # --------------------------------------------------------------------------------------------
 # The asyncio shell
@@ -406,6 +442,7 @@ class SimulatorServer:
             self._core = None
             raise
         self._running = True
+        _Collector.acquire()
         self._rearm_global()
         logger.info(
             "simulator listening on %s:%s%s",
@@ -424,6 +461,7 @@ class SimulatorServer:
         if not self._running or self._core is None:
             return
         self._running = False
+        _Collector.release()
         for task in list(self._dialing):
             task.cancel()
         for server in self._servers:

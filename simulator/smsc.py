@@ -72,7 +72,9 @@ Invariants of this module:
 
 * The core never blocks, sleeps, reads the loop or a socket. Every top-level ``Smsc`` method ends
   by flushing: each connection with output gets one ``sink.flush(data, close)`` call, bytes in
-  the order the session produced them.
+  the order the session produced them. ``data`` runs the handler's orders already due (``tick``
+  work) before it flushes, so a receipt due at once leaves in the same write as its
+  submit_sm_resp (after it).
 * Every request gets exactly the answer SMPP-ERRORS.md obliges; what the session does not answer
   by itself, the core answers here (rows 8, 10, 11, 12, 13, 18, 19). A fault in the core or the
   handler is answered ESME_RSYSERR and logged, never propagated.
@@ -211,6 +213,13 @@ logger = logging.getLogger("smsh.simulator")
 _C = CommandId
 _S = CommandStatus
 _GENERIC_NACK: Final[int] = _C.GENERIC_NACK
+# Enum members the per-PDU path reads, read once (a member looked up on its class costs ~60 ns
+# on 3.11, several times per message).
+_SUBMIT_SM: Final = _C.SUBMIT_SM
+_DELIVER_SM: Final = _C.DELIVER_SM
+_RTHROTTLED: Final = _S.ESME_RTHROTTLED
+#: Stat words whose message_state the core remembers (the standard ones are a dozen).
+_MAX_STAT_WORDS: Final[int] = 64
 _SEQ_MAX: Final[int] = 0x7FFFFFFF
 _SC_VERSION: Final[tuple[Tlv, ...]] = (tlv_u8(Tag.SC_INTERFACE_VERSION, SMPP_VERSION_34),)
 _BIND_MODES: Final[dict[int, BindModeName]] = {
@@ -727,6 +736,8 @@ class Smsc:
         self._window_cap = cfg.limits.max_inbound_window
         self._delivery_window = cfg.delivery.window
         self._retry_statuses = frozenset(cfg.delivery.retry_statuses)
+        # stat word -> message_state, for the words seen (bounded: a handler may invent words).
+        self._states: dict[str, int] = {}
         self.links: dict[int, Link] = {}
         self._receivers: dict[str, list[Link]] = {}
         self._rr: dict[str, int] = {}
@@ -830,7 +841,27 @@ class Smsc:
             logger.exception("internal error on %s", link.peer, extra=_log(link, "error"))
             link.session.close(now)
             self._drain(link, now, 0)
+        self._run_due(now)
         self._flush()
+
+    def _run_due(self, now: float) -> None:
+        """Run the handler's orders that are due already (a receipt after 0 s) in this call.
+
+        Their deliver_sm then leave in the same flush as the answers of the read that made
+        them due: one write per read, not one for the answers and one at the next loop pass
+        (the global timer's ``tick``, which would have run them a moment later).
+        """
+        try:
+            due = self.handler.next_due()
+        except Exception:
+            return  # the global timer's tick reports it
+        if due is None or due > self.clock.now():
+            return
+        try:
+            self._tick(now)
+        except Exception:
+            self.stats.internal_errors += 1
+            logger.exception("internal error in tick", extra={"event": "smsh.simulator.error"})
 
     def timer(self, link: Link, now: float) -> None:
         """A connection's timer fired.
@@ -1160,26 +1191,28 @@ class Smsc:
         position = base
         dispatch = self._dispatch
         pdus = link.pdus
-        for event in session.events():
-            kind = type(event)
-            if kind is PduReceived:
-                link.pdus += 1
-                pdu = cast(PduReceived, event).pdu
-                if isinstance(pdu, Response):
-                    self._on_response(link, pdu, now)
-                else:
-                    position += 1
-                    handle = dispatch.get(pdu.command_id)
-                    if handle is not None:
-                        handle(link, pdu, now, position)
-            elif kind is AutoReplied:
-                link.pdus += 1  # enquire_link, answered by the session itself
-            elif kind is ProtocolViolation:
-                self.stats.protocol_errors += 1
-            elif kind is RequestTimedOut:
-                self._on_timeout(link, cast(RequestTimedOut, event), now)
-            elif kind is SessionClosed:
-                self._on_closed(link, cast(SessionClosed, event), now)
+        # In batches: handling one event can make the session raise more (they come next).
+        while batch := session.take_events():
+            for event in batch:
+                kind = type(event)
+                if kind is PduReceived:
+                    link.pdus += 1
+                    pdu = cast(PduReceived, event).pdu
+                    if isinstance(pdu, Response):
+                        self._on_response(link, pdu, now)
+                    else:
+                        position += 1
+                        handle = dispatch.get(pdu.command_id)
+                        if handle is not None:
+                            handle(link, pdu, now, position)
+                elif kind is AutoReplied:
+                    link.pdus += 1  # enquire_link, answered by the session itself
+                elif kind is ProtocolViolation:
+                    self.stats.protocol_errors += 1
+                elif kind is RequestTimedOut:
+                    self._on_timeout(link, cast(RequestTimedOut, event), now)
+                elif kind is SessionClosed:
+                    self._on_closed(link, cast(SessionClosed, event), now)
         pending = session.data_to_send()
         if pending:
             self._emit_bytes(link, pending)
@@ -1229,7 +1262,13 @@ class Smsc:
         except SmppProtocolError as exc:
             logger.debug("cannot send %s: %s", type(pdu).__name__, exc, extra=_log(link, "send"))
             return False
-        self._emit_bytes(link, data)
+        if self._wire_commands:
+            self._emit_bytes(link, data)
+        else:  # _emit_bytes, written out: two sends per message
+            out = link.out
+            if not out:
+                self._dirty.append(link)
+            out.append(data)
         # Sending can complete an exchange the session then answers itself (the unbind_resp
         # owed once the last request before an unbind is answered): keep the order.
         after = session.data_to_send()
@@ -1374,8 +1413,11 @@ class Smsc:
     # Submissions
     # ----------------------------------------------------------------------------------------
 
-    def _admit(self, link: Link, now: float, position: int) -> int:
-        """Window (row 12), rate (row 11) and queue capacity (row 13) checks."""
+    def _admit(self, link: Link, now: float, position: int, sim_now: float | None = None) -> int:
+        """Window (row 12), rate (row 11) and queue capacity (row 13) checks.
+
+        ``sim_now`` is the simulated clock's time when the caller has read it already.
+        """
         account = link.account
         assert account is not None
         limits = account.limits
@@ -1383,7 +1425,7 @@ class Smsc:
         # max_tps is a rate of the scenario's world, so it counts simulated seconds: at speed 4
         # an account of 30/s admits 120 submits per real second (the same as at speed 1 in
         # simulated time). `now` (the shell's monotonic time) would make it 4x stricter.
-        if position > window or not account.admit(self.clock.now()):
+        if position > window or not account.admit(self.clock.now() if sim_now is None else sim_now):
             return _S.ESME_RTHROTTLED
         if self.store.full or (
             limits.max_queue is not None
@@ -1457,8 +1499,8 @@ class Smsc:
         )
 
     def _on_submit_sm(self, link: Link, pdu: SubmitSm, now: float, position: int) -> None:
-        status = self._admit(link, now, position)
         sim_now = self.clock.now()
+        status = self._admit(link, now, position, sim_now)
         times = CheckedTimes()
         if not status:
             status = (
@@ -1484,7 +1526,7 @@ class Smsc:
         submission = Submission(
             account.system_id,
             link.id,
-            _C.SUBMIT_SM,
+            _SUBMIT_SM,
             self._ids(),
             pdu.service_type,
             pdu.source_addr_ton,
@@ -1566,7 +1608,7 @@ class Smsc:
     ) -> None:
         # Per-session counters: plain ints here, fed to the metrics per snapshot (hot path).
         link.submits += 1
-        if status == _S.ESME_RTHROTTLED:
+        if status == _RTHROTTLED:
             link.throttled += 1
         if self._publish is None or not 1 <= pdu.sequence_number <= _SEQ_MAX:
             return
@@ -1910,7 +1952,11 @@ class Smsc:
 
     def _receipt(self, order: ReceiptOrder) -> str | None:
         """Apply a receipt order; queue the receipt when one is wanted. Returns the account."""
-        state = int(state_for_stat(order.stat))
+        state = self._states.get(order.stat)
+        if state is None:
+            state = int(state_for_stat(order.stat))
+            if len(self._states) < _MAX_STAT_WORDS:
+                self._states[order.stat] = state
         if order.intermediate:
             record = self.store.get(order.message_id)
         else:
@@ -1986,7 +2032,7 @@ class Smsc:
                 or link.closing
                 or link.stalled_until is not None
                 or len(link.in_flight) >= link.window
-                or not link.session.can_send(_C.DELIVER_SM)
+                or not link.session.can_send(_DELIVER_SM)
             ):
                 idle += 1
                 continue

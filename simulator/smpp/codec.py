@@ -198,11 +198,9 @@ def decode_header(frame: bytes) -> tuple[int, int, int, int]:
 
 def _cstr(frame: bytes, pos: int, field: _Field) -> tuple[str, int]:
     """Read a C-Octet String of at most ``field[0]`` octets including its NUL."""
-    end = len(frame)
-    limit = pos + field[0]
-    nul = frame.find(b"\x00", pos, limit if limit < end else end)
+    nul = frame.find(b"\x00", pos, pos + field[0])  # find() clips the end at len(frame)
     if nul < 0:
-        if end - pos >= field[0]:
+        if len(frame) - pos >= field[0]:
             raise _FieldError(field[1], f"{field[2]}: no NUL within {field[0]} octets")
         raise _FieldError(_RINVCMDLEN, f"{field[2]} runs past command_length")
     if nul == pos:
@@ -286,6 +284,10 @@ def _check_user_data(
             raise _FieldError(_RINVMSGLEN, "UCS-2 user data must have an even number of octets")
 
 
+#: A response whose body is message_id "" alone (the usual deliver_sm_resp): header + one NUL.
+_EMPTY_ID_RESP_LENGTH: Final[int] = PDU_HEADER_LENGTH + 1
+
+
 def _short_message(frame: bytes, pos: int, length: int) -> tuple[bytes, int]:
     if length > MAX_SHORT_MESSAGE_LENGTH:
         raise _FieldError(_RINVMSGLEN, f"sm_length {length} > {MAX_SHORT_MESSAGE_LENGTH}")
@@ -358,7 +360,11 @@ def _dec_outbind(frame: bytes, seq: int, status: int) -> Pdu:
 
 def _short_message_request(cls: type[ShortMessageRequest]) -> _Decoder:
     def decode(frame: bytes, seq: int, status: int) -> Pdu:
-        service_type, p = _cstr(frame, 16, _F_SERVICE_TYPE)
+        # service_type and the two times are usually empty: one NUL, read without a call.
+        if frame[16]:
+            service_type, p = _cstr(frame, 16, _F_SERVICE_TYPE)
+        else:
+            service_type, p = "", 17
         source_ton = frame[p]
         source_npi = frame[p + 1]
         source_addr, p = _cstr(frame, p + 2, _F_SOURCE_ADDR)
@@ -366,8 +372,15 @@ def _short_message_request(cls: type[ShortMessageRequest]) -> _Decoder:
         dest_npi = frame[p + 1]
         destination_addr, p = _cstr(frame, p + 2, _F_DESTINATION_ADDR)
         esm_class, protocol_id, priority = _B3.unpack_from(frame, p)
-        schedule, p = _time(frame, p + 3, _F_SCHEDULE_DELIVERY_TIME)
-        validity, p = _time(frame, p, _F_VALIDITY_PERIOD)
+        p += 3
+        if frame[p]:
+            schedule, p = _time(frame, p, _F_SCHEDULE_DELIVERY_TIME)
+        else:
+            schedule, p = "", p + 1
+        if frame[p]:
+            validity, p = _time(frame, p, _F_VALIDITY_PERIOD)
+        else:
+            validity, p = "", p + 1
         registered, replace, data_coding, default_id, sm_length = _B5.unpack_from(frame, p)
         short_message, p = _short_message(frame, p + 5, sm_length)
         tlvs = _tlvs(frame, p) if p < len(frame) else ()
@@ -408,8 +421,10 @@ def _message_id_response(cls: type[SubmitSmResp] | type[DataSmResp]) -> _Decoder
 
 
 def _dec_deliver_sm_resp(frame: bytes, seq: int, status: int) -> Pdu:
-    if len(frame) == PDU_HEADER_LENGTH:
-        return DeliverSmResp(seq, status)  # lenient: message_id omitted entirely
+    size = len(frame)
+    if size == PDU_HEADER_LENGTH or (size == _EMPTY_ID_RESP_LENGTH and frame[16] == 0):
+        # Lenient: message_id omitted entirely; or the usual body, message_id "" alone.
+        return DeliverSmResp(seq, status)
     message_id, p = _cstr(frame, 16, _F_MESSAGE_ID)
     tlvs = _tlvs(frame, p) if p < len(frame) else ()
     return DeliverSmResp(seq, status, message_id, tlvs=tlvs)
@@ -800,19 +815,30 @@ def _enc_short_message_request(pdu: ShortMessageRequest) -> bytes:
     short_message = pdu.short_message
     if tlvs or pdu.data_coding == _UCS2:
         _check_user_data(pdu.esm_class, pdu.data_coding, short_message, tlvs)
+    if len(short_message) > MAX_SHORT_MESSAGE_LENGTH:
+        _sm(short_message)  # raises
+    # Empty strings (the usual service_type and times) skip the field writers: one NUL each.
+    service_type = pdu.service_type
+    schedule = pdu.schedule_delivery_time
+    validity = pdu.validity_period
     return b"".join(
         (
-            _c(pdu.service_type, _F_SERVICE_TYPE),
+            _c(service_type, _F_SERVICE_TYPE) if service_type else b"\x00",
             _B2.pack(pdu.source_addr_ton, pdu.source_addr_npi),
             _c(pdu.source_addr, _F_SOURCE_ADDR),
             _B2.pack(pdu.dest_addr_ton, pdu.dest_addr_npi),
             _c(pdu.destination_addr, _F_DESTINATION_ADDR),
             _B3.pack(pdu.esm_class, pdu.protocol_id, pdu.priority_flag),
-            _t(pdu.schedule_delivery_time, _F_SCHEDULE_DELIVERY_TIME),
-            _t(pdu.validity_period, _F_VALIDITY_PERIOD),
-            _B2.pack(pdu.registered_delivery, pdu.replace_if_present_flag),
-            _B2.pack(pdu.data_coding, pdu.sm_default_msg_id),
-            _sm(short_message),
+            _t(schedule, _F_SCHEDULE_DELIVERY_TIME) if schedule else b"\x00",
+            _t(validity, _F_VALIDITY_PERIOD) if validity else b"\x00",
+            _B5.pack(
+                pdu.registered_delivery,
+                pdu.replace_if_present_flag,
+                pdu.data_coding,
+                pdu.sm_default_msg_id,
+                len(short_message),
+            ),
+            short_message,
             _enc_tlvs(tlvs) if tlvs else b"",
         )
     )

@@ -11,7 +11,9 @@ Invariants of this module:
   on every further call. The session answers generic_nack ESME_RINVCMDLEN and closes.
 * Chunking is invisible: feeding the same bytes in any split yields the same frames.
 * Cost is linear in the bytes fed: whole reads are kept without copying when nothing is pending,
-  and consumed octets are released in bulk, never one frame at a time.
+  a short partial frame (at most ``_JOIN_LIMIT`` octets) is joined with the next read into one
+  ``bytes`` (one copy, and frames are then sliced from it with one copy each), a longer one
+  grows a bytearray, and consumed octets are released in bulk, never one frame at a time.
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ from simulator.smpp.errors import FramingError
 _LENGTH: Final = struct.Struct(">I")
 _SEQUENCE_OFFSET: Final[int] = 12
 _COMPACT_THRESHOLD: Final[int] = 64 * 1024
+#: A pending tail up to this long is joined with the next read into a new ``bytes``; a longer
+#: one (a large PDU arriving in pieces) goes to a bytearray, so a trickle stays linear.
+_JOIN_LIMIT: Final[int] = 4096
 
 
 class Framer:
@@ -92,9 +97,16 @@ class Framer:
         if not data:
             return
         buf = self._buf
-        if self._pos >= len(buf):
+        pos = self._pos
+        rest = len(buf) - pos
+        if rest <= 0:
             # Nothing pending: keep the caller's bytes object as the buffer, no copy.
             self._buf = bytes(data)
+            self._pos = 0
+            return
+        if rest <= _JOIN_LIMIT:
+            # The usual case under load: a read ended inside a PDU. One copy into bytes.
+            self._buf = b"".join((buf[pos:], data))
             self._pos = 0
             return
         if isinstance(buf, bytes):
@@ -137,9 +149,10 @@ class Framer:
         if available < length:
             return None
         end = pos + length
-        frame = bytes(buf[pos:end])
         self._pos = end
-        return frame
+        if type(buf) is bytes:
+            return buf[pos:end]
+        return bytes(memoryview(buf)[pos:end])
 
     def frames(self) -> Iterator[bytes]:
         """Yield every complete frame currently buffered.

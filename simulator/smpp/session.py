@@ -266,6 +266,9 @@ _ENQUIRE_LINK_RESP: Final[int] = _C.ENQUIRE_LINK_RESP
 _UNBIND: Final[int] = _C.UNBIND
 _GENERIC_NACK: Final[int] = _C.GENERIC_NACK
 _RINVCMDLEN: Final[int] = CommandStatus.ESME_RINVCMDLEN
+#: SessionState.CLOSED read once: an enum member looked up on its class costs ~60 ns on 3.11,
+#: and the hot path asks "closed?" several times per PDU.
+_CLOSED: Final = SessionState.CLOSED
 
 
 @dataclass(frozen=True, slots=True)
@@ -368,7 +371,7 @@ class Session:
     @property
     def closed(self) -> bool:
         """True once the session reached CLOSED (flush ``data_to_send`` and close the socket)."""
-        return self._state is SessionState.CLOSED
+        return self._state is _CLOSED
 
     @property
     def config(self) -> SessionConfig:
@@ -407,7 +410,7 @@ class Session:
             data: Octets exactly as read (any split is fine). Ignored once CLOSED.
             now: Current time.
         """
-        if self._state is SessionState.CLOSED:
+        if self._state is _CLOSED:
             return
         framer = self._framer
         framer.feed(data)
@@ -605,6 +608,20 @@ class Session:
         while self._events:
             yield self._events.popleft()
 
+    def take_events(self) -> list[Event]:
+        """Return, and forget, every buffered event (``events`` without a generator per call).
+
+        Returns:
+            The events, oldest first (possibly empty). Events raised while the caller handles
+            these wait for the next call.
+        """
+        events = self._events
+        if not events:
+            return []
+        taken = list(events)
+        events.clear()
+        return taken
+
     def data_to_send(self) -> bytes:
         """Return, and forget, the octets the session queued by itself.
 
@@ -639,7 +656,7 @@ class Session:
             PduEncodeError: A field is invalid. The session state is unchanged.
         """
         state = self._state
-        if state is SessionState.CLOSED:
+        if state is _CLOSED:
             raise InvalidStateError(
                 "the session is closed",
                 CommandStatus.ESME_RINVBNDSTS,
@@ -720,7 +737,7 @@ class Session:
             The earliest deadline, or None when no timer is armed (or the session is CLOSED).
         """
         state = self._state
-        if state is SessionState.CLOSED:
+        if state is _CLOSED:
             return None
         config = self._config
         when = math.inf
@@ -746,7 +763,7 @@ class Session:
         Args:
             now: Current time.
         """
-        if self._state is SessionState.CLOSED:
+        if self._state is _CLOSED:
             return
         config = self._config
         # Row 3: a partial PDU stalled.
@@ -839,7 +856,7 @@ class Session:
 
     def _apply(self, transition: tuple[SessionState, CloseReason | None], now: float) -> None:
         state, reason = transition
-        if state is SessionState.CLOSED:
+        if state is _CLOSED:
             if reason is CloseReason.UNBOUND:
                 reason = self._unbind_reason
             self._close(reason if reason is not None else CloseReason.LOCAL_CLOSE)
@@ -847,7 +864,7 @@ class Session:
             self._set_state(state)
 
     def _close(self, reason: CloseReason) -> None:
-        if self._state is SessionState.CLOSED:
+        if self._state is _CLOSED:
             return
         unanswered = tuple(e.request for e in self._outstanding.values() if not e.auto)
         self._set_state(SessionState.CLOSED)

@@ -106,7 +106,8 @@ def bind(esme: Esme, system_id: str = "acme") -> None:
 def submit(
     esme: Esme, text: bytes = b"hello", registered_delivery: int = 1, now: float = 0.0
 ) -> SubmitSmResp:
-    esme.send(
+    before = len(esme.received)
+    seq = esme.send(
         SubmitSm(
             source_addr="ACME",
             destination_addr="819012345678",
@@ -115,8 +116,12 @@ def submit(
         ),
         now,
     )
-    response = esme.received[-1]
-    assert isinstance(response, SubmitSmResp)
+    # A receipt due at once follows its submit_sm_resp in the same write.
+    (response,) = [
+        p
+        for p in esme.received[before:]
+        if isinstance(p, SubmitSmResp) and p.sequence_number == seq
+    ]
     return response
 
 
@@ -263,9 +268,8 @@ def test_redelivery_on_temporary_error_and_requeue_on_close() -> None:
     esme = Esme(core)
     bind(esme)
     submit(esme)
-    core.tick(0.0)
-    (first,) = esme.pump()
-    assert isinstance(first, DeliverSm)
+    # Due at once: the receipt left in the same write as the submit_sm_resp, no tick needed.
+    (first,) = [p for p in esme.received if isinstance(p, DeliverSm)]
     esme.answer(first, S.ESME_RX_T_APPN)
     assert core.stats.redeliveries == 1
     assert core.queues.total == 1
@@ -286,6 +290,27 @@ def test_redelivery_on_temporary_error_and_requeue_on_close() -> None:
     assert third.short_message == first.short_message
 
 
+def test_receipt_due_at_once_leaves_in_the_same_write_after_its_response() -> None:
+    clock = ManualClock()
+    core = make_core({"receipts": {"delay_s": 0}}, clock=clock)
+    esme = Esme(core)
+    bind(esme)
+    esme.wire.data.clear()
+    octets = esme.session.send(
+        SubmitSm(source_addr="ACME", destination_addr="819012345678", registered_delivery=1), 0.0
+    )
+    esme.core.data(esme.link, octets, 0.0)
+    assert len(esme.wire.data) == 1  # one flush: the answer, then the receipt
+    got = esme.pump()
+    assert [type(p) for p in got] == [SubmitSmResp, DeliverSm]
+    # A receipt not yet due stays with the global timer.
+    later = make_core({"receipts": {"delay_s": 5}}, clock=ManualClock())
+    other = Esme(later)
+    bind(other)
+    submit(other)
+    assert not [p for p in other.received if isinstance(p, DeliverSm)]
+
+
 def test_receipts_round_robin_over_receivers() -> None:
     clock = ManualClock()
     core = make_core({"receipts": {"delay_s": 0}}, clock=clock)
@@ -296,8 +321,9 @@ def test_receipts_round_robin_over_receivers() -> None:
         bind(esme)
     for _ in range(4):
         submit(tx)
-    core.tick(0.0)
-    counts = [len(esme.pump()) for esme in (tx, *rx)]
+    for esme in rx:
+        esme.pump()
+    counts = [sum(isinstance(p, DeliverSm) for p in esme.received) for esme in (tx, *rx)]
     assert sorted(counts) == [1, 1, 2]  # three receivers (the transceiver is one), four receipts
 
 
@@ -308,9 +334,7 @@ def test_bus_events_are_published() -> None:
     esme = Esme(core)
     bind(esme)
     submit(esme)
-    core.tick(0.0)
-    (receipt,) = esme.pump()
-    assert isinstance(receipt, DeliverSm)
+    (receipt,) = [p for p in esme.received if isinstance(p, DeliverSm)]
     esme.answer(receipt)
     core.tick(1.5)
     kinds = [type(e).__name__ for e in events]
