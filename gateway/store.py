@@ -1695,11 +1695,14 @@ def _op_receipt(
     done_at: float | None,
 ) -> ReceiptOutcome:
     norm = normalize(smsc_message_id)
+    # The part this receipt is for: the one answered last with this SMSC id. MAX(resp_at) in
+    # a subquery (``IS``: NULL if none was answered) instead of ORDER BY resp_at DESC LIMIT 1:
+    # the same row, found from idx_parts_smsc_id without a sorter per receipt.
     part = (
         conn.execute(
             "SELECT p.message_id, p.seq, p.state, m.state, m.parts_total FROM parts p"
-            " JOIN messages m ON m.id = p.message_id"
-            " WHERE p.smsc_id_norm = ? ORDER BY p.resp_at DESC LIMIT 1",
+            " JOIN messages m ON m.id = p.message_id WHERE p.smsc_id_norm = ?1"
+            " AND p.resp_at IS (SELECT MAX(resp_at) FROM parts WHERE smsc_id_norm = ?1) LIMIT 1",
             (norm,),
         ).fetchone()
         if norm  # an id that normalises to nothing can never be matched
