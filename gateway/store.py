@@ -1440,11 +1440,16 @@ def _op_group(
     is answered with its error and the others go on: the grouped ops (`_op_part_submit`,
     `_op_resp`, `_op_receipt`) raise it only before they write anything, so nothing of a
     refused fact is kept. A database error fails the whole group op (the writer then reruns
-    the batch with savepoints, and every fact of the group gets the error)."""
+    the batch with savepoints, and every fact of the group gets the error).
+
+    An op listed in `_GROUP_EXTRA` gets extra trailing arguments, computed once for the
+    group (e.g. `_receipts_waiting` for `_op_resp`)."""
+    extra_of = _GROUP_EXTRA.get(run)
+    extra: tuple[Any, ...] = () if extra_of is None else extra_of(conn)
     results: list[tuple[Any, BaseException | None]] = []
     for args, _cb in facts:
         try:
-            value = run(conn, *args)
+            value = run(conn, *args, *extra)
         except StoreError as exc:
             results.append((None, exc))
         else:
@@ -1467,6 +1472,36 @@ def _settle_group(
             log.exception("smsh.gateway.store.callback_failed")
 
 
+def _resp_refusal(
+    conn: sqlite3.Connection, message_id: int, part_seq: int
+) -> IllegalTransitionError | UnknownMessageError | None:
+    """Why a response to ``message_id`` part ``part_seq`` cannot be recorded (no such
+    message, or the part has no outstanding submit), or None when it can."""
+    row = conn.execute(
+        "SELECT p.state FROM messages m LEFT JOIN parts p ON p.message_id = m.id AND p.seq = ?"
+        " WHERE m.id = ?",
+        (part_seq, message_id),
+    ).fetchone()
+    if row is None:
+        return UnknownMessageError(message_id)
+    if row[0] is None or PartState(row[0]) is not PartState.SUBMITTING:
+        have = "no submit recorded" if row[0] is None else row[0]
+        return IllegalTransitionError(
+            message_id, f"part {part_seq} {have}", "submitted/rejected", "record_resp"
+        )
+    return None
+
+
+def _receipts_waiting(conn: sqlite3.Connection) -> tuple[bool]:
+    """``(any receipt pending or unmatched?)``, the extra argument of a group of `_op_resp`
+    facts: the responses of one group never add waiting receipts (they only match them),
+    so one look per group answers for all of its facts (see `_op_group`)."""
+    row = conn.execute(
+        "SELECT 1 FROM receipts WHERE status IN ('pending', 'unmatched') LIMIT 1"
+    ).fetchone()
+    return (row is not None,)
+
+
 def _op_resp(
     conn: sqlite3.Connection,
     normalize: Callable[[str], str],
@@ -1476,65 +1511,77 @@ def _op_resp(
     command_status: int,
     smsc_message_id: str | None,
     error: str | None,
+    receipts_waiting: bool = True,
 ) -> RespOutcome:
-    # One read for the message and the part (the hot path: one call per response).
-    row = conn.execute(
-        "SELECT m.state, m.parts_total, p.state, p.attempt_no FROM messages m"
-        " LEFT JOIN parts p ON p.message_id = m.id AND p.seq = ? WHERE m.id = ?",
-        (part_seq, message_id),
-    ).fetchone()
-    if row is None:
-        raise UnknownMessageError(message_id)
-    if row[2] is None or PartState(row[2]) is not PartState.SUBMITTING:
-        have = "no submit recorded" if row[2] is None else row[2]
-        raise IllegalTransitionError(
-            message_id, f"part {part_seq} {have}", "submitted/rejected", "record_resp"
-        )
-    attempt_no = int(row[3])
+    # The hot path (one call per response): the part's UPDATE checks that a submit is
+    # outstanding (WHERE state = 'submitting') and returns what the op needs, instead of a
+    # read before it; only a refused response reads more (`_resp_refusal`), before anything
+    # is written. ``receipts_waiting`` False: the caller knows no receipt waits (one look
+    # per group, `_receipts_waiting`), so the per-response look is skipped.
     norm = normalize(smsc_message_id) if command_status == 0 and smsc_message_id else ""
     if command_status == 0 and not norm:  # checked before writing (see `_op_group`)
-        raise StoreError(f"message {message_id} part {part_seq}: ESME_ROK without a message_id")
+        raise _resp_refusal(conn, message_id, part_seq) or StoreError(
+            f"message {message_id} part {part_seq}: ESME_ROK without a message_id"
+        )
+    if command_status != 0:
+        part = conn.execute(
+            "UPDATE parts SET state = 'rejected', resp_at = ?, command_status = ?"
+            " WHERE message_id = ? AND seq = ? AND state = 'submitting'"
+            " RETURNING attempt_no, total",
+            (now, command_status, message_id, part_seq),
+        ).fetchone()
+    else:
+        part = conn.execute(
+            "UPDATE parts SET state = 'submitted', resp_at = ?, command_status = 0,"
+            " smsc_message_id = ?, smsc_id_norm = ?"
+            " WHERE message_id = ? AND seq = ? AND state = 'submitting'"
+            " RETURNING attempt_no, total",
+            (now, smsc_message_id, norm, message_id, part_seq),
+        ).fetchone()
+    if part is None:
+        # The UPDATE matched nothing: the part has no outstanding submit (nothing written).
+        raise _resp_refusal(conn, message_id, part_seq) or StoreError(
+            f"message {message_id} part {part_seq}: no outstanding submit"
+        )
     conn.execute(
         "UPDATE attempts SET command_status = ?, resp_at = ?, error = ?"
         " WHERE id = (SELECT MAX(id) FROM attempts WHERE message_id = ? AND part_seq = ?"
         " AND attempt_no = ?)",
-        (command_status, now, error, message_id, part_seq, attempt_no),
+        (command_status, now, error, message_id, part_seq, part[0]),
     )
-    applied = 0
     if command_status != 0:
-        conn.execute(
-            "UPDATE parts SET state = 'rejected', resp_at = ?, command_status = ?"
-            " WHERE message_id = ? AND seq = ?",
-            (now, command_status, message_id, part_seq),
-        )
-        conn.execute(
-            "UPDATE messages SET last_error = ?, updated_at = ? WHERE id = ?",
+        state = conn.execute(
+            "UPDATE messages SET last_error = ?, updated_at = ? WHERE id = ? RETURNING state",
             (error or f"command_status 0x{command_status:08X}", now, message_id),
-        )
-        return RespOutcome(PartState.REJECTED, MessageState(row[0]), 0)
-    conn.execute(
-        "UPDATE parts SET state = 'submitted', resp_at = ?, command_status = 0,"
-        " smsc_message_id = ?, smsc_id_norm = ? WHERE message_id = ? AND seq = ?",
-        (now, smsc_message_id, norm, message_id, part_seq),
-    )
-    state = MessageState(row[0])
-    if state in (MessageState.SUBMITTING, MessageState.QUEUED, MessageState.SCHEDULED):
-        total = int(row[1])
-        if total == 1:  # this part was the only one
-            done = 1
-        else:
+        ).fetchone()[0]
+        return RespOutcome(PartState.REJECTED, MessageState(state), 0)
+    total = int(part[1])
+    if total == 1:  # this part was the only one: the message is submitted if it may be
+        # (the edges queued/scheduled/submitting -> submitted of `LEGAL_TRANSITIONS`)
+        moved = conn.execute(
+            "UPDATE messages SET state = 'submitted', updated_at = ?"
+            " WHERE id = ? AND state IN ('submitting', 'queued', 'scheduled')",
+            (now, message_id),
+        ).rowcount
+        state = MessageState.SUBMITTED if moved else _state_of(conn, message_id)
+    else:
+        state = _state_of(conn, message_id)
+        if state in (MessageState.SUBMITTING, MessageState.QUEUED, MessageState.SCHEDULED):
             done = conn.execute(
                 "SELECT COUNT(*) FROM parts WHERE message_id = ? AND state IN (?, ?, ?, ?)",
                 (message_id, *(s.value for s in sorted(PART_DONE))),
             ).fetchone()[0]
-        if int(done) >= total:
-            _transition(conn, message_id, state, MessageState.SUBMITTED, now, "record_resp")
-            state = MessageState.SUBMITTED
+            if int(done) >= total:
+                _transition(conn, message_id, state, MessageState.SUBMITTED, now, "record_resp")
+                state = MessageState.SUBMITTED
+    if not receipts_waiting:
+        return RespOutcome(PartState.SUBMITTED, state, 0)
     waiting = conn.execute(
         "SELECT id, stat, err, received_at, status FROM receipts WHERE smsc_id_norm = ?"
         " AND status IN ('pending', 'unmatched') ORDER BY id",
         (norm,),
     ).fetchall()
+    applied = 0
     pending: list[tuple[str, str | None]] = []
     for receipt_id, stat, err, received_at, was in waiting:
         _apply_receipt(conn, receipt_id, message_id, part_seq, stat, err, received_at, now)
@@ -1545,6 +1592,15 @@ def _op_resp(
         # Without a receipt applied this part is not final, so the message cannot be.
         state = _aggregate(conn, message_id, now)
     return RespOutcome(PartState.SUBMITTED, state, applied, tuple(pending))
+
+
+#: Grouped ops (see `_op_group`) whose facts take extra trailing arguments computed once per
+#: group, in the group's transaction, by the mapped function.
+_GROUP_EXTRA: Final[
+    Mapping[Callable[..., Any], Callable[[sqlite3.Connection], tuple[Any, ...]]]
+] = {
+    _op_resp: _receipts_waiting,
+}
 
 
 def _apply_receipt(
@@ -1639,11 +1695,14 @@ def _op_receipt(
     done_at: float | None,
 ) -> ReceiptOutcome:
     norm = normalize(smsc_message_id)
+    # The part this receipt is for: the one answered last with this SMSC id. MAX(resp_at) in
+    # a subquery (``IS``: NULL if none was answered) instead of ORDER BY resp_at DESC LIMIT 1:
+    # the same row, found from idx_parts_smsc_id without a sorter per receipt.
     part = (
         conn.execute(
             "SELECT p.message_id, p.seq, p.state, m.state, m.parts_total FROM parts p"
-            " JOIN messages m ON m.id = p.message_id"
-            " WHERE p.smsc_id_norm = ? ORDER BY p.resp_at DESC LIMIT 1",
+            " JOIN messages m ON m.id = p.message_id WHERE p.smsc_id_norm = ?1"
+            " AND p.resp_at IS (SELECT MAX(resp_at) FROM parts WHERE smsc_id_norm = ?1) LIMIT 1",
             (norm,),
         ).fetchone()
         if norm  # an id that normalises to nothing can never be matched

@@ -151,6 +151,98 @@ async def test_a_refused_response_in_a_group_writes_nothing(store: MessageStore)
     assert fine.state is MessageState.SUBMITTED
 
 
+async def _responses_in_one_pass(
+    store: MessageStore, facts: list[tuple[int, int, int, str | None]]
+) -> list[tuple[Any, BaseException | None]]:
+    """``(message_id, part_seq, command_status, smsc_id)`` answered in one loop pass (one
+    group op); the outcomes in order."""
+    got: dict[int, tuple[Any, BaseException | None]] = {}
+    done = asyncio.Event()
+
+    def on_done(i: int) -> Any:
+        def cb(result: Any, error: BaseException | None) -> None:
+            got[i] = (result, error)
+            if len(got) == len(facts):
+                done.set()
+
+        return cb
+
+    ops = store.writer_stats().ops
+    for i, (mid, seq, status, smsc_id) in enumerate(facts):
+        store.aio.record_resp_nowait(
+            mid, seq, T0 + 3, command_status=status, smsc_message_id=smsc_id, on_done=on_done(i)
+        )
+    await asyncio.wait_for(done.wait(), 5)
+    assert store.writer_stats().ops == ops + 1
+    return [got[i] for i in range(len(facts))]
+
+
+@pytest.mark.asyncio
+async def test_a_response_group_applies_only_the_receipts_that_came_first(
+    store: MessageStore,
+) -> None:
+    aio = store.aio
+    ids = await aio.accept([new_message(destination=f"0901234567{i}") for i in range(3)], T0)
+    await aio.claim(T0 + 1, 3)
+    for mid in ids:
+        await aio.record_part_submit(mid, 1, T0 + 2, bind="b1")
+    early = await aio.record_receipt("S1", "DELIVRD", T0 + 2.5)
+    assert early.status is ReceiptStatus.PENDING
+    got = await _responses_in_one_pass(store, [(m, 1, 0, f"S{i}") for i, m in enumerate(ids)])
+    assert [e for _r, e in got] == [None, None, None]
+    assert [r.message_state for r, _e in got] == [
+        MessageState.SUBMITTED,
+        MessageState.DELIVERED,
+        MessageState.SUBMITTED,
+    ]
+    assert [r.receipts_applied for r, _e in got] == [0, 1, 0]
+    assert got[1][0].pending_matched == (("DELIVRD", None),)
+    assert (await aio.receipt_counts())[ReceiptStatus.MATCHED] == 1
+    assert (await aio.counts())[MessageState.SUBMITTED] == 2
+
+
+@pytest.mark.asyncio
+async def test_refused_and_error_responses_in_a_group(store: MessageStore) -> None:
+    aio = store.aio
+    ids = await aio.accept([new_message(destination=f"0901234567{i}") for i in range(3)], T0)
+    await aio.claim(T0 + 1, 3)
+    for mid in ids[:2]:
+        await aio.record_part_submit(mid, 1, T0 + 2, bind="b1")
+    got = await _responses_in_one_pass(
+        store,
+        [
+            (ids[0], 1, 0x58, None),  # throttled: the part is rejected, the message waits
+            (ids[0], 1, 0, "X"),  # the part has no outstanding submit any more
+            (ids[2], 1, 0, "Y"),  # never submitted
+            (999, 1, 0, "Z"),  # no such message
+            (999, 1, 0, None),  # no such message (and no SMSC id): unknown wins
+            (ids[1], 1, 0, None),  # ESME_ROK without an SMSC id
+            (ids[1], 2, 0, "W"),  # no such part
+        ],
+    )
+    rejected, _ = got[0]
+    assert (rejected.part_state, rejected.message_state) == (
+        PartState.REJECTED,
+        MessageState.SUBMITTING,
+    )
+    assert [type(e).__name__ for _r, e in got[1:]] == [
+        "IllegalTransitionError",
+        "IllegalTransitionError",
+        "UnknownMessageError",
+        "UnknownMessageError",
+        "StoreError",
+        "IllegalTransitionError",
+    ]
+    first = await aio.status(ids[0])
+    assert first.parts[0].state is PartState.REJECTED
+    assert first.last_error == "command_status 0x00000058"
+    assert first.attempt_log[0].command_status == 0x58
+    second = await aio.status(ids[1])  # the refused facts wrote nothing
+    assert second.parts[0].state is PartState.SUBMITTING
+    assert second.attempt_log[0].resp_at is None
+    assert (await aio.status(ids[2])).parts == ()
+
+
 # -- TaskTracker.call -----------------------------------------------------------------------------
 
 

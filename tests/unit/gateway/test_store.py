@@ -427,6 +427,19 @@ def test_duplicate_receipts_are_idempotent(store: MessageStore) -> None:
     assert store.receipt_counts()[ReceiptStatus.DUPLICATE] == 2
 
 
+def test_a_reused_smsc_id_matches_the_part_answered_last(store: MessageStore) -> None:
+    first = _submitted(store, ["r1"])  # answered at T0 + 2.1
+    assert store.record_receipt("r1", "DELIVRD", T0 + 3).message_id == first
+    [second] = store.accept([new_message()], T0 + 4)
+    store.claim(T0 + 5, 10, bind="b1")
+    store.record_part_submit(second, 1, T0 + 6, bind="b1", sequence_number=9)
+    store.record_resp(second, 1, T0 + 7, command_status=0, smsc_message_id="R1")
+    outcome = store.record_receipt("r1", "UNDELIV", T0 + 8)  # the SMSC reused the id
+    assert (outcome.status, outcome.message_id) == (ReceiptStatus.MATCHED, second)
+    assert outcome.message_state is MessageState.FAILED
+    assert _state(store, first) is MessageState.DELIVERED
+
+
 def test_unmatched_receipts_are_kept_and_counted(store: MessageStore, db_path: Path) -> None:
     store.record_receipt("nobody", "DELIVRD", T0, raw="id:nobody stat:DELIVRD")
     store.record_receipt("late", "DELIVRD", T0 + 1)
