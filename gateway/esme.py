@@ -95,11 +95,13 @@ Invariants
   (every part ESME_ROK: the store moved it to ``submitted``), ``requeue``, ``release`` or
   ``finalise``, once all of its tickets are resolved.
 * Store operations are issued in the order the facts happened (callback ops enter the one
-  writer queue when the fact is handled; MO still goes through a task), so a part's submit
-  is recorded before its response, a response before a receipt read after it, and every
-  response of an attempt before the attempt's requeue. (A receipt the SMSC sends before the
-  response is kept pending by the store and applied with it; its `ReceiptReceived` is
-  published then, or as unmatched when the pending sweep gives up.)
+  writer queue when the fact is handled; MO still goes through a task; the part submits,
+  responses and receipts of one loop pass each share one op, placed at the first of its kind,
+  `MessageStore._queue_fact`), so a part's submit is recorded before its response, and every
+  response of an attempt before the attempt's requeue. (A receipt recorded before its
+  response, because the SMSC sent it first or because both came in one loop pass, is kept
+  pending by the store and applied with it; its `ReceiptReceived` is published then, or as
+  unmatched when the pending sweep gives up.)
 """
 
 from __future__ import annotations
@@ -1694,21 +1696,6 @@ class ReceiptInbound:
         self.publish_final: Callable[..., None] = lambda *a, **k: None
         """`GatewayContext.publish_final` (set by the gateway)."""
 
-    async def handle(self, message: Any, bind: str) -> None:
-        """Record one receipt deliver_sm (awaited: durable before it is acknowledged)."""
-        parsed = self.parse(message, bind)
-        if parsed is None:
-            return
-        outcome = await self.store.record_receipt(
-            parsed.smsc_id,
-            parsed.stat,
-            parsed.now,
-            err=parsed.err or None,
-            raw=parsed.text,
-            done_at=parsed.done_at,
-        )
-        self.recorded(parsed, outcome)
-
     def submit(
         self,
         message: Any,
@@ -2242,15 +2229,12 @@ class Bind:
                 log.exception("smsh.gateway.deliver_failed", extra={"bind": self.name})
                 self.esme.acknowledge_nowait(link, sequence, int(CommandStatus.ESME_RX_T_APPN))
             return
-        self.ctx.tasks.spawn(self._deliver(message, pdu, sequence, link), what="deliver_sm")
+        self.ctx.tasks.spawn(self._deliver_mo(message, pdu, sequence, link), what="deliver_sm")
 
-    async def _deliver(self, message: Any, pdu: bytes, sequence: int, link: Any) -> None:
+    async def _deliver_mo(self, message: Any, pdu: bytes, sequence: int, link: Any) -> None:
         status = 0
         try:
-            if message.is_receipt():
-                await self.ctx.receipts.handle(message, self.name)
-            else:
-                await self.ctx.mo.handle(message, pdu, self.name)
+            await self.ctx.mo.handle(message, pdu, self.name)
         except Exception:
             # Not stored: a temporary error makes the SMSC deliver it again (SMPP 3.4 §5.1.3).
             log.exception("smsh.gateway.deliver_failed", extra={"bind": self.name})

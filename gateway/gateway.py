@@ -49,7 +49,13 @@ from gateway.esme import (
     TaskTracker,
     build_attempt,
 )
-from gateway.mo import MoInbound
+from gateway.mo import (
+    TAG_MESSAGE_PAYLOAD,
+    TAG_SAR_MSG_REF_NUM,
+    TAG_SAR_SEGMENT_SEQNUM,
+    TAG_SAR_TOTAL_SEGMENTS,
+    MoInbound,
+)
 from gateway.ownercheck import OwnerCheckClient
 from gateway.policy import RetryTable
 from gateway.routing import RejectReason, Route, Router, SubmitRejected
@@ -156,7 +162,9 @@ def reference_for(message_id: int, method: Method) -> int:
 
 #: Optional parameters the gateway writes itself (SMPP 3.4 §5.3.2.22-24 sar_*, §5.3.2.32
 #: message_payload): a caller's TLVs may not carry them.
-RESERVED_TAGS: Final[frozenset[int]] = frozenset({0x020C, 0x020E, 0x020F, 0x0424})
+RESERVED_TAGS: Final[frozenset[int]] = frozenset(
+    {TAG_SAR_MSG_REF_NUM, TAG_SAR_TOTAL_SEGMENTS, TAG_SAR_SEGMENT_SEQNUM, TAG_MESSAGE_PAYLOAD}
+)
 
 
 def message_tlvs(

@@ -58,11 +58,12 @@ Durability and threading
   ``*_nowait`` variants (the binds' hot path: no task, no future); the writer resolves them
   with one ``call_soon_threadsafe`` per loop per batch; the loop never blocks on sqlite for
   writes. The ops a loop issues during one pass are handed to the writer together at the end
-  of the pass, in order (the part submits of a pass as one op): one wake-up of the writer
-  per pass instead of one per PDU. Synchronous callers (`MessageStore`, for tests and
-  tools) block on a `concurrent.futures.Future`. Reads use one read-only connection per
-  calling thread (WAL readers never block the writer); the async view runs them in a worker
-  thread.
+  of the pass, in order, except that the part submits, the responses and the receipts of a
+  pass each run as one op at the place of the first of their kind (`_queue_fact` says why
+  that is safe): one wake-up of the writer per pass instead of one per PDU. Synchronous
+  callers (`MessageStore`, for tests and tools) block on a `concurrent.futures.Future`.
+  Reads use one read-only connection per calling thread (WAL readers never block the
+  writer); the async view runs them in a worker thread.
 * ``synchronous=FULL`` (default): the WAL is fsynced at every COMMIT, so an accepted message
   survives power loss and OS crashes; group commit amortises the fsync over the batch.
   ``synchronous=NORMAL``: the WAL is fsynced only at checkpoints; a COMMIT is in the OS page

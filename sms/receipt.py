@@ -339,7 +339,7 @@ def _appendix_b(text: str, tz: tzinfo) -> Receipt | None:
     _set(receipt, "stat", stat)
     _set(receipt, "err", err)
     _set(receipt, "text", text[match.end() :])
-    _set(receipt, "state", STATE_BY_STAT.get(stat.upper(), MessageState.UNKNOWN))
+    _set(receipt, "state", state_for_stat(stat))
     return receipt
 
 

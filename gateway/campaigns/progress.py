@@ -42,6 +42,7 @@ from gateway.campaigns.repository import CampaignRepository
 from gateway.campaigns.state import CampaignState
 from gateway.campaigns.submit import StoreView
 from gateway.store import TERMINAL_STATES
+from gateway.timing import to_real
 from sms.bus import Publisher
 from sms.bus.events import CampaignProgress
 from sms.clock import Clock
@@ -180,12 +181,11 @@ class CampaignProgressPublisher:
         """Poll every `min_interval` until `stop` is set (or the task is cancelled).
 
         Args:
-            clock: The time source (`min_interval` is in its seconds; a clock with
-                ``to_real`` sleeps its real equivalent).
+            clock: The time source (`min_interval` is in its seconds; a scaled clock sleeps
+                its real equivalent, `gateway.timing.to_real`).
             stop: Set it to end the loop.
         """
-        to_real = getattr(clock, "to_real", None)
-        pause = float(to_real(self.min_interval)) if to_real is not None else self.min_interval
+        pause = to_real(clock, self.min_interval)
         stop = stop or asyncio.Event()
         while not stop.is_set():
             started = time.perf_counter()

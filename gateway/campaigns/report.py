@@ -34,7 +34,7 @@ from typing import Any, Final
 from gateway.campaigns.config import CampaignConfig
 from gateway.campaigns.csvimport import NAME, RowStatus
 from gateway.campaigns.repository import CampaignRepository, SendStatus
-from gateway.campaigns.runner import replied_numbers
+from gateway.campaigns.runner import campaign_messages, replied_numbers
 from gateway.campaigns.submit import StoreView
 from gateway.store import MessageState
 
@@ -47,8 +47,6 @@ __all__ = [
     "excluded_csv",
     "problems_csv",
 ]
-
-_PAGE: Final = 5000
 
 #: Columns of `detail_csv`.
 DETAIL_COLUMNS: Final[tuple[str, ...]] = (
@@ -165,19 +163,10 @@ def _messages(store: StoreView, campaign_id: str) -> tuple[dict[int, str], dict[
     """The campaign's messages: id -> state, and id -> destination."""
     states: dict[int, str] = {}
     destinations: dict[int, str] = {}
-    after = 0
-    while True:
-        page = store.list_messages(campaign_id=campaign_id, after_id=after, limit=_PAGE)
-        if not page:
-            return states, destinations
-        for m in page:
-            states[m.id] = m.state.value
-            destinations[m.id] = m.destination
-        after = page[-1].id
-
-
-def _message_states(store: StoreView, campaign_id: str) -> dict[int, str]:
-    return _messages(store, campaign_id)[0]
+    for m in campaign_messages(store, campaign_id):
+        states[m.id] = m.state.value
+        destinations[m.id] = m.destination
+    return states, destinations
 
 
 def build_report(
@@ -272,8 +261,11 @@ def detail_csv(repository: CampaignRepository, store: StoreView | None, campaign
 
     Rows never handed over appear once with empty send columns.
     """
-    states = _message_states(store, campaign_id) if store is not None else {}
-    replied = replied_numbers(store, campaign_id) if store is not None else set()
+    states: dict[int, str] = {}
+    replied: set[str] = set()
+    if store is not None:
+        states, destinations = _messages(store, campaign_id)
+        replied = replied_numbers(store, campaign_id, destinations)
     sends: dict[int, list[Any]] = {}
     for s in repository.sends(campaign_id):
         sends.setdefault(s.line, []).append(s)

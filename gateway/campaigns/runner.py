@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -78,6 +78,7 @@ from gateway.campaigns.submit import ClientRefLookup, StoreView, Submitter
 from gateway.campaigns.values import FieldType, parse_timezone
 from gateway.ownercheck import NoDataPolicy, OwnerCheckClient, OwnerStatus
 from gateway.policy.quiet import DailyWindow, is_allowed, next_open, send_slot
+from gateway.store import MessageSummary
 from sms.numbers import InvalidNumber, try_parse
 from sms.segments import MessageTooLong, plan
 
@@ -87,6 +88,7 @@ __all__ = [
     "CreateResult",
     "DueSend",
     "SendResult",
+    "campaign_messages",
     "replied_numbers",
 ]
 
@@ -113,6 +115,17 @@ def _same_operator(a: str, b: str) -> bool:
     return _operator(a, "").casefold() == _operator(b, "").casefold()
 
 
+def campaign_messages(store: StoreView, campaign_id: str) -> Iterator[MessageSummary]:
+    """Every message of a campaign in the store, by id (read page by page)."""
+    after = 0
+    while True:
+        page = store.list_messages(campaign_id=campaign_id, after_id=after, limit=_PAGE)
+        if not page:
+            return
+        yield from page
+        after = page[-1].id
+
+
 def replied_numbers(
     store: StoreView, campaign_id: str, destinations: Mapping[int, str] | None = None
 ) -> set[str]:
@@ -127,15 +140,7 @@ def replied_numbers(
             already listed them.
     """
     if destinations is None:
-        found: dict[int, str] = {}
-        after = 0
-        while True:
-            page = store.list_messages(campaign_id=campaign_id, after_id=after, limit=_PAGE)
-            if not page:
-                break
-            found.update((m.id, m.destination) for m in page)
-            after = page[-1].id
-        destinations = found
+        destinations = {m.id: m.destination for m in campaign_messages(store, campaign_id)}
     replied: set[str] = set()
     after = 0
     while True:

@@ -41,6 +41,7 @@ from gateway.campaigns.runner import CampaignRunner, DueSend, SendResult
 from gateway.campaigns.schedule import ONCE_KEY
 from gateway.campaigns.state import CampaignState
 from gateway.campaigns.submit import Submitter
+from gateway.timing import to_real
 from sms.clock import Clock
 
 __all__ = ["CampaignScheduler", "TickResult", "run_campaign_service"]
@@ -169,12 +170,11 @@ class CampaignScheduler:
         """Tick every `interval` (or when poked) until `stop` is set or the task is cancelled.
 
         Args:
-            clock: The time source (`interval` is in its seconds; a clock with ``to_real``
-                sleeps the real equivalent).
+            clock: The time source (`interval` is in its seconds; a scaled clock sleeps the
+                real equivalent, `gateway.timing.to_real`).
             stop: Set it to end the loop (after the current tick).
         """
-        to_real = getattr(clock, "to_real", None)
-        pause = float(to_real(self.interval)) if to_real is not None else self.interval
+        pause = to_real(clock, self.interval)
         stop = stop or asyncio.Event()
         while not stop.is_set():
             self._wake.clear()

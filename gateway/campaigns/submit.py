@@ -118,7 +118,8 @@ class StoreView(Protocol):
 
 
 class StoreSubmitter:
-    """A `Submitter` that writes straight into a `MessageStore` (until the gateway lands).
+    """A `Submitter` that writes straight into a `MessageStore` (``smsh campaign send`` and
+    ``smsh campaign run``: a gateway process serving the same store file sends them).
 
     The message is planned with the profile given in ``metadata["profile"]`` (default
     `default_profile`) to fill the part count and encoding, and accepted with ``not_before``

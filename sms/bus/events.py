@@ -523,7 +523,7 @@ class CampaignProgress(BaseEvent):
     name: str
     """Its name."""
     state: Text
-    """Its state (draft, approved, sending, sent, cancelled, ...)."""
+    """Its state (draft, approved, sending, done, cancelled)."""
     created_by: str = ""
     """Operator who created it."""
     approved_by: str | None = None
