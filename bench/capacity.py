@@ -37,25 +37,20 @@ from bench.peers.pipelined_esme import run_pipelined
 ROOT: Final[Path] = Path(__file__).resolve().parents[1]
 
 #: The simulator in a child process: argv[1] is its configuration as JSON. With a ``network``
-#: section it runs the carrier model (handler and scaled clock built as ``smsh simulator``
-#: builds them). Prints {"port": N}, then one JSON line of counters per line read on stdin;
-#: stops when stdin closes.
+#: section it runs the carrier model (handler and scaled clock from
+#: `simulator.carrier.carrier_handler`, as ``smsh simulator`` builds them). Prints
+#: {"port": N}, then one JSON line of counters per line read on stdin; stops when stdin closes.
 _SIMULATOR_CHILD: Final[str] = """
 import asyncio, json, sys
-from simulator.carrier import CarrierNetworkHandler
+from simulator.carrier import carrier_handler
 from simulator.config import config_from_mapping
-from simulator.network.network import CarrierNetwork
 from simulator.server import SimulatorServer
-from sms.clock import ScaledClock
 
 async def main(mapping):
     config = config_from_mapping(mapping)
     handler = clock = None
     if config.network is not None:  # as `smsh simulator` does: the section alone does nothing
-        section = config.network
-        network = CarrierNetwork(section.config, section.seed, section.scenario_id)
-        handler = CarrierNetworkHandler(network)
-        clock = ScaledClock(start=section.config.epoch_s, speed=section.speed)
+        handler, clock = carrier_handler(config.network)
     server = SimulatorServer(config, handler=handler, clock=clock)
     await server.start(host="127.0.0.1", port=0)
     print(json.dumps({"port": server.address[1]}), flush=True)

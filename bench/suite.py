@@ -700,9 +700,10 @@ def _gateway_figures(prefix: str, who: str, report: dict[str, Any], count: int) 
 def measure_gateway(quick: bool) -> list[Figure]:
     """`smsh load` (durable store, synchronous=FULL) against bench.fast_smsc, receipts on."""
     from bench import gateway_load
+    from bench.peers.common import free_port
 
     count = gateway_count(quick)
-    port = gateway_load._free_port()
+    port = free_port()
     with gateway_load.fast_smsc(port, FAST_SMSC_RECEIPT_DELAY) as smsc:
         report = gateway_load.run_gateway(port, count, GATEWAY_WINDOW, 1, "FULL", smsc.pid)
     return _gateway_figures("gateway", "gateway (smsh load, store FULL)", report, count)
@@ -711,13 +712,14 @@ def measure_gateway(quick: bool) -> list[Figure]:
 def measure_smpplib(quick: bool) -> list[Figure]:
     """python-smpplib as the ESME (window 100, no store), same SMSC, count and receipts."""
     from bench import gateway_load
+    from bench.peers.common import free_port
 
     try:
         import smpplib  # noqa: F401
     except ImportError as exc:
         raise Skip("python-smpplib is not installed in .venv") from exc
     count = gateway_count(quick)
-    port = gateway_load._free_port()
+    port = free_port()
     with gateway_load.fast_smsc(port, FAST_SMSC_RECEIPT_DELAY) as smsc:
         report = gateway_load.run_peer(port, count, GATEWAY_WINDOW, smsc.pid)
     figures = _gateway_figures("smpplib", "python-smpplib ESME", report, count)
@@ -728,13 +730,14 @@ def measure_kannel(quick: bool) -> list[Figure]:
     """Kannel (sendsms preloaded, then SMPP) against bench.fast_smsc, receipts to a dlr-url."""
     from bench import gateway_load
     from bench.peers import kannel
+    from bench.peers.common import free_port
 
     try:
         kannel.ensure_installed()
     except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
         raise Skip(f"Kannel not installable: {exc}") from exc
     count = gateway_count(quick)
-    port = gateway_load._free_port()
+    port = free_port()
     with gateway_load.fast_smsc(port, FAST_SMSC_RECEIPT_DELAY):
         result = asyncio.run(kannel.run_kannel("127.0.0.1", port, count, GATEWAY_WINDOW))
     if result.get("timed_out") or not result.get("receipt_rate"):

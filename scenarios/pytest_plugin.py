@@ -153,21 +153,17 @@ async def _smsc(
     request: pytest.FixtureRequest, smsc_config: Mapping[str, Any]
 ) -> AsyncIterator[Smsc]:
     # Imported here: loading the plugin must stay cheap for suites that never use it.
-    from simulator.carrier import CarrierNetworkHandler
+    from simulator.carrier import carrier_handler
     from simulator.config import config_from_mapping
-    from simulator.network import CarrierNetwork
     from simulator.testing import running_simulator
-    from sms.clock import ScaledClock
 
     config = config_from_mapping(_merged(smsc_config, request.node.get_closest_marker(MARKER)))
     network = None
     handler = None
     clock = None
     if config.network is not None:
-        section = config.network
-        network = CarrierNetwork(section.config, section.seed, section.scenario_id)
-        handler = CarrierNetworkHandler(network)
-        clock = ScaledClock(start=section.config.epoch_s, speed=section.speed)
+        handler, clock = carrier_handler(config.network)
+        network = handler.network
     accounts = tuple((a.system_id, a.password.get_secret_value()) for a in config.accounts)
     async with running_simulator(config, handler=handler, clock=clock) as running:
         yield Smsc(running.host, running.port, accounts, running, network)

@@ -6,6 +6,9 @@
     advance(now) -> [ReceiptOrder | MoOrder | AlertOrder | Alert]   CarrierNetwork.advance(now)
     next_due() -> float | None                    the earlier of the model's and our own queue
 
+``carrier_handler(section)`` builds it, and the scaled clock it runs on, from a configuration's
+``network`` section.
+
 Mapping (one to one, as the server's module docstring sketches):
 
 * ``Submission`` -> ``SubmittedMessage``: account, addresses and TONs, the body without UDH, the
@@ -61,6 +64,7 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Final, TypeVar
 
+from simulator.config import NetworkSection
 from simulator.network.alerts import to_alert
 from simulator.network.effects import (
     ESM_CLASS_INTERMEDIATE,
@@ -86,10 +90,11 @@ from simulator.smsc import (
     Verdict,
 )
 from sms.bus.events import BaseEvent, HandsetDelivered
+from sms.clock import ScaledClock
 from sms.numbers import Msisdn, try_parse
 from sms.segments import Sar
 
-__all__ = ["CarrierNetworkHandler", "to_order", "to_submitted"]
+__all__ = ["CarrierNetworkHandler", "carrier_handler", "to_order", "to_submitted"]
 
 logger = logging.getLogger("smsh.simulator.carrier")
 
@@ -419,3 +424,22 @@ class CarrierNetworkHandler:
             Simulated epoch seconds, or None.
         """
         return self.network.next_session_deadline(now, account)
+
+
+def carrier_handler(section: NetworkSection) -> tuple[CarrierNetworkHandler, ScaledClock]:
+    """The carrier model a configuration's ``network`` section describes, ready for the server.
+
+    A ``network`` section alone does not switch the model on in ``SimulatorServer``: give it
+    the handler and the clock returned here (``smsh simulator``, the pytest plugin and the
+    benchmarks all build the model this way).
+
+    Args:
+        section: The configuration's ``network`` section.
+
+    Returns:
+        A handler over a new ``CarrierNetwork`` (``handler.network``), and the simulated clock
+        that starts at the network's epoch and runs at the section's speed.
+    """
+    network = CarrierNetwork(section.config, section.seed, section.scenario_id)
+    clock = ScaledClock(start=section.config.epoch_s, speed=section.speed)
+    return CarrierNetworkHandler(network), clock

@@ -28,6 +28,8 @@ Handler interface (duck-typed, ``Handler`` protocol)::
     handle_cancel(message_id: str, now: float) -> None        # optional
     session_decision(now, account, *, pdus_received, bound_at) -> SessionDecision   # optional
     next_session_deadline(now: float, account: str) -> float | None                 # optional
+    set_publishing(on: bool) -> None    # optional: told once whether a bus listens
+    fault_plan: FaultPlan               # optional: the live plan simulator.control changes
 
 Session faults (``simulator.network.faults``, session phase): after every read that brought
 PDUs, and at every instant ``next_session_deadline`` names (the global timer), the core asks

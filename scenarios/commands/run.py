@@ -142,33 +142,6 @@ def make_console(scenario: Scenario, bus: Bus, *, speed: float | None, title: st
     return SmshApp(bus, clock=ScaledClock(scenario.start_s, rate), title=title)
 
 
-async def run_on_bus(
-    scenario: Scenario,
-    bus: InMemoryBus,
-    *,
-    runs: Path,
-    speed: float | None = None,
-    bus_url: str | None = None,
-    progress: ProgressCallback | None = None,
-) -> RunOutcome:
-    """Run `scenario` with every event on `bus`; the runner publishes its progress there too.
-
-    Args:
-        scenario: The scenario.
-        bus: A started in-process bus (the caller enters and leaves it).
-        runs: Parent directory of the run directory.
-        speed: Override the scenario's speed.
-        bus_url: Also mirror the run to this bus (see `run_scenario`).
-        progress: Also called with each progress event (after the runner published it).
-
-    Returns:
-        The run's outcome.
-    """
-    return await run_scenario(
-        scenario, root=runs, speed=speed, progress=progress, bus_url=bus_url, bus=bus
-    )
-
-
 async def watch_run(
     scenario: Scenario,
     *,
@@ -209,8 +182,14 @@ async def watch_run(
                 lines(event)
 
         try:
-            outcome = await run_on_bus(
-                scenario, bus, runs=runs, speed=speed, bus_url=bus_url, progress=after_console
+            # The runner publishes its progress on `bus` too: the console's scenario screen.
+            outcome = await run_scenario(
+                scenario,
+                root=runs,
+                speed=speed,
+                progress=after_console,
+                bus_url=bus_url,
+                bus=bus,
             )
         except BaseException:
             app.exit(return_code=1)

@@ -25,7 +25,7 @@ import signal
 import sys
 from typing import TextIO
 
-from simulator.carrier import CarrierNetworkHandler
+from simulator.carrier import CarrierNetworkHandler, carrier_handler
 from simulator.config import LookupConfig, SimulatorConfig, load_config
 from simulator.control import SimulatorControls
 from simulator.errors import ConfigError
@@ -164,18 +164,13 @@ async def serve(
         lookup: Serve the lookup API here (needs ``config.network``); default ``config.lookup``.
     """
     lookup = lookup if lookup is not None else config.lookup
+    handler: CarrierNetworkHandler | None = None
     network: CarrierNetwork | None = None
     clock: ScaledClock | None = None
     if config.network is not None:
-        section = config.network
-        network = CarrierNetwork(section.config, section.seed, section.scenario_id)
-        clock = ScaledClock(start=section.config.epoch_s, speed=section.speed)
-    server = SimulatorServer(
-        config,
-        bus=bus,
-        handler=CarrierNetworkHandler(network) if network is not None else None,
-        clock=clock,
-    )
+        handler, clock = carrier_handler(config.network)
+        network = handler.network
+    server = SimulatorServer(config, bus=bus, handler=handler, clock=clock)
     await server.start(host=host, port=port)
     try:
         async with contextlib.AsyncExitStack() as stack:

@@ -19,10 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sms.bus import Bus, BusUrlError, bus_from_url
 
 #: The help line of the subcommand (for `scenarios.cli.COMMANDS`).
-HELP = (
-    "operator console: binds, queues, messages, handsets, scenario, campaigns;"
-    " pause/rate/fault/drain"
-)
+HELP = "operator console: binds, queues, messages, handsets, scenario, campaigns; controls"
 DEFAULT_URL = "mqtt://127.0.0.1:1883"
 #: The screens and their keys (the epilog of ``smsh tui --help``).
 SCREENS = (

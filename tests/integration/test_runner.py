@@ -264,7 +264,7 @@ async def test_the_console_shows_the_demo_run(tmp_path: Path) -> None:
         app = run_command.make_console(scenario, bus, speed=None, title="smsh demo · demo")
         async with asyncio.timeout(60), app.run_test(size=(120, 36)) as pilot:
             await app.wait_until_subscribed()
-            outcome = await run_command.run_on_bus(scenario, bus, runs=tmp_path)
+            outcome = await run_scenario(scenario, root=tmp_path, bus=bus)
             await pilot.press("4")
             async with asyncio.timeout(10):
                 while not (

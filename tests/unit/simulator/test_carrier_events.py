@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from simulator.carrier import CarrierNetworkHandler
+from simulator.carrier import CarrierNetworkHandler, carrier_handler
+from simulator.config import config_from_mapping
 from simulator.network import CarrierNetwork, NetworkConfig
 from simulator.network.alerts import ALERT_FOR, to_alert
 from simulator.network.effects import EventKind, NetworkEvent
@@ -149,3 +150,25 @@ def test_session_hooks_forward_to_the_model() -> None:
     late = h.session_decision(EPOCH + 11, "acme", pdus_received=1, bound_at=EPOCH)
     assert early.action is SessionAction.NONE
     assert late.action is SessionAction.DISCONNECT
+
+
+def test_carrier_handler_runs_the_model_a_network_section_describes() -> None:
+    config = config_from_mapping(
+        {
+            "network": {
+                "seed": 7,
+                "scenario_id": "night",
+                "speed": 60,
+                "config": {"population": {"size": 0}, "subscribers": [{"number": NUMBER}]},
+            }
+        }
+    )
+    section = config.network
+    assert section is not None
+    made, clock = carrier_handler(section)
+    assert (made.network.seed, made.network.scenario_id) == (7, "night")
+    assert made.network.config is section.config
+    assert made.network.population.get(NUMBER) is not None
+    # The clock starts at the network's epoch and runs at the section's speed.
+    assert clock.speed == 60.0
+    assert section.config.epoch_s <= clock.now() < section.config.epoch_s + 60.0
