@@ -1079,7 +1079,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--record",
         action="store_true",
-        help="append the table to bench/RESULTS.md and show it in README.md",
+        help="add the table to bench/RESULTS.md (newest first) and show it in README.md",
     )
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
 
