@@ -296,6 +296,13 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(smpplib_peer(args.port, args.count, args.window)))
         return 0
 
+    for option, values in (
+        ("--windows", args.windows),
+        ("--binds", args.binds),
+        ("--peer-windows", args.peer_windows),
+    ):
+        if any(not v.strip().isdigit() or int(v) < 1 for v in values.split(",") if v):
+            p.error(f"{option}: comma-separated whole numbers >= 1 (got {values!r})")
     port = _free_port()
     results: list[dict[str, Any]] = []
     header = (

@@ -58,6 +58,7 @@ import asyncio
 import contextlib
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -88,6 +89,9 @@ from bench.peers.common import (
 )
 
 Mode = Literal["preload", "live"]
+#: How much of Kannel's state survives a crash (see `persistence_groups`).
+Persistence = Literal["none", "store", "durable"]
+PERSISTENCE: Final[tuple[str, ...]] = ("none", "store", "durable")
 
 SMSC_ID: Final[str] = "bench"
 GATE_ID: Final[str] = "bench-gate"
@@ -217,6 +221,66 @@ log-level = {log_level}
 """
 
 
+#: Kannel's DLR table (the layout of /usr/share/doc/kannel/examples/dlr-sqlite3.conf) and the
+#: index its lookups (``WHERE smsc = ? AND ts = ?``) need: without it every receipt scans.
+DLR_SQLITE_SCHEMA: Final[tuple[str, ...]] = (
+    "CREATE TABLE dlr (smsc VARCHAR(40), ts VARCHAR(40), destination VARCHAR(40),"
+    " source VARCHAR(40), service VARCHAR(40), url VARCHAR(255), mask INT(10),"
+    " status INT(10), boxc VARCHAR(40))",
+    "CREATE INDEX dlr_smsc_ts ON dlr (smsc, ts)",
+)
+
+
+def persistence_groups(workdir: Path, persistence: Persistence) -> tuple[str, str, str]:
+    """The core-group store lines, the ``dlr-storage`` value and the extra groups.
+
+    * ``none``: no store file, DLR mappings in memory (``dlr-storage = internal``): a crash
+      loses the queued messages and every receipt mapping. Kannel's fastest setup.
+    * ``store``: Kannel's message store (``store-type = file``): accepted messages are written
+      to the store file and survive a restart; DLR mappings are still in memory.
+    * ``durable``: the store file and the DLR mappings in SQLite (``dlr-storage = sqlite3``,
+      Kannel's own SQLite DLR code, one statement per submit and per receipt), i.e. what
+      sms-harness's gateway keeps across a crash: accepted messages and receipt correlation.
+      The database file and table are created by `prepare_persistence`.
+    """
+    if persistence == "none":
+        return "", "internal", ""
+    store = f'store-type = file\nstore-location = "{workdir}/kannel.store"\n'
+    if persistence == "store":
+        return store, "internal", ""
+    groups = f"""\
+group = sqlite3-connection
+id = benchdlr
+database = "{workdir}/dlr.sqlite3"
+max-connections = 1
+
+group = dlr-db
+id = benchdlr
+table = dlr
+field-smsc = smsc
+field-timestamp = ts
+field-destination = destination
+field-source = source
+field-service = service
+field-url = url
+field-mask = mask
+field-status = status
+field-boxc-id = boxc
+
+"""
+    return store, "sqlite3", groups
+
+
+def prepare_persistence(workdir: Path, persistence: Persistence) -> None:
+    """Create what `persistence_groups` refers to (the DLR database with its table)."""
+    if persistence != "durable":
+        return
+    with contextlib.closing(sqlite3.connect(workdir / "dlr.sqlite3")) as db:
+        for statement in DLR_SQLITE_SCHEMA:
+            db.execute(statement)
+        db.commit()
+
+
 def kannel_conf(
     workdir: Path,
     ports: KannelPorts,
@@ -224,9 +288,11 @@ def kannel_conf(
     *,
     log_level: int = 2,
     access_log: bool = False,
+    persistence: Persistence = "none",
 ) -> str:
     """The kannel.conf text for bearerbox and smsbox (one file, read by both)."""
     access = f'access-log = "{workdir}/access.log"\n' if access_log else ""
+    store, dlr_storage, dlr_groups = persistence_groups(workdir, persistence)
     return f"""\
 # Written by bench/peers/kannel.py for one benchmark run; not the Debian service's config.
 group = core
@@ -240,10 +306,10 @@ smsbox-interface = {LOOPBACK}
 box-allow-ip = "{LOOPBACK}"
 log-file = "{workdir}/bearerbox.log"
 log-level = {log_level}
-{access}dlr-storage = internal
+{access}{store}dlr-storage = {dlr_storage}
 sms-resend-retry = 0
 
-{smsc_groups}group = smsbox
+{dlr_groups}{smsc_groups}group = smsbox
 bearerbox-host = {LOOPBACK}
 bearerbox-port = {ports.smsbox}
 sendsms-port = {ports.sendsms}
@@ -481,6 +547,7 @@ async def run_kannel(
     password: str = "kannel",
     max_seconds: float = 300.0,
     keep_workdir: bool = False,
+    persistence: Persistence = "none",
 ) -> dict[str, Any]:
     """Run Kannel against the SMSC at smsc_host:smsc_port and return its figures.
 
@@ -498,6 +565,7 @@ async def run_kannel(
         password: SMPP password.
         max_seconds: Seconds to wait for the submits and the receipts.
         keep_workdir: Keep the temporary directory (config and logs) for inspection.
+        persistence: What survives a crash of Kannel (`persistence_groups`).
     """
     require_loopback(smsc_host)
     install_seconds = await asyncio.to_thread(ensure_installed)
@@ -512,9 +580,14 @@ async def run_kannel(
     # re-connecting and every message is queued (a stopped smsc would make them unroutable).
     gate_group = smsc_group(workdir, GATE_ID, LOOPBACK, free_port(), window)
     conf = workdir / "kannel.conf"
+    prepare_persistence(workdir, persistence)
     conf.write_text(
         kannel_conf(
-            workdir, ports, gate_group if mode == "preload" else live_group, access_log=access_log
+            workdir,
+            ports,
+            gate_group if mode == "preload" else live_group,
+            access_log=access_log,
+            persistence=persistence,
         )
     )
     dlrs = _Receipts(expected=count if receipts else 0)
@@ -531,6 +604,7 @@ async def run_kannel(
         "mode": mode,
         "receipts": receipts,
         "access_log": access_log,
+        "persistence": persistence,
     }
     connector = aiohttp.TCPConnector(limit=http_concurrency + 4)
     try:
@@ -554,7 +628,13 @@ async def run_kannel(
                 queued = await _wait_queued(http, ports.admin, accepted, 30.0)
                 result["queued_before_start"] = queued
                 conf.write_text(
-                    kannel_conf(workdir, ports, gate_group + live_group, access_log=access_log)
+                    kannel_conf(
+                        workdir,
+                        ports,
+                        gate_group + live_group,
+                        access_log=access_log,
+                        persistence=persistence,
+                    )
                 )
             # Figures count from the moment the SMPP side may send: add-smsc (preload), or
             # the first sendsms request (live: HTTP ingestion is part of the figure).
@@ -659,6 +739,7 @@ async def _with_own_smsc(args: argparse.Namespace) -> dict[str, Any]:
             http_concurrency=args.http_concurrency,
             max_seconds=args.timeout,
             keep_workdir=args.keep_workdir,
+            persistence=args.persistence,
         )
     finally:
         await asyncio.to_thread(terminate, proc)
@@ -716,6 +797,12 @@ def main(argv: list[str] | None = None) -> int:
         help="own SMSC only: TCP_QUICKACK (shows Kannel's Nagle stall)",
     )
     parser.add_argument("--keep-workdir", action="store_true", help="keep config and logs")
+    parser.add_argument(
+        "--persistence",
+        choices=PERSISTENCE,
+        default="none",
+        help="none: no store, DLRs in memory; store: store file; durable: store file + SQLite DLRs",
+    )
     parser.add_argument("--install-only", action="store_true")
     args = parser.parse_args(argv)
     if args.install_only:
@@ -741,6 +828,7 @@ def main(argv: list[str] | None = None) -> int:
                 http_concurrency=args.http_concurrency,
                 max_seconds=args.timeout,
                 keep_workdir=args.keep_workdir,
+                persistence=args.persistence,
             )
         )
     else:

@@ -264,7 +264,9 @@ def test_run_suite_rounds_skips_and_failures() -> None:
         "gateway": "failed 1 of 3 runs: RuntimeError: boom",
     }
     labels = {v.label: v for v in report.verdicts}
-    assert labels["gateway / Kannel: receipts/s"].status == "missing: skipped: no Kannel here"
+    target = "gateway / Kannel (store file): receipts/s (issue #5: target 3×, goal 10×)"
+    assert labels[target].status == "missing: skipped: no Kannel here"
+    assert labels[target].goal == 3.0
     # Comparisons with an item outside --only are left out, not reported as missing.
     assert not any("node-smpp" in label for label in labels)
 
