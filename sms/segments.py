@@ -57,7 +57,9 @@ from sms.alphabet import (
     choose_encoding,
     decode,
     encode,
+    encode_gsm7,
     encoding_for_data_coding,
+    is_gsm7,
     pack_septets,
     udh_fill_bits,
     udh_septets,
@@ -269,6 +271,11 @@ def billing_units(code_units: int, encoding: Encoding) -> int:
         return 1
     per_part = capacity(encoding, UDH_LENGTH[Method.UDH8])
     return -(-code_units // per_part)
+
+
+#: GSM-7 septets of a one-part message, and its data_coding (for `_one_part_gsm7`).
+_GSM7_SINGLE: Final[int] = TP_UD_OCTETS * 8 // 7
+_GSM7_DATA_CODING: Final[int] = DATA_CODING[Encoding.GSM7]
 
 
 def _payload_capacity(encoding: Encoding) -> int:
@@ -496,6 +503,58 @@ def plan(
     prof = get_profile(profile) if isinstance(profile, str) else profile
     method = Method(method)
     _check_reference(method, reference)
+    if method is not Method.PAYLOAD and (encoding is None or encoding is Encoding.GSM7):
+        single_part = _one_part_gsm7(text, prof, method, reference)
+        if single_part is not None:
+            return single_part
+    return _plan(text, prof, method, reference, encoding)
+
+
+def _one_part_gsm7(text: str, prof: Profile, method: Method, reference: int) -> Plan | None:
+    """The plan of a GSM-7 text that fits one part, or None when `_plan` must decide.
+
+    The accept path's common case (a short GSM-7 text) without the general planner's
+    work: the result equals ``_plan(text, prof, method, reference, None)`` (and with
+    ``Encoding.GSM7`` forced), which tests/property/test_segments_fast_path.py checks.
+    PAYLOAD is never taken here (it always goes through `_plan`).
+    """
+    if not is_gsm7(text):
+        return None  # UCS-2 (or an unencodable forced GSM-7): the planner decides/raises
+    encoded = encode_gsm7(text)
+    total = len(encoded)
+    if total > _GSM7_SINGLE:
+        return None
+    limit = prof.max_septets
+    if limit is not None and total > limit:
+        return None  # MessageTooLong, with the planner's counts
+    part = Part(
+        seq=1,
+        total=1,
+        encoding=Encoding.GSM7,
+        method=method,
+        chars=len(text),
+        code_units=total,
+        payload=encoded,
+        udh=b"",
+        sar=None,
+    )
+    return Plan(
+        text=text,
+        encoding=Encoding.GSM7,
+        data_coding=_GSM7_DATA_CODING,
+        method=method,
+        reference=reference,
+        profile=prof,
+        parts=(part,),
+        units=1,
+        esm_class=0,
+    )
+
+
+def _plan(
+    text: str, prof: Profile, method: Method, reference: int, encoding: Encoding | None
+) -> Plan:
+    """The general planner behind `plan` (arguments already checked)."""
     enc = choose_encoding(text) if encoding is None else Encoding(encoding)
     encoded = encode(text, enc)
     costs = _costs(text, enc, encoded)
