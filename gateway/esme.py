@@ -29,8 +29,10 @@ calls at its extension points:
   message lives in the store (`record_resp` / `record_receipt`), so receipts match after a
   restart.
 * `GatewayHook` (AbstractHook): registers a part in the window and correlator as it is written,
-  records responses, and publishes the bus events. deliver_sm (receipts, MO) reach the bind
-  through `GatewayEsme._handle_request` instead (see below).
+  records responses, and publishes the bus events. On the hot path `GatewayEsme`'s own send
+  and receive loops make the same bind calls directly (`Bind.on_sending`, `Bind.on_response`,
+  `Bind.on_deliver`); deliver_sm (receipts, MO) reach the bind through the receive loop or
+  `GatewayEsme._handle_request` (see below).
 * `BackoffRetryTimer` (AbstractRetryTimer): reconnect delays from a `BackoffSchedule`.
 * aiosmpplib's ``custom_codecs``: GSM 03.38 is decoded with `sms.alphabet` (`GSM_CODEC`).
 
@@ -71,6 +73,16 @@ Where aiosmpplib is subclassed (each place also says why in a comment):
   deliver_sm later), `_socket_operation` (TLS: aiosmpplib opens a plain TCP connection and
   takes no SSL context; the connection is upgraded with ``StreamWriter.start_tls`` before the
   bind PDU is written) and `_disconnect` (a TLS stream cannot write_eof).
+* `GatewayEsme._receive_data` / `_read_loop` and `_dequeue_messages` (the per-message cost of
+  the event-loop thread): aiosmpplib's receive loop reads a PDU with two awaits and passes it
+  through three awaited indirections with debug-log calls; ours reads what the socket has at
+  once, frames the PDUs itself and gives a submit_sm_resp to a part in flight or a deliver_sm
+  the fast decoder reads straight to the bind (anything else takes aiosmpplib's steps,
+  `_dispatch`). aiosmpplib's send loop awaits the throttle handler, the rate limiter and
+  `_send_data` per part; ours checks the throttle and takes the tokens at the time the broker
+  chose the part (`StoreBroker.handed_at`, one clock read per part), awaiting only when they
+  say no, and drains the writer only when the transport holds unsent data. With
+  ``testing=True`` or other extension objects both are aiosmpplib's own loops.
 
 The hot path creates no task per PDU: part submits, responses, receipts and attempt endings
 go to the store as callback ops (`AsyncMessageStore.*_nowait`, tracked by `TaskTracker.call`
@@ -140,8 +152,10 @@ from aiosmpplib import (
     SubmitSm,
     SubmitSmResp,
 )
+from aiosmpplib.protocol import MESSAGE_TYPE_MAP
 from aiosmpplib.sequence import assert_valid_sequence
 from aiosmpplib.state import (
+    COMMAND_RESPONSE_MAP,
     RECEIPTED_MESSAGE_ID,
     SAR_MSG_REF_NUM,
     SAR_SEGMENT_SEQNUM,
@@ -236,6 +250,10 @@ DELIVER_SM_RESP: Final[int] = 0x80000005
 #: A deliver_sm_resp: header and an empty message_id (its NUL).
 _DELIVER_SM_RESP: Final = struct.Struct(">IIIIx")
 _THROTTLING: Final = (SmppCommandStatus.ESME_RTHROTTLED, SmppCommandStatus.ESME_RMSGQFUL)
+#: The same statuses as plain integers (the receive loop compares the raw header field).
+_THROTTLING_STATUS: Final[frozenset[int]] = frozenset(int(s) for s in _THROTTLING)
+#: Octets asked of the socket per read in the receive loop (a burst of PDUs at once).
+READ_SIZE: Final[int] = 64 * 1024
 GENERIC_NACK: Final[int] = 0x80000000
 TAG_MESSAGE_STATE: Final[int] = 0x0427
 #: bind_receiver_resp, bind_transmitter_resp, bind_transceiver_resp.
@@ -909,6 +927,18 @@ class PartRateLimiter(AbstractRateLimiter):  # type: ignore[misc]
         """Name the part the next `limit` call is for."""
         self._next = ticket
 
+    def take(self, now: float) -> bool:
+        """Take the announced part's tokens at `now` without waiting (`limit` without the
+        await). Returns False, and keeps the announcement, when they are not there: then
+        `limit` must be awaited."""
+        ticket = self._next
+        if ticket is None:
+            return True
+        if self.limits.try_take(1, now, bind=self.bind, route=ticket.route, sender=ticket.sender):
+            self._next = None
+            return True
+        return False
+
     async def limit(self) -> None:
         """Take one token on every bucket of the announced part's path."""
         ticket, self._next = self._next, None
@@ -937,6 +967,14 @@ class ThrottleGate(AbstractThrottleHandler):  # type: ignore[misc]
         """ESME_RTHROTTLED / ESME_RMSGQFUL responses aiosmpplib saw."""
         self.other_responses = 0
         """Other submit_sm responses aiosmpplib saw."""
+
+    def count(self, throttled: bool) -> None:
+        """Count one submit_sm response (what `throttled` / `not_throttled` do, without the
+        await: the receive loop's fast path calls this)."""
+        if throttled:
+            self.throttled_responses += 1
+        else:
+            self.other_responses += 1
 
     async def throttled(self) -> None:
         self.throttled_responses += 1
@@ -1020,6 +1058,8 @@ class StoreBroker(AbstractBroker):  # type: ignore[misc]
         """Window slots promised to parts handed out but not yet written."""
         self.handed: Ticket | None = None
         """The part handed to aiosmpplib and not yet written."""
+        self.handed_at = 0.0
+        """`now` when `handed` was chosen (the send loop writes it at that time)."""
         self.open = False
         """True while parts may be handed out (link up, not stopping, can transmit)."""
         self.paused = False
@@ -1154,6 +1194,7 @@ class StoreBroker(AbstractBroker):  # type: ignore[misc]
                             continue
                         ticket.state = TicketState.HANDED
                         self.handed = ticket
+                        self.handed_at = now
                         self.reserved += 1
                         self.limiter.announce(ticket)
                         return pdu
@@ -1310,6 +1351,11 @@ class CorkedWriter(asyncio.StreamWriter):
         self._held.append(bytes(data))
         self._held_bytes += len(data)
 
+    @property
+    def held_bytes(self) -> int:
+        """Octets written and not yet handed to the transport."""
+        return self._held_bytes
+
     def flush(self) -> None:
         """Hand what is held to the transport now."""
         if not self._held:
@@ -1456,7 +1502,11 @@ class GatewayEsme(ESME):  # type: ignore[misc]
     async def _receive_data(self) -> bytes | None:
         reason = "connection closed"
         try:
-            result: bytes | None = await super()._receive_data()
+            if self.testing:
+                result: bytes | None = await super()._receive_data()
+            else:
+                await self._read_loop()
+                result = None
             return result
         except asyncio.CancelledError:
             reason = "session ended"
@@ -1470,6 +1520,165 @@ class GatewayEsme(ESME):  # type: ignore[misc]
             self._session_state = SmppSessionState.CLOSED
             self._data_received.set()
             self._gw_bind.on_link_down(reason)
+
+    # Why: aiosmpplib's receive loop reads each PDU with two `readexactly` awaits and, per
+    # PDU, evaluates three debug-log calls, the `bind_mode.session_state` property and two
+    # command-map lookups, then reaches the bind through three awaited indirections
+    # (`_handle_response` / `_handle_request`, then the hook). This loop takes what the socket
+    # has in one `read`, frames each PDU itself (the `_get_pdu` checks) and hands a
+    # submit_sm_resp to a part in flight, and a deliver_sm the fast decoder takes, straight to
+    # the bind (the same calls `_handle_response` / `_handle_request` and the hook make). Every
+    # other PDU takes aiosmpplib's steps (`_dispatch`). Its segment placeholder cannot occur:
+    # StoreCorrelator.get_segmented never reports a segment.
+    async def _read_loop(self) -> None:
+        reader = self._reader
+        bound = self.bind_mode.session_state
+        received = self._data_received
+        bind = self._gw_bind
+        correlator = self.correlator
+        gate = self.throttle_handler
+        fast = isinstance(correlator, StoreCorrelator) and isinstance(gate, ThrottleGate)
+        inflight = correlator.inflight if fast else {}
+        late = correlator.late if fast else {}
+        buf = b""
+        pos = 0
+        while True:
+            if self._is_shutting_down or self._session_state != bound:
+                self._logger.info("Exiting receive data loop due to broken connection")
+                return None
+            have = len(buf) - pos
+            length = 16
+            if have >= 16:
+                length, command_id, status, seq = _HEADER.unpack_from(buf, pos)
+                if not 16 <= length <= MAX_PDU:
+                    raise ValueError(f"command_length {length} out of range: framing lost")
+            if have < length:
+                chunk = await reader.read(READ_SIZE)
+                if not chunk:  # EOF: what readexactly would have raised
+                    if have < 16:
+                        raise asyncio.IncompleteReadError(buf[pos:], 16)
+                    raise asyncio.IncompleteReadError(buf[pos + 16 :], length - 16)
+                buf = buf[pos:] + chunk if have else chunk
+                pos = 0
+                continue
+            pdu = buf[pos : pos + length]
+            pos += length
+            received.set()
+            if command_id == SUBMIT_SM_RESP and fast:
+                ticket = inflight.get(seq) or late.get(seq)
+                if ticket is not None and ticket.pdu is not None:
+                    try:
+                        message_id: str | None = pdu[16 : length - 1].decode("ascii")
+                    except UnicodeDecodeError:
+                        message_id = None
+                    if message_id is not None and len(message_id) <= 64:
+                        gate.count(status in _THROTTLING_STATUS)
+                        bind.on_response(seq, status, message_id)
+                        continue
+            elif command_id == DELIVER_SM:
+                decoder = self._decoder
+                if decoder is None:
+                    decoder = self._decoder = DeliverSmDecoder(
+                        self.default_encoding, self.custom_codecs
+                    )
+                message = decoder.decode(pdu, length, seq)
+                if message is not None:
+                    bind.on_deliver(message, pdu, seq, self._writer)
+                    continue
+            framed = await self._frame(pdu, length, command_id, status, seq)
+            if framed is not None and await self._dispatch(*framed):
+                return None
+
+    async def _dispatch(self, pdu: bytes, header: Any) -> bool:
+        """One PDU the way aiosmpplib's receive loop handles it; True when the session ends
+        (UNBIND from the SMSC)."""
+        command = header.smpp_command
+        is_request = command in COMMAND_RESPONSE_MAP
+        handler = self._handle_request if is_request else self._handle_response
+        smpp_message = await handler(pdu, header)
+        await self.hook.received(smpp_message, pdu, self.client_id)
+        if not smpp_message:
+            return False
+        if is_request:
+            response_class = MESSAGE_TYPE_MAP[COMMAND_RESPONSE_MAP[command]]
+            await self._send_data(response_class(header.sequence_num))
+        if command == SmppCommand.UNBIND:
+            self._logger.info("Got UNBIND request from SMSC, reconnecting")
+            return True
+        return False
+
+    # Why: aiosmpplib's send loop awaits, per part, the throttle handler, the rate limiter and
+    # `_send_data` (and evaluates `bind_mode.session_state` and a debug-log call). With our
+    # broker every part it hands out is one planned submit_sm, chosen when the throttle was
+    # not paused and its rate-limit tokens were there, at the time `StoreBroker.handed_at`
+    # says. This loop checks both at that time without awaiting (falling back to aiosmpplib's
+    # waits when they say no), writes the part (`_write_planned`), and handles a failure as
+    # aiosmpplib does (log, `send_error` hook, end the session unless it is a ValueError).
+    async def _dequeue_messages(self) -> dict[str, Any]:
+        broker = self.broker
+        gate = self.throttle_handler
+        limiter = self.rate_limiter
+        if (
+            self.testing
+            or self.bind_mode == BindMode.RECEIVER
+            or not isinstance(broker, StoreBroker)
+            or not isinstance(gate, ThrottleGate)
+            or not isinstance(limiter, PartRateLimiter)
+        ):
+            result: dict[str, Any] = await super()._dequeue_messages()
+            return result
+        bound = self.bind_mode.session_state
+        throttle = gate.state
+        while True:
+            if self._is_shutting_down or self._session_state != bound:
+                self._logger.info("Exiting dequeue loop due to broken connection")
+                return {"reason": "shutdown"}
+            message = await broker.dequeue()
+            message.set_encoding_info(self.default_encoding, self.custom_codecs)
+            try:
+                now = broker.handed_at
+                if throttle.is_paused(now):
+                    await self._throttle_wait(gate)
+                    now = self._gw_bind.ctx.clock.now()
+                if not limiter.take(now):
+                    await limiter.limit()
+                    now = self._gw_bind.ctx.clock.now()
+                await self._write_planned(message, now)
+            except Exception as err:
+                self._logger.exception("SMPP message could not be sent", message=message)
+                await self.hook.send_error(message, err, self.client_id)
+                if not isinstance(err, ValueError):
+                    raise
+
+    @staticmethod
+    async def _throttle_wait(gate: ThrottleGate) -> None:
+        """aiosmpplib's wait while its throttle handler denies: sleep the delay, ask again."""
+        allowed = await gate.allow_request()
+        while not allowed:
+            await asyncio.sleep(await gate.throttle_delay())
+            allowed = await gate.allow_request()
+
+    async def _write_planned(self, message: PlannedSubmitSm, now: float) -> None:
+        """Write one planned submit_sm: `_send_data`'s steps, with the part registered at `now`
+        and the writer drained only when the transport holds unsent data."""
+        if not self._bound.is_set():
+            await self._bound.wait()
+            now = self._gw_bind.ctx.clock.now()
+        sequence = self.sequence_generator.next_sequence()
+        assert_valid_sequence(sequence)
+        message.sequence_num = sequence
+        pdu = message.pdu()
+        self._gw_bind.on_sending(message.ticket, sequence, now)
+        writer = self._writer
+        if not isinstance(writer, asyncio.StreamWriter):
+            raise LinkDown(f"bind {self._gw_bind.name} has no connection")
+        writer.write(pdu)
+        transport = writer.transport
+        if transport.get_write_buffer_size() or transport.is_closing():
+            async with self._drain_lock:
+                await writer.drain()
+        elif isinstance(writer, CorkedWriter) and writer.held_bytes > CorkedWriter.HIGH_WATER:
+            writer.flush()
 
     # Why: for our submit_sm (the hot path) aiosmpplib's _send_data builds the arguments of
     # three debug log calls per PDU (enum names included) even when debug logging is off, and
@@ -1538,23 +1747,32 @@ class GatewayEsme(ESME):  # type: ignore[misc]
             if not 16 <= length <= MAX_PDU:
                 raise ValueError(f"command_length {length} out of range: framing lost")
             body = await self._reader.readexactly(length - 16) if length > 16 else b""
-            try:
-                command = SmppCommand(command_id)
-            except ValueError:
-                if not command_id & 0x80000000:
-                    await self._send_data(GenericNack(seq, SmppCommandStatus.ESME_RINVCMDID))
-                log.warning("smsh.gateway.unknown_command", extra={"command_id": command_id})
-                continue
-            try:
-                command_status = SmppCommandStatus(status)
-            except ValueError:
-                command_status = SmppCommandStatus.ESME_RUNKNOWNERR
-            if length == 16 and command_id in _BIND_RESPONSES:
-                # An error response has no body (SMPP-ERRORS.md row 28); aiosmpplib's bind_resp
-                # parser needs the system_id's NUL and would raise ValueError instead of
-                # reporting the refusal. The header still says 16 octets.
-                body = b"\x00"
-            return header + body, PduHeader(length, command, command_status, seq)
+            framed = await self._frame(header + body, length, command_id, status, seq)
+            if framed is not None:
+                return framed
+
+    async def _frame(
+        self, pdu: bytes, length: int, command_id: int, status: int, seq: int
+    ) -> tuple[bytes, Any] | None:
+        """The PDU and its aiosmpplib header, or None for an unknown command (a request gets
+        a generic_nack ESME_RINVCMDID)."""
+        try:
+            command = SmppCommand(command_id)
+        except ValueError:
+            if not command_id & 0x80000000:
+                await self._send_data(GenericNack(seq, SmppCommandStatus.ESME_RINVCMDID))
+            log.warning("smsh.gateway.unknown_command", extra={"command_id": command_id})
+            return None
+        try:
+            command_status = SmppCommandStatus(status)
+        except ValueError:
+            command_status = SmppCommandStatus.ESME_RUNKNOWNERR
+        if length == 16 and command_id in _BIND_RESPONSES:
+            # An error response has no body (SMPP-ERRORS.md row 28); aiosmpplib's bind_resp
+            # parser needs the system_id's NUL and would raise ValueError instead of
+            # reporting the refusal. The header still says 16 octets.
+            pdu = pdu[:16] + b"\x00"
+        return pdu, PduHeader(length, command, command_status, seq)
 
     # Why: for deliver_sm aiosmpplib (1) parses the receipt text itself (`int(err)`, a 10-digit
     # strptime) and a ValueError there escapes the receive loop and drops the session, (2)
@@ -2126,11 +2344,13 @@ class Bind:
 
     # -- hook: writes ---------------------------------------------------------------------------
 
-    def on_sending(self, ticket: Ticket, sequence: int) -> None:
-        """A part is being written with `sequence` (called before the bytes go out)."""
+    def on_sending(self, ticket: Ticket, sequence: int, now: float | None = None) -> None:
+        """A part is being written with `sequence` (called before the bytes go out) at `now`
+        (None: read the clock)."""
         if not self.link_up or ticket.state is TicketState.DONE:
             raise LinkDown(f"bind {self.name} is down")
-        now = self.ctx.clock.now()
+        if now is None:
+            now = self.ctx.clock.now()
         self.broker.sent(ticket, sequence, now)
         ticket.sequence = sequence
         ticket.sent_at = now
@@ -2243,6 +2463,10 @@ class Bind:
             await self.esme.acknowledge(link, sequence, status)
         except (ConnectionError, OSError):
             log.info("smsh.gateway.ack_failed", extra={"bind": self.name, "seq": sequence})
+
+    def on_response(self, seq: int, status: int, smsc_id: str) -> None:
+        """A submit_sm_resp to a part in flight was read (`GatewayEsme`'s receive loop)."""
+        self._on_response(seq, status, smsc_id, nack=False)
 
     def _on_response(self, seq: int, status: int, smsc_id: str | None, *, nack: bool) -> None:
         ctx = self.ctx
