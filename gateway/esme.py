@@ -265,6 +265,9 @@ _CODEC_NAME: Final[dict[Encoding, str]] = {
     Encoding.LATIN1: "latin_1",
     Encoding.BINARY: "octet_unspecified_II",
 }
+#: Latency series in the metrics (`GatewayStats.resp_latency` / `receipt_latency` read them).
+LATENCY_SUBMIT_TO_RESP: Final[str] = "submit_to_resp"
+LATENCY_SUBMIT_TO_RECEIPT: Final[str] = "submit_to_receipt"
 #: Timed-out requests remembered so that a late response is still recorded.
 LATE_CAPACITY: Final[int] = 10_000
 #: Part send times remembered for the submit -> receipt latency.
@@ -739,10 +742,6 @@ class GatewayStats:
         """MO messages stored (after reassembly)."""
         self.finals: Counter[str] = Counter()
         """Messages that reached a terminal state here, by state."""
-        self.resp_latency = LogHistogram()
-        """submit_sm written -> response read, ms."""
-        self.receipt_latency = LogHistogram()
-        """submit_sm written -> receipt read, ms (for the write that was accepted)."""
         self.first_sent_at: float | None = None
         """Clock time of the first submit_sm."""
         self.last_resp_at: float | None = None
@@ -753,6 +752,16 @@ class GatewayStats:
         """Clock time of the latest receipt."""
         self._sent_at: dict[tuple[int, int], float] = {}
         self._meta: dict[int, tuple[int, int, str | None]] = {}
+
+    @property
+    def resp_latency(self) -> LogHistogram:
+        """submit_sm written -> response read, ms (every sample: the metrics' total)."""
+        return self.metrics.latency_total(LATENCY_SUBMIT_TO_RESP)
+
+    @property
+    def receipt_latency(self) -> LogHistogram:
+        """submit_sm written -> receipt read, ms (for the write that was accepted)."""
+        return self.metrics.latency_total(LATENCY_SUBMIT_TO_RECEIPT)
 
     def remember(self, attempt: Attempt) -> None:
         """Keep (parts, attempt, client_ref) of a message for its `MessageFinal` (bounded)."""
@@ -777,8 +786,7 @@ class GatewayStats:
         sent_at = self._sent_at.pop((message_id, part), None)
         if sent_at is not None:
             ms = max(0.0, (now - sent_at) * 1000.0)
-            self.receipt_latency.record(ms)
-            self.metrics.record_latency("submit_to_receipt", ms, now=now)
+            self.metrics.record_latency(LATENCY_SUBMIT_TO_RECEIPT, ms, now=now)
 
     def error(self, code: str, now: float) -> None:
         """Count a failure by code."""
@@ -808,6 +816,14 @@ _FINAL_STATE: Final[dict[MessageState, FinalState]] = {
     MessageState.REJECTED: "rejected",
     MessageState.UNKNOWN: "unknown",
 }
+
+
+#: A state's value and its metrics counter name (``final_delivered``), without the enum
+#: ``value`` property on the hot path.
+_FINAL_NAMES: Final[dict[MessageState, tuple[str, str]]] = {
+    state: (state.value, f"final_{state.value}") for state in MessageState
+}
+_RECEIPT_STATUS_VALUE: Final[dict[ReceiptStatus, str]] = {s: s.value for s in ReceiptStatus}
 
 
 def final_state_for(state: MessageState, *, by_receipt: bool, rejected: bool = False) -> FinalState:
@@ -875,8 +891,9 @@ class GatewayContext:
         client_ref: str | None = None,
     ) -> None:
         """Publish `MessageFinal` and count it."""
-        self.stats.finals[state.value] += 1
-        self.stats.metrics.record_count(f"final_{state.value}", now=now)
+        value, counter = _FINAL_NAMES[state]
+        self.stats.finals[value] += 1
+        self.stats.metrics.record_count(counter, now=now)
         if not self.events.wants(KIND_MESSAGE_FINAL):
             return
         self.events.publish_nowait(
@@ -2000,7 +2017,7 @@ class ReceiptInbound:
             parsed.err,
         )
         stats = self.stats
-        stats.receipt_status[outcome.status.value] += 1
+        stats.receipt_status[_RECEIPT_STATUS_VALUE[outcome.status]] += 1
         stats.metrics.record_receipt(stat, now=now)
         matched = outcome.status is ReceiptStatus.MATCHED
         if matched and outcome.message_id is not None and outcome.part_seq is not None:
@@ -2494,8 +2511,7 @@ class Bind:
         stats = ctx.stats
         stats.responses += 1
         latency_ms = max(0.0, (now - ticket.sent_at) * 1000.0)
-        stats.resp_latency.record(latency_ms)
-        stats.metrics.record_latency("submit_to_resp", latency_ms, now=now)
+        stats.metrics.record_latency(LATENCY_SUBMIT_TO_RESP, latency_ms, now=now)
         attempt = ticket.attempt
         if ctx.events.wants(KIND_SUBMIT_RESPONDED):
             ctx.events.publish_nowait(

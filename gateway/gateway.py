@@ -95,6 +95,10 @@ log = logging.getLogger("smsh.gateway")
 #: again; when full, later messages are planned again at dispatch).
 PLAN_CACHE = 32_768
 
+#: Enum values without the ``value`` property (per message on the accept path).
+_ENCODING_VALUE: Final[dict[Encoding, str]] = {e: e.value for e in Encoding}
+_METHOD_VALUE: Final[dict[Method, str]] = {m: m.value for m in Method}
+
 
 @dataclass(frozen=True, slots=True)
 class SubmitRequest:
@@ -442,9 +446,9 @@ class Gateway:
             text=request.text,
             parts_total=len(planned.parts),
             client_ref=request.client_ref,
-            encoding=planned.encoding.value,
+            encoding=_ENCODING_VALUE[planned.encoding],
             profile=route.profile.name,
-            method=route.method.value,
+            method=_METHOD_VALUE[route.method],
             priority=request.priority,
             validity_deadline=now + validity if validity is not None else None,
             not_before=request.not_before,
@@ -737,7 +741,7 @@ class Gateway:
 
     def _plan_of(self, message: ClaimedMessage) -> Plan:
         cached = self._plans.pop(message.id, None)
-        if cached is not None and cached.encoding.value == message.encoding:
+        if cached is not None and _ENCODING_VALUE[cached.encoding] == message.encoding:
             return cached  # one part: the same plan whatever the reference (no UDH, no SAR)
         method = Method(message.method) if message.method else Method.UDH8
         return plan(

@@ -61,6 +61,8 @@ _INT_FORMAT: Final[dict[int, struct.Struct]] = {
 }
 _TLV_HEAD: Final = struct.Struct("!HH")
 _SAR_TAGS: Final = (SAR_MSG_REF_NUM, SAR_TOTAL_SEGMENTS, SAR_SEGMENT_SEQNUM)
+#: data_coding by aiosmpplib encoding name (``SmppDataCoding[name].value``).
+_DATA_CODING: Final[dict[str, int]] = {n: c.value for n, c in SmppDataCoding.__members__.items()}
 #: Tags whose value aiosmpplib reads as an integer or a flag (everything else is a string).
 _TAG_TYPE: Final[dict[int, type]] = {}
 
@@ -291,10 +293,9 @@ def encode_submit_sm_body(message: Any, octets: bytes) -> bytes:
     if len(octets) > 254 or message.message_payload:
         payload = _TLV_HEAD.pack(MESSAGE_PAYLOAD, len(octets)) + octets
         short = b""
-    try:
-        data_coding = SmppDataCoding[message.encoding].value
-    except KeyError as exc:
-        raise ValueError(f"unknown encoding {message.encoding!r}") from exc
+    data_coding = _DATA_CODING.get(message.encoding)
+    if data_coding is None:
+        raise ValueError(f"unknown encoding {message.encoding!r}")
     params = message.optional_params or ()
     if message.esm_class & 0x40:
         tlvs = b"".join(p.tlv for p in params if p.tag not in _SAR_TAGS)

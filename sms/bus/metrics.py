@@ -128,6 +128,27 @@ class LogHistogram:
         if value > self.max:
             self.max = value
 
+    def merge(self, other: LogHistogram) -> None:
+        """Add every sample of `other` (as if each had been recorded here)."""
+        if other.count == 0:
+            return
+        buckets = self._buckets
+        for index, n in enumerate(other._buckets):
+            if n:
+                buckets[index] += n
+        self.count += other.count
+        self.total += other.total
+        if other.min < self.min:
+            self.min = other.min
+        if other.max > self.max:
+            self.max = other.max
+
+    def copy(self) -> LogHistogram:
+        """An independent histogram with the same samples."""
+        twin = LogHistogram()
+        twin.merge(self)
+        return twin
+
     def quantile(self, q: float) -> float:
         """Estimate the nearest-rank `q` quantile.
 
@@ -176,7 +197,10 @@ class LogHistogram:
 @dataclass(slots=True)
 class _Latency:
     interval: LogHistogram
+    """Samples since the last snapshot."""
     total: LogHistogram
+    """Samples before the last snapshot (the interval is merged in when a snapshot is made:
+    one histogram update per sample instead of two)."""
 
 
 class MetricsAggregator:
@@ -242,7 +266,15 @@ class MetricsAggregator:
         if series is None:
             series = self._latency[name] = _Latency(LogHistogram(), LogHistogram())
         series.interval.record(ms)
-        series.total.record(ms)
+
+    def latency_total(self, name: str) -> LogHistogram:
+        """Every sample of series `name` so far (a copy; empty for an unknown name)."""
+        series = self._latency.get(name)
+        if series is None:
+            return LogHistogram()
+        merged = series.total.copy()
+        merged.merge(series.interval)
+        return merged
 
     def record_gauge(self, name: str, value: float, *, now: float) -> None:
         """Set gauge `name` to its current value (last value wins)."""
@@ -350,6 +382,8 @@ class MetricsAggregator:
         span = now - self._started_at
         if span < self._interval:
             return None
+        for series in self._latency.values():
+            series.total.merge(series.interval)
         snap = MetricsSnapshot(
             at=now,
             seq=self._seq,
