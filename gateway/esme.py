@@ -476,6 +476,23 @@ def build_attempt(
     return attempt, tickets
 
 
+#: Source addresses built as aiosmpplib PhoneNumbers, kept (a load or campaign uses a few
+#: senders for many parts); cleared when it reaches this size.
+_SOURCE_CACHE: Final[int] = 1024
+_source_numbers: dict[SmppAddress, Any] = {}
+
+
+def _source_number(source: SmppAddress) -> Any:
+    # Shared between PDUs: aiosmpplib only reads a message's addresses.
+    number = _source_numbers.get(source)
+    if number is None:
+        number = new_phone_number(source.addr, source.ton, source.npi)
+        if len(_source_numbers) >= _SOURCE_CACHE:
+            _source_numbers.clear()
+        _source_numbers[source] = number
+    return number
+
+
 # aiosmpplib ships no type information: its classes are `Any` to mypy, hence the ignores.
 class RawOptionalParam(OptionalParam):  # type: ignore[misc]
     """An optional parameter whose value octets are given as they go on the wire.
@@ -548,7 +565,7 @@ class PlannedSubmitSm(SubmitSm):  # type: ignore[misc]
                 # Placeholders: the octets come from `smpp_encode` below.
                 short_message="" if ticket.as_payload else "-",
                 message_payload="-" if ticket.as_payload else "",
-                source=new_phone_number(source.addr, source.ton, source.npi),
+                source=_source_number(source),
                 destination=new_phone_number(destination.addr, destination.ton, destination.npi),
                 esm_class=ticket.esm_class,
                 priority_flag=ticket.priority,
@@ -1543,10 +1560,11 @@ class GatewayEsme(ESME):  # type: ignore[misc]
     # command-map lookups, then reaches the bind through three awaited indirections
     # (`_handle_response` / `_handle_request`, then the hook). This loop takes what the socket
     # has in one `read`, frames each PDU itself (the `_get_pdu` checks) and hands a
-    # submit_sm_resp to a part in flight, and a deliver_sm the fast decoder takes, straight to
-    # the bind (the same calls `_handle_response` / `_handle_request` and the hook make). Every
-    # other PDU takes aiosmpplib's steps (`_dispatch`). Its segment placeholder cannot occur:
-    # StoreCorrelator.get_segmented never reports a segment.
+    # submit_sm_resp to a part in flight, and a deliver_sm the fast decoder takes (a receipt
+    # as a `gateway.pdu.ReceiptPdu`: its text and TLVs only), straight to the bind: the calls
+    # `_handle_response` / `_handle_request` and the hook make (the hook's `received` does
+    # nothing more for either). Every other PDU takes aiosmpplib's steps (`_dispatch`). Its
+    # segment placeholder cannot occur: StoreCorrelator.get_segmented never reports one.
     async def _read_loop(self) -> None:
         reader = self._reader
         bound = self.bind_mode.session_state
@@ -1598,7 +1616,9 @@ class GatewayEsme(ESME):  # type: ignore[misc]
                     decoder = self._decoder = DeliverSmDecoder(
                         self.default_encoding, self.custom_codecs
                     )
-                message = decoder.decode(pdu, length, seq)
+                message = decoder.decode_receipt(pdu, length, seq) or decoder.decode(
+                    pdu, length, seq
+                )
                 if message is not None:
                     bind.on_deliver(message, pdu, seq, self._writer)
                     continue

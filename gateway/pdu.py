@@ -10,6 +10,9 @@ event loop's time. This module builds the *same* objects without that overhead:
   accepts: no UDHI, no schedule/validity time, and every enum value and codec known. For any
   other PDU, or any error, it returns None and the caller uses ``DeliverSm.from_pdu`` (which
   then also reports the error exactly as before).
+* `DeliverSmDecoder.decode_receipt` reads a receipt deliver_sm `decode` takes into a
+  `ReceiptPdu`: only the attributes a receipt is read from (text, TLVs, esm_class), with
+  the same values, and None for anything else (an MO message, or what `decode` refuses).
 * `submit_sm_fields` and `encode_submit_sm_body` build a submit_sm's fields without
   validation and its body octets the way ``SubmitSm.pdu`` does, for messages whose encoding
   is explicit (`gateway.esme.PlannedSubmitSm`: the octets come from our planner).
@@ -17,6 +20,8 @@ event loop's time. This module builds the *same* objects without that overhead:
 Invariants (tests/unit/gateway/test_pdu.py compares with aiosmpplib on many PDUs):
     * ``decode(pdu) is None or decode(pdu) == DeliverSm.from_pdu(pdu, ...)`` with equal
       ``__dict__`` (private attributes included).
+    * ``decode_receipt(pdu) is None`` or ``decode(pdu)`` is a receipt with the same
+      ``short_message``, ``message_payload``, ``optional_params`` and ``esm_class``.
     * For the fields `submit_sm_fields` is given, the body equals ``SubmitSm(...).pdu()[16:]``.
     * Objects are built with ``__new__`` and a ``__dict__`` update: nothing here may depend on
       aiosmpplib's ``__post_init__`` side effects other than the private attributes set below
@@ -44,6 +49,7 @@ from aiosmpplib.state import (
 
 __all__ = [
     "DeliverSmDecoder",
+    "ReceiptPdu",
     "encode_submit_sm_body",
     "new_optional_param",
     "new_phone_number",
@@ -99,6 +105,45 @@ def new_optional_param(tag: int, value: int | str | bool) -> Any:
     return param
 
 
+def _valid_address(number: str, ton: int, npi: int) -> bool:
+    """True when `new_phone_number` would build this address (no ValueError)."""
+    return len(number) <= 20 and ton in _TON and npi in _NPI
+
+
+class ReceiptPdu:
+    """What a delivery receipt is read from: a deliver_sm's text, TLVs and esm_class (the
+    attributes of the same names of the `aiosmpplib.DeliverSm` `DeliverSmDecoder.decode`
+    would build).
+
+    Args:
+        sequence_num: The PDU's sequence number.
+        esm_class: esm_class (a receipt's message type bits).
+        short_message: The decoded short_message ("" when the text is in message_payload).
+        message_payload: The decoded message_payload TLV ("" when absent).
+        optional_params: The other TLVs, as aiosmpplib reads them.
+    """
+
+    __slots__ = ("esm_class", "message_payload", "optional_params", "sequence_num", "short_message")
+
+    def __init__(
+        self,
+        sequence_num: int,
+        esm_class: int,
+        short_message: str,
+        message_payload: str,
+        optional_params: list[Any],
+    ) -> None:
+        self.sequence_num = sequence_num
+        self.esm_class = esm_class
+        self.short_message = short_message
+        self.message_payload = message_payload
+        self.optional_params = optional_params
+
+    def is_receipt(self) -> bool:
+        """Always True (`DeliverSm.is_receipt`: only receipts are read this way)."""
+        return True
+
+
 class DeliverSmDecoder:
     """Reads deliver_sm PDUs for one ESME (its default encoding and custom codecs).
 
@@ -125,6 +170,20 @@ class DeliverSmDecoder:
             found = self._codecs[data_coding] = (name, info)
         return found
 
+    def decode_receipt(self, pdu: bytes, pdu_length: int, sequence: int) -> ReceiptPdu | None:
+        """The fields a delivery receipt is read from, when `pdu` is a receipt `decode` takes.
+
+        The same checks as `decode`, without building the addresses and the `DeliverSm`
+        (a receipt is read from its text and TLVs only). Not None only when `decode` would
+        return a receipt with the same ``short_message``, ``message_payload``,
+        ``optional_params`` and ``esm_class`` (tests/unit/gateway/test_pdu_receipt.py).
+        """
+        try:
+            found: ReceiptPdu | None = self._decode(pdu, pdu_length, sequence, receipt_only=True)
+        except Exception:  # `decode` says None too
+            return None
+        return found
+
     def decode(self, pdu: bytes, pdu_length: int, sequence: int) -> Any:
         """The `aiosmpplib.DeliverSm` in `pdu`, or None when this decoder does not take it.
 
@@ -143,7 +202,9 @@ class DeliverSmDecoder:
         except Exception:  # any error: aiosmpplib decodes the PDU (and reports the error)
             return None
 
-    def _decode(self, pdu: bytes, pdu_length: int, sequence: int) -> Any:
+    def _decode(
+        self, pdu: bytes, pdu_length: int, sequence: int, *, receipt_only: bool = False
+    ) -> Any:
         find = pdu.index
         end = find(0, 16)
         service_type = pdu[16:end].decode("ascii")
@@ -152,14 +213,26 @@ class DeliverSmDecoder:
         source_ton, source_npi = pdu[end + 1], pdu[end + 2]
         start = end + 3
         end = find(0, start)
-        source = new_phone_number(pdu[start:end].decode("ascii"), source_ton, source_npi)
+        source_addr = pdu[start:end].decode("ascii")
         dest_ton, dest_npi = pdu[end + 1], pdu[end + 2]
         start = end + 3
         end = find(0, start)
-        destination = new_phone_number(pdu[start:end].decode("ascii"), dest_ton, dest_npi)
+        dest_addr = pdu[start:end].decode("ascii")
+        if receipt_only:
+            # What new_phone_number checks, without building the addresses.
+            if not (_valid_address(source_addr, source_ton, source_npi)) or not (
+                _valid_address(dest_addr, dest_ton, dest_npi)
+            ):
+                return None
+            source = destination = None
+        else:
+            source = new_phone_number(source_addr, source_ton, source_npi)
+            destination = new_phone_number(dest_addr, dest_ton, dest_npi)
         esm_class, protocol_id, priority_flag = pdu[end + 1], pdu[end + 2], pdu[end + 3]
         # Empty schedule_delivery_time and validity_period: two NULs.
         if esm_class & 0x40 or pdu[end + 4] or pdu[end + 5]:
+            return None
+        if receipt_only and (esm_class & 0b00111100) >> 2 != 1:  # DeliverSm.is_receipt
             return None
         index = end + 6
         registered_delivery, replace_if_present_flag, data_coding = pdu[index : index + 3]
@@ -195,6 +268,10 @@ class DeliverSmDecoder:
             params.append(new_optional_param(tag, value))
         if index != pdu_length:
             return None
+        if receipt_only:
+            if (short_message and message_payload) or not (short_message or message_payload):
+                return None  # as below
+            return ReceiptPdu(sequence, esm_class, short_message, message_payload, params)
         message: Any = DeliverSm.__new__(DeliverSm)
         message.__dict__.update(
             log_id="",
