@@ -79,9 +79,12 @@ Where aiosmpplib is subclassed (each place also says why in a comment):
   once, frames the PDUs itself and gives a submit_sm_resp to a part in flight or a deliver_sm
   the fast decoder reads straight to the bind (anything else takes aiosmpplib's steps,
   `_dispatch`). aiosmpplib's send loop awaits the throttle handler, the rate limiter and
-  `_send_data` per part; ours checks the throttle and takes the tokens at the time the broker
-  chose the part (`StoreBroker.handed_at`, one clock read per part), awaiting only when they
-  say no, and drains the writer only when the transport holds unsent data. With
+  `_send_data` per part; ours takes a `Ticket` from the broker and writes the body it encodes
+  itself (`Ticket.encoded_body`: the `PlannedSubmitSm` bytes, without building that message
+  unless aiosmpplib's own paths ask for it), checks the throttle and takes the tokens at the
+  time the broker chose the part (`StoreBroker.handed_at`, one clock read per part),
+  awaiting only when they say no, and drains the writer only when the transport holds
+  unsent data. With
   ``testing=True`` or other extension objects both are aiosmpplib's own loops.
 
 The hot path creates no task per PDU: part submits, responses, receipts and attempt endings
@@ -165,10 +168,13 @@ from aiosmpplib.state import (
 from gateway.errors import GatewayError, IllegalTransitionError, WindowError
 from gateway.pdu import (
     DeliverSmDecoder,
+    data_coding_of,
     encode_submit_sm_body,
     new_optional_param,
     new_phone_number,
+    planned_submit_sm_body,
     submit_sm_fields,
+    valid_address,
 )
 from gateway.policy import (
     BackoffSchedule,
@@ -398,7 +404,10 @@ class Ticket:
     state: TicketState = TicketState.QUEUED
     """Where it is."""
     pdu: PlannedSubmitSm | None = None
-    """The aiosmpplib message (built on first send)."""
+    """The aiosmpplib message (built when aiosmpplib's own loops send it, or asks for it)."""
+    body: bytes | None = None
+    """The submit_sm body octets (encoded on first send by `GatewayEsme`'s send loop, reused
+    for resends)."""
 
     @property
     def message_id(self) -> int:
@@ -409,7 +418,22 @@ class Ticket:
         """The aiosmpplib message for this part (built once, reused for resends)."""
         if self.pdu is None:
             self.pdu = PlannedSubmitSm.for_ticket(self)
+            self.pdu.sequence_num = self.sequence
         return self.pdu
+
+    def encoded_body(self) -> bytes:
+        """The submit_sm body, encoded once: the octets ``submit_sm().pdu()`` writes after
+        its header, without building the aiosmpplib message (tests/unit/gateway/
+        test_pdu_ticket.py compares both).
+
+        Raises:
+            ValueError: A field aiosmpplib refuses (an address over 20 characters, an unknown
+                TON/NPI, a non-ASCII address), with aiosmpplib's message.
+        """
+        body = self.body
+        if body is None:
+            body = self.body = _ticket_body(self)
+        return body
 
 
 def build_attempt(
@@ -493,6 +517,56 @@ def _source_number(source: SmppAddress) -> Any:
     return number
 
 
+_SAR_TAGS: Final = (SAR_MSG_REF_NUM, SAR_TOTAL_SEGMENTS, SAR_SEGMENT_SEQNUM)
+#: data_coding of each encoding (what aiosmpplib writes for `_CODEC_NAME`).
+_TICKET_DATA_CODING: Final[dict[Encoding, int]] = {
+    encoding: data_coding_of(name) for encoding, name in _CODEC_NAME.items()
+}
+
+
+def _ticket_body(ticket: Ticket) -> bytes:
+    """`PlannedSubmitSm.for_ticket(ticket).pdu()` without its header, from the ticket."""
+    source = ticket.source
+    destination = ticket.destination
+    for address in (source, destination):
+        if not valid_address(address.addr, address.ton, address.npi):
+            new_phone_number(address.addr, address.ton, address.npi)  # raises its ValueError
+    tlvs = b""
+    if ticket.sar is not None or ticket.tlvs:
+        # The same optional parameter objects `for_ticket` builds, encoded the same way.
+        params = _ticket_params(ticket)
+        if ticket.esm_class & 0x40:  # a UDH carries the concatenation: no sar_* TLVs
+            params = [p for p in params if p.tag not in _SAR_TAGS]
+        tlvs = b"".join(p.tlv for p in params)
+    deadline = ticket.attempt.deadline
+    return planned_submit_sm_body(
+        source=source,
+        destination=destination,
+        esm_class=ticket.esm_class,
+        priority_flag=ticket.priority,
+        registered_delivery=ticket.registered_delivery,
+        data_coding=_TICKET_DATA_CODING[ticket.encoding],
+        validity_period=_validity(deadline) if deadline else None,
+        octets=ticket.user_data,
+        as_payload=ticket.as_payload,
+        tlvs=tlvs,
+    )
+
+
+def _ticket_params(ticket: Ticket) -> list[Any]:
+    """The optional parameters of a part: its SAR TLVs, then the message's TLVs."""
+    params: list[Any] = []
+    if ticket.sar is not None:
+        ref, total, seq = ticket.sar
+        params = [
+            new_optional_param(SAR_MSG_REF_NUM, ref),
+            new_optional_param(SAR_TOTAL_SEGMENTS, total),
+            new_optional_param(SAR_SEGMENT_SEQNUM, seq),
+        ]
+    params.extend(RawOptionalParam(tag, value) for tag, value in ticket.tlvs)
+    return params
+
+
 # aiosmpplib ships no type information: its classes are `Any` to mypy, hence the ignores.
 class RawOptionalParam(OptionalParam):  # type: ignore[misc]
     """An optional parameter whose value octets are given as they go on the wire.
@@ -547,15 +621,7 @@ class PlannedSubmitSm(SubmitSm):  # type: ignore[misc]
         valid, so the message is built with ``__new__`` and the same attributes
         (`gateway.pdu.submit_sm_fields`; tests/unit/gateway/test_pdu.py compares both ways).
         """
-        params: list[Any] = []
-        if ticket.sar is not None:
-            ref, total, seq = ticket.sar
-            params = [
-                new_optional_param(SAR_MSG_REF_NUM, ref),
-                new_optional_param(SAR_TOTAL_SEGMENTS, total),
-                new_optional_param(SAR_SEGMENT_SEQNUM, seq),
-            ]
-        params.extend(RawOptionalParam(tag, value) for tag, value in ticket.tlvs)
+        params = _ticket_params(ticket)
         deadline = ticket.attempt.deadline
         source = ticket.source
         destination = ticket.destination
@@ -1194,6 +1260,14 @@ class StoreBroker(AbstractBroker):  # type: ignore[misc]
 
     async def dequeue(self) -> PlannedSubmitSm:
         """The next part to write; blocks until it may be written (see the class docstring)."""
+        ticket = await self.take(planned=True)
+        assert ticket.pdu is not None
+        return ticket.pdu
+
+    async def take(self, *, planned: bool = False) -> Ticket:
+        """`dequeue` for `GatewayEsme`'s own send loop: the next part, handed out, with its
+        submit_sm body encoded (`Ticket.encoded_body`), or its aiosmpplib message built
+        (`Ticket.submit_sm`) when `planned`. A part whose PDU cannot be built fails."""
         while True:
             self._kick.clear()
             if self.closed:
@@ -1216,7 +1290,10 @@ class StoreBroker(AbstractBroker):  # type: ignore[misc]
                     delay = self.limiter.delay(ticket, now)
                     if delay <= 0.0:
                         try:
-                            pdu = ticket.submit_sm()
+                            if planned:
+                                ticket.submit_sm()
+                            else:
+                                ticket.encoded_body()
                         except Exception as exc:  # a field aiosmpplib refuses: fail the part
                             log.error(
                                 "smsh.gateway.pdu_build_failed",
@@ -1224,6 +1301,7 @@ class StoreBroker(AbstractBroker):  # type: ignore[misc]
                                 exc_info=exc,
                             )
                             ticket.pdu = None
+                            ticket.body = None
                             self.on_build_error(ticket, exc)
                             continue
                         ticket.state = TicketState.HANDED
@@ -1231,7 +1309,7 @@ class StoreBroker(AbstractBroker):  # type: ignore[misc]
                         self.handed_at = now
                         self.reserved += 1
                         self.limiter.announce(ticket)
-                        return pdu
+                        return ticket
                     self.throttle.hold(ticket, ticket.order)
                     wait = min(delay, 1.0)
             if wait is None:
@@ -1320,7 +1398,7 @@ class StoreCorrelator(AbstractCorrelator):  # type: ignore[misc]
         seq = response.sequence_num
         ticket = self.inflight.get(seq) or self.late.get(seq)
         if ticket is not None:
-            return ticket.pdu
+            return ticket.submit_sm()  # built now if our send loop wrote it
         return self.other.pop(seq, None)
 
     async def get_segmented(self, smpp_seq_num: int, remove: bool = False) -> tuple[None, int]:
@@ -1601,7 +1679,7 @@ class GatewayEsme(ESME):  # type: ignore[misc]
             received.set()
             if command_id == SUBMIT_SM_RESP and fast:
                 ticket = inflight.get(seq) or late.get(seq)
-                if ticket is not None and ticket.pdu is not None:
+                if ticket is not None:
                     try:
                         message_id: str | None = pdu[16 : length - 1].decode("ascii")
                     except UnicodeDecodeError:
@@ -1648,9 +1726,12 @@ class GatewayEsme(ESME):  # type: ignore[misc]
     # `_send_data` (and evaluates `bind_mode.session_state` and a debug-log call). With our
     # broker every part it hands out is one planned submit_sm, chosen when the throttle was
     # not paused and its rate-limit tokens were there, at the time `StoreBroker.handed_at`
-    # says. This loop checks both at that time without awaiting (falling back to aiosmpplib's
-    # waits when they say no), writes the part (`_write_planned`), and handles a failure as
-    # aiosmpplib does (log, `send_error` hook, end the session unless it is a ValueError).
+    # says. This loop takes the part from the broker as a `Ticket` (`StoreBroker.take`: its
+    # body encoded straight from the ticket, `Ticket.encoded_body`, the bytes the
+    # `PlannedSubmitSm` would write; that message is built only if aiosmpplib asks for it),
+    # checks both at that time without awaiting (falling back to aiosmpplib's waits when they
+    # say no), writes the part (`_write_ticket`), and handles a failure as aiosmpplib does
+    # (log, the `send_error` hook's call, end the session unless it is a ValueError).
     async def _dequeue_messages(self) -> dict[str, Any]:
         broker = self.broker
         gate = self.throttle_handler
@@ -1666,24 +1747,26 @@ class GatewayEsme(ESME):  # type: ignore[misc]
             return result
         bound = self.bind_mode.session_state
         throttle = gate.state
+        bind = self._gw_bind
         while True:
             if self._is_shutting_down or self._session_state != bound:
                 self._logger.info("Exiting dequeue loop due to broken connection")
                 return {"reason": "shutdown"}
-            message = await broker.dequeue()
-            message.set_encoding_info(self.default_encoding, self.custom_codecs)
+            ticket = await broker.take()
             try:
                 now = broker.handed_at
                 if throttle.is_paused(now):
                     await self._throttle_wait(gate)
-                    now = self._gw_bind.ctx.clock.now()
+                    now = bind.ctx.clock.now()
                 if not limiter.take(now):
                     await limiter.limit()
-                    now = self._gw_bind.ctx.clock.now()
-                await self._write_planned(message, now)
+                    now = bind.ctx.clock.now()
+                await self._write_ticket(ticket, now)
             except Exception as err:
-                self._logger.exception("SMPP message could not be sent", message=message)
-                await self.hook.send_error(message, err, self.client_id)
+                self._logger.exception(
+                    "SMPP message could not be sent", log_id=f"{ticket.message_id}:{ticket.part}"
+                )
+                bind.on_send_error(ticket, err)  # what the hook's send_error does
                 if not isinstance(err, ValueError):
                     raise
 
@@ -1695,17 +1778,20 @@ class GatewayEsme(ESME):  # type: ignore[misc]
             await asyncio.sleep(await gate.throttle_delay())
             allowed = await gate.allow_request()
 
-    async def _write_planned(self, message: PlannedSubmitSm, now: float) -> None:
-        """Write one planned submit_sm: `_send_data`'s steps, with the part registered at `now`
-        and the writer drained only when the transport holds unsent data."""
+    async def _write_ticket(self, ticket: Ticket, now: float) -> None:
+        """Write one part: `_send_data`'s steps for its submit_sm (the body the ticket
+        encoded, a new sequence number), registered at `now`, the writer drained only when
+        the transport holds unsent data."""
         if not self._bound.is_set():
             await self._bound.wait()
             now = self._gw_bind.ctx.clock.now()
         sequence = self.sequence_generator.next_sequence()
         assert_valid_sequence(sequence)
-        message.sequence_num = sequence
-        pdu = message.pdu()
-        self._gw_bind.on_sending(message.ticket, sequence, now)
+        body = ticket.encoded_body()
+        pdu = _HEADER.pack(16 + len(body), 0x00000004, 0, sequence) + body
+        if ticket.pdu is not None:  # built for aiosmpplib earlier: keep its sequence current
+            ticket.pdu.sequence_num = sequence
+        self._gw_bind.on_sending(ticket, sequence, now)
         writer = self._writer
         if not isinstance(writer, asyncio.StreamWriter):
             raise LinkDown(f"bind {self._gw_bind.name} has no connection")
@@ -1751,7 +1837,7 @@ class GatewayEsme(ESME):  # type: ignore[misc]
         ):
             seq = header.sequence_num
             ticket = correlator.inflight.get(seq) or correlator.late.get(seq)
-            original = ticket.pdu if ticket is not None else None
+            original = ticket.submit_sm() if ticket is not None else None
             message_id: str | None = None
             if original is not None:
                 try:

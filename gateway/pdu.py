@@ -50,10 +50,13 @@ from aiosmpplib.state import (
 __all__ = [
     "DeliverSmDecoder",
     "ReceiptPdu",
+    "data_coding_of",
     "encode_submit_sm_body",
     "new_optional_param",
     "new_phone_number",
+    "planned_submit_sm_body",
     "submit_sm_fields",
+    "valid_address",
 ]
 
 #: aiosmpplib's encoding name for the SMSC default alphabet (protocol.DEFAULT_ENCODING).
@@ -105,8 +108,8 @@ def new_optional_param(tag: int, value: int | str | bool) -> Any:
     return param
 
 
-def _valid_address(number: str, ton: int, npi: int) -> bool:
-    """True when `new_phone_number` would build this address (no ValueError)."""
+def valid_address(number: str, ton: int, npi: int) -> bool:
+    """True when `new_phone_number` accepts this address (no ValueError)."""
     return len(number) <= 20 and ton in _TON and npi in _NPI
 
 
@@ -220,8 +223,8 @@ class DeliverSmDecoder:
         dest_addr = pdu[start:end].decode("ascii")
         if receipt_only:
             # What new_phone_number checks, without building the addresses.
-            if not (_valid_address(source_addr, source_ton, source_npi)) or not (
-                _valid_address(dest_addr, dest_ton, dest_npi)
+            if not (valid_address(source_addr, source_ton, source_npi)) or not (
+                valid_address(dest_addr, dest_ton, dest_npi)
             ):
                 return None
             source = destination = None
@@ -356,6 +359,70 @@ def submit_sm_fields(
         "_custom_codecs": None,
         "_encoded_message": b"",
     }
+
+
+def data_coding_of(encoding: str) -> int:
+    """The data_coding aiosmpplib writes for an encoding name.
+
+    Raises:
+        ValueError: An unknown encoding name.
+    """
+    data_coding = _DATA_CODING.get(encoding)
+    if data_coding is None:
+        raise ValueError(f"unknown encoding {encoding!r}")
+    return data_coding
+
+
+def planned_submit_sm_body(
+    *,
+    source: Any,
+    destination: Any,
+    esm_class: int,
+    priority_flag: int,
+    registered_delivery: int,
+    data_coding: int,
+    validity_period: datetime | timedelta | None,
+    octets: bytes,
+    as_payload: bool,
+    tlvs: bytes,
+) -> bytes:
+    """The body `encode_submit_sm_body` writes for a message built by `submit_sm_fields`
+    with these fields (``message_payload`` set when `as_payload`), from the values alone.
+
+    Args:
+        source: Anything with ``ton``, ``npi`` and ``addr`` (an `sms.numbers.SmppAddress`).
+        destination: The same for the destination.
+        esm_class: esm_class.
+        priority_flag: priority_flag.
+        registered_delivery: registered_delivery.
+        data_coding: data_coding (`data_coding_of`).
+        validity_period: validity_period, or None.
+        octets: The user data.
+        as_payload: Put `octets` in message_payload instead of short_message.
+        tlvs: The encoded optional parameters (SAR and others), in order.
+
+    Raises:
+        ValueError: An address is not ASCII (UnicodeEncodeError).
+    """
+    payload = b""
+    short = octets
+    if len(octets) > 254 or as_payload:
+        payload = _TLV_HEAD.pack(MESSAGE_PAYLOAD, len(octets)) + octets
+        short = b""
+    return b"".join(
+        (
+            bytes((0, source.ton, source.npi)),
+            source.addr.encode("ascii"),
+            bytes((0, destination.ton, destination.npi)),
+            destination.addr.encode("ascii"),
+            bytes((0, esm_class, 0, priority_flag, 0)),
+            _smpp_time(validity_period) if validity_period else b"",
+            bytes((0, registered_delivery, 0, data_coding, 0, len(short))),
+            short,
+            payload,
+            tlvs,
+        )
+    )
 
 
 def encode_submit_sm_body(message: Any, octets: bytes) -> bytes:
