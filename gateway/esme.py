@@ -133,7 +133,7 @@ from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, Protocol, TypeVar
 
 from aiosmpplib import (
     ESME,
@@ -1996,9 +1996,9 @@ class _ForwardLogs(logging.Handler):
 # Receipts
 
 
-@dataclass(frozen=True, slots=True)
-class ParsedReceipt:
-    """A receipt deliver_sm as read, before it is stored."""
+class ParsedReceipt(NamedTuple):
+    """A receipt deliver_sm as read, before it is stored (a named tuple: one per receipt,
+    built in a fraction of a frozen dataclass's time)."""
 
     now: float
     """When it was read."""

@@ -153,6 +153,10 @@ class BindInfo:
     """Why it last went down or failed to connect."""
 
 
+def _room(bind: Bind) -> int:
+    return bind.room
+
+
 def reference_for(message_id: int, method: Method) -> int:
     """The concatenation reference of a message: deterministic, from its id.
 
@@ -694,6 +698,8 @@ class Gateway:
     async def _route(self, messages: Sequence[ClaimedMessage], now: float) -> None:
         suppressed = await self.store.aio.suppressed_among({m.destination for m in messages})
         ctx = self.ctx
+        # The up binds of each route (nothing below awaits, so they stay up for the batch).
+        up: dict[str, list[Bind]] = {}
         for message in messages:
             if message.destination in suppressed:
                 self._fail(message, now, "destination is on the suppression list (opted out)")
@@ -712,11 +718,13 @@ class Gateway:
             except (GatewayError, SmsError, ValueError) as exc:
                 self._fail(message, now, f"cannot prepare: {exc}")
                 continue
-            candidates = [
-                self._binds[name]
-                for name in route.sessions
-                if name in self._binds and self._binds[name].is_up
-            ]
+            candidates = up.get(route.name)
+            if candidates is None:
+                candidates = up[route.name] = [
+                    self._binds[name]
+                    for name in route.sessions
+                    if name in self._binds and self._binds[name].is_up
+                ]
             if not candidates:
                 ctx.tasks.spawn(
                     ctx.store.release(
@@ -728,7 +736,7 @@ class Gateway:
                     what="release",
                 )
                 continue
-            best = max(candidates, key=lambda b: b.room)
+            best = candidates[0] if len(candidates) == 1 else max(candidates, key=_room)
             best.assign(attempt, tickets)
 
     def _route_of(self, message: ClaimedMessage) -> Route:

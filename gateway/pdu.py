@@ -34,7 +34,7 @@ import struct
 from codecs import CodecInfo
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from aiosmpplib import NPI, TON, DeliverSm, OptionalParam, PhoneNumber, SmppCommandStatus, SubmitSm
 from aiosmpplib.codec import find_codec_info
@@ -49,6 +49,7 @@ from aiosmpplib.state import (
 
 __all__ = [
     "DeliverSmDecoder",
+    "ReceiptParam",
     "ReceiptPdu",
     "data_coding_of",
     "encode_submit_sm_body",
@@ -113,6 +114,16 @@ def valid_address(number: str, ton: int, npi: int) -> bool:
     return len(number) <= 20 and ton in _TON and npi in _NPI
 
 
+class ReceiptParam(NamedTuple):
+    """An optional parameter of a `ReceiptPdu`: the ``tag`` and ``value`` aiosmpplib's
+    `OptionalParam` would hold."""
+
+    tag: int
+    """The tag."""
+    value: int | str | bool
+    """The value, typed as aiosmpplib reads it."""
+
+
 class ReceiptPdu:
     """What a delivery receipt is read from: a deliver_sm's text, TLVs and esm_class (the
     attributes of the same names of the `aiosmpplib.DeliverSm` `DeliverSmDecoder.decode`
@@ -123,7 +134,8 @@ class ReceiptPdu:
         esm_class: esm_class (a receipt's message type bits).
         short_message: The decoded short_message ("" when the text is in message_payload).
         message_payload: The decoded message_payload TLV ("" when absent).
-        optional_params: The other TLVs, as aiosmpplib reads them.
+        optional_params: The other TLVs (`ReceiptParam`: tag and value as aiosmpplib reads
+            them).
     """
 
     __slots__ = ("esm_class", "message_payload", "optional_params", "sequence_num", "short_message")
@@ -268,7 +280,9 @@ class DeliverSmDecoder:
                     value = value[:-1]
             if kind is not bool:
                 index += length
-            params.append(new_optional_param(tag, value))
+            params.append(
+                ReceiptParam(tag, value) if receipt_only else new_optional_param(tag, value)
+            )
         if index != pdu_length:
             return None
         if receipt_only:
