@@ -30,6 +30,7 @@ Invariants (tests/unit/gateway/test_pdu.py compares with aiosmpplib on many PDUs
 
 from __future__ import annotations
 
+import re
 import struct
 from codecs import CodecInfo
 from datetime import datetime, timedelta
@@ -107,6 +108,18 @@ def new_optional_param(tag: int, value: int | str | bool) -> Any:
     param: Any = OptionalParam.__new__(OptionalParam)
     param.__dict__.update(tag=tag, value=value)
     return param
+
+
+#: The fixed part of a deliver_sm body up to sm_length, as `DeliverSmDecoder._decode` reads
+#: it: service_type (at most 5 octets), source TON/NPI and address (at most 20), destination
+#: TON/NPI and address, esm_class, protocol_id, priority_flag, empty schedule_delivery_time
+#: and validity_period, registered_delivery, replace_if_present_flag, data_coding,
+#: sm_default_msg_id, sm_length. Groups: service_type, source TON/NPI, source address,
+#: destination TON/NPI, destination address, esm_class, data_coding, sm_length.
+_RECEIPT_HEAD: Final = re.compile(
+    rb"([^\x00]{0,5})\x00(..)([^\x00]{0,20})\x00(..)([^\x00]{0,20})\x00(.)..\x00\x00..(.).(.)",
+    re.DOTALL,
+)
 
 
 def valid_address(number: str, ton: int, npi: int) -> bool:
@@ -194,7 +207,7 @@ class DeliverSmDecoder:
         ``optional_params`` and ``esm_class`` (tests/unit/gateway/test_pdu_receipt.py).
         """
         try:
-            found: ReceiptPdu | None = self._decode(pdu, pdu_length, sequence, receipt_only=True)
+            found = self._decode_receipt(pdu, pdu_length, sequence)
         except Exception:  # `decode` says None too
             return None
         return found
@@ -217,42 +230,44 @@ class DeliverSmDecoder:
         except Exception:  # any error: aiosmpplib decodes the PDU (and reports the error)
             return None
 
-    def _decode(
-        self, pdu: bytes, pdu_length: int, sequence: int, *, receipt_only: bool = False
-    ) -> Any:
-        find = pdu.index
-        end = find(0, 16)
-        service_type = pdu[16:end].decode("ascii")
-        if len(service_type) > 5:
-            return None  # aiosmpplib refuses it (ValueError)
-        source_ton, source_npi = pdu[end + 1], pdu[end + 2]
-        start = end + 3
-        end = find(0, start)
-        source_addr = pdu[start:end].decode("ascii")
-        dest_ton, dest_npi = pdu[end + 1], pdu[end + 2]
-        start = end + 3
-        end = find(0, start)
-        dest_addr = pdu[start:end].decode("ascii")
-        if receipt_only:
-            # What new_phone_number checks, without building the addresses.
-            if not (valid_address(source_addr, source_ton, source_npi)) or not (
-                valid_address(dest_addr, dest_ton, dest_npi)
-            ):
-                return None
-            source = destination = None
-        else:
-            source = new_phone_number(source_addr, source_ton, source_npi)
-            destination = new_phone_number(dest_addr, dest_ton, dest_npi)
-        esm_class, protocol_id, priority_flag = pdu[end + 1], pdu[end + 2], pdu[end + 3]
-        # Empty schedule_delivery_time and validity_period: two NULs.
-        if esm_class & 0x40 or pdu[end + 4] or pdu[end + 5]:
+    def _decode_receipt(self, pdu: bytes, pdu_length: int, sequence: int) -> ReceiptPdu | None:
+        # `_decode`'s checks, the fixed part read with one match (see _RECEIPT_HEAD).
+        match = _RECEIPT_HEAD.match(pdu, 16)
+        if match is None:
             return None
-        if receipt_only and (esm_class & 0b00111100) >> 2 != 1:  # DeliverSm.is_receipt
+        service, source_kind, source, dest_kind, destination, esm, coding, length = match.groups()
+        if not (service.isascii() and source.isascii() and destination.isascii()):
+            return None  # what .decode("ascii") refuses
+        if not (
+            source_kind[0] in _TON
+            and source_kind[1] in _NPI
+            and dest_kind[0] in _TON
+            and dest_kind[1] in _NPI
+        ):
+            return None  # what new_phone_number refuses
+        esm_class = esm[0]
+        if esm_class & 0x40 or (esm_class & 0b00111100) >> 2 != 1:  # UDHI; DeliverSm.is_receipt
             return None
-        index = end + 6
-        registered_delivery, replace_if_present_flag, data_coding = pdu[index : index + 3]
-        sm_default_msg_id, sm_length = pdu[index + 3], pdu[index + 4]
-        index += 5
+        body = self._body(pdu, match.end(), pdu_length, coding[0], length[0], light=True)
+        if body is None:
+            return None
+        _name, short_message, message_payload, params = body
+        if (short_message and message_payload) or not (short_message or message_payload):
+            return None  # `_decode` refuses both and neither
+        return ReceiptPdu(sequence, esm_class, short_message, message_payload, params)
+
+    def _body(
+        self,
+        pdu: bytes,
+        index: int,
+        pdu_length: int,
+        data_coding: int,
+        sm_length: int,
+        *,
+        light: bool = False,
+    ) -> tuple[str, str, str, list[Any]] | None:
+        """(codec name, short_message, message_payload, TLVs) from `index` (the octet after
+        sm_length) to the end, or None when they do not end exactly at `pdu_length`."""
         name, codec = self._codec(data_coding)
         raw = pdu[index : index + sm_length]
         if len(raw) != sm_length:
@@ -280,15 +295,36 @@ class DeliverSmDecoder:
                     value = value[:-1]
             if kind is not bool:
                 index += length
-            params.append(
-                ReceiptParam(tag, value) if receipt_only else new_optional_param(tag, value)
-            )
+            params.append(ReceiptParam(tag, value) if light else new_optional_param(tag, value))
         if index != pdu_length:
             return None
-        if receipt_only:
-            if (short_message and message_payload) or not (short_message or message_payload):
-                return None  # as below
-            return ReceiptPdu(sequence, esm_class, short_message, message_payload, params)
+        return name, short_message, message_payload, params
+
+    def _decode(self, pdu: bytes, pdu_length: int, sequence: int) -> Any:
+        find = pdu.index
+        end = find(0, 16)
+        service_type = pdu[16:end].decode("ascii")
+        if len(service_type) > 5:
+            return None  # aiosmpplib refuses it (ValueError)
+        source_ton, source_npi = pdu[end + 1], pdu[end + 2]
+        start = end + 3
+        end = find(0, start)
+        source = new_phone_number(pdu[start:end].decode("ascii"), source_ton, source_npi)
+        dest_ton, dest_npi = pdu[end + 1], pdu[end + 2]
+        start = end + 3
+        end = find(0, start)
+        destination = new_phone_number(pdu[start:end].decode("ascii"), dest_ton, dest_npi)
+        esm_class, protocol_id, priority_flag = pdu[end + 1], pdu[end + 2], pdu[end + 3]
+        # Empty schedule_delivery_time and validity_period: two NULs.
+        if esm_class & 0x40 or pdu[end + 4] or pdu[end + 5]:
+            return None
+        index = end + 6
+        registered_delivery, replace_if_present_flag, data_coding = pdu[index : index + 3]
+        sm_default_msg_id, sm_length = pdu[index + 3], pdu[index + 4]
+        body = self._body(pdu, index + 5, pdu_length, data_coding, sm_length)
+        if body is None:
+            return None
+        name, short_message, message_payload, params = body
         message: Any = DeliverSm.__new__(DeliverSm)
         message.__dict__.update(
             log_id="",

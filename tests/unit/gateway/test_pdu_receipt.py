@@ -11,8 +11,13 @@ import random
 import struct
 from typing import Any
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from gateway.pdu import DeliverSmDecoder, ReceiptPdu
 from tests.unit.gateway.test_pdu import CODECS, SAMPLES, body, pdu_of
+
+ADDRESS = st.text("0123456789AZ", max_size=22).map(str.encode) | st.binary(max_size=22)
 
 
 def compare(decoder: DeliverSmDecoder, pdu: bytes) -> ReceiptPdu | None:
@@ -67,3 +72,40 @@ def test_corrupted_pdus_agree() -> None:
             if length >= 16:
                 compare(decoder, struct.pack(">I", length) + pdu[4:])
     assert taken > 100
+
+
+@given(
+    service_type=st.sampled_from([b"", b"CMT"]) | st.binary(max_size=7),
+    source=ADDRESS,
+    destination=ADDRESS,
+    kinds=st.sampled_from([b"\x01\x01\x05\x00", b"\x00\x00\x00\x00"])
+    | st.binary(min_size=4, max_size=4),
+    esm_class=st.sampled_from([0x04, 0x00, 0x44, 0x08, 0x24, 0x07]),
+    times=st.sampled_from([b"\x00\x00", b"\x01\x00", b"\x00\x01"]),
+    data_coding=st.sampled_from([0, 1, 3, 8, 0x0B]),
+)
+@settings(max_examples=300)
+def test_generated_fixed_fields_agree(
+    service_type: bytes,
+    source: bytes,
+    destination: bytes,
+    kinds: bytes,
+    esm_class: int,
+    times: bytes,
+    data_coding: int,
+) -> None:
+    text = b"id:9 stat:DELIVRD" if data_coding != 8 else "id:9".encode("utf-16-be")
+    data = b"".join(
+        (
+            service_type.replace(b"\x00", b"") + b"\x00",
+            kinds[:2],
+            source.replace(b"\x00", b"") + b"\x00",
+            kinds[2:],
+            destination.replace(b"\x00", b"") + b"\x00",
+            bytes((esm_class, 0, 0)),
+            times,
+            bytes((1, 0, data_coding, 0, len(text))),
+            text,
+        )
+    )
+    compare(DeliverSmDecoder("gsm0338", CODECS), pdu_of(data))
