@@ -215,7 +215,7 @@ from sms.clock import Clock
 from sms.errors import SmsError
 from sms.numbers import SmppAddress
 from sms.receipt import MessageState as ReceiptState
-from sms.receipt import ReceiptParseError, parse_receipt, stat_for_state
+from sms.receipt import ReceiptParseError, receipt_fields, stat_for_state
 from sms.segments import Plan
 
 __all__ = [
@@ -2095,12 +2095,11 @@ class ReceiptInbound:
         done_at: float | None = None
         text_id: str | None = None
         try:
-            receipt = parse_receipt(text)
-            text_id, stat, err = receipt.message_id, receipt.stat, receipt.err
-            if receipt.done_date is not None:
-                done_at = receipt.done_date.timestamp()
+            fields = receipt_fields(text)
         except ReceiptParseError:
-            pass
+            fields = None
+        if fields is not None:
+            text_id, stat, err, done_at = fields
         if not stat and tlv_state is not None:
             try:
                 stat = stat_for_state(ReceiptState(tlv_state))
