@@ -749,6 +749,25 @@ class TaskTracker:
         except Exception as exc:
             done(None, exc)
 
+    def calling(
+        self, on_done: Callable[[Any, BaseException | None], None], *, what: str
+    ) -> Callable[[Any, BaseException | None], None]:
+        """Count one callback operation and return its ``done(result, error)`` callback, which
+        ends it and then calls `on_done` (`call` without the start function: the caller
+        queues the operation with this callback, and calls it itself, once, if queueing
+        raises). Errors are handled as in `call`."""
+        self._calls += 1
+        self._idle.clear()
+
+        def done(result: Any, error: BaseException | None) -> None:
+            self._ended(what, error)
+            try:
+                on_done(result, error)
+            except Exception:
+                log.exception("smsh.gateway.op_callback_failed", extra={"what": what})
+
+        return done
+
     def track(self, what: str) -> Callable[[Any, BaseException | None], None]:
         """Count one callback operation whose result nobody needs (the cheap form of `call`).
 
@@ -2061,19 +2080,19 @@ class ReceiptInbound:
             finally:
                 acknowledge(0)
 
-        tasks.call(
-            lambda cb: self.store.record_receipt_nowait(
+        callback = tasks.calling(done, what="record_receipt")
+        try:
+            self.store.record_receipt_nowait(
                 parsed.smsc_id,
                 parsed.stat,
                 parsed.now,
                 err=parsed.err or None,
                 raw=parsed.text,
                 done_at=parsed.done_at,
-                on_done=cb,
-            ),
-            done,
-            what="record_receipt",
-        )
+                on_done=callback,
+            )
+        except Exception as exc:
+            callback(None, exc)
 
     def parse(self, message: Any, bind: str) -> ParsedReceipt | None:
         """Count and read one receipt deliver_sm (None: it carries no id to match)."""
@@ -2635,7 +2654,6 @@ class Bind:
                     generic_nack=nack,
                 )
             )
-        release = (lambda _r, _e: self.broker.release(seq)) if not late else None
         if status == 0 and not nack:
             stats.resp_ok += 1
             stats.last_resp_at = now
@@ -2646,8 +2664,8 @@ class Bind:
             smsc = smsc_id or f"~{attempt.message_id}.{ticket.part}"
 
             def recorded(outcome: Any, error: BaseException | None) -> None:
-                if release is not None:
-                    release(outcome, error)
+                if not late:
+                    self.broker.release(seq)
                 if error is None and outcome is not None:
                     if outcome.receipts_applied:
                         stats.receipts_late_matched += outcome.receipts_applied
@@ -2676,18 +2694,18 @@ class Bind:
                             client_ref=attempt.client_ref,
                         )
 
-            ctx.tasks.call(
-                lambda done: ctx.store.record_resp_nowait(
+            done = ctx.tasks.calling(recorded, what="record_resp")
+            try:
+                ctx.store.record_resp_nowait(
                     attempt.message_id,
                     ticket.part,
                     now,
                     command_status=0,
                     smsc_message_id=smsc,
                     on_done=done,
-                ),
-                recorded,
-                what="record_resp",
-            )
+                )
+            except Exception as exc:
+                done(None, exc)
             if not late:
                 self._resolve(ticket)
                 # Answered for good: aiosmpplib has matched the response already, so drop the
@@ -2721,7 +2739,7 @@ class Bind:
                 error=decision.reason,
                 on_done=done,
             ),
-            release,
+            (lambda _r, _e: self.broker.release(seq)) if not late else None,
             what="record_resp",
         )
         if late:
