@@ -45,7 +45,7 @@ Invariants of `Reassembler` (the handset / MO side):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Final
@@ -527,28 +527,79 @@ def _one_part_gsm7(text: str, prof: Profile, method: Method, reference: int) -> 
     limit = prof.max_septets
     if limit is not None and total > limit:
         return None  # MessageTooLong, with the planner's counts
-    part = Part(
-        seq=1,
-        total=1,
-        encoding=Encoding.GSM7,
-        method=method,
-        chars=len(text),
-        code_units=total,
-        payload=encoded,
-        udh=b"",
-        sar=None,
-    )
-    return Plan(
-        text=text,
-        encoding=Encoding.GSM7,
-        data_coding=_GSM7_DATA_CODING,
-        method=method,
-        reference=reference,
-        profile=prof,
-        parts=(part,),
-        units=1,
-        esm_class=0,
-    )
+    # Built through the slots' own setters (what the frozen dataclasses' __init__ does with
+    # object.__setattr__, at a third of the cost); every field is set (see _PART_FIELDS).
+    part = _new(Part)
+    _part_seq(part, 1)
+    _part_total(part, 1)
+    _part_encoding(part, Encoding.GSM7)
+    _part_method(part, method)
+    _part_chars(part, len(text))
+    _part_code_units(part, total)
+    _part_payload(part, encoded)
+    _part_udh(part, b"")
+    _part_sar(part, None)
+    result = _new(Plan)
+    _plan_text(result, text)
+    _plan_encoding(result, Encoding.GSM7)
+    _plan_data_coding(result, _GSM7_DATA_CODING)
+    _plan_method(result, method)
+    _plan_reference(result, reference)
+    _plan_profile(result, prof)
+    _plan_parts(result, (part,))
+    _plan_units(result, 1)
+    _plan_esm_class(result, 0)
+    return result
+
+
+_new = object.__new__
+_PART_FIELDS: Final = (
+    "seq",
+    "total",
+    "encoding",
+    "method",
+    "chars",
+    "code_units",
+    "payload",
+    "udh",
+    "sar",
+)
+_PLAN_FIELDS: Final = (
+    "text",
+    "encoding",
+    "data_coding",
+    "method",
+    "reference",
+    "profile",
+    "parts",
+    "units",
+    "esm_class",
+)
+# The fast path sets exactly these: a field added to Part or Plan must be added here too.
+assert tuple(f.name for f in fields(Part)) == _PART_FIELDS
+assert tuple(f.name for f in fields(Plan)) == _PLAN_FIELDS
+(
+    _part_seq,
+    _part_total,
+    _part_encoding,
+    _part_method,
+    _part_chars,
+    _part_code_units,
+    _part_payload,
+    _part_udh,
+    _part_sar,
+) = (vars(Part)[name].__set__ for name in _PART_FIELDS)
+(
+    _plan_text,
+    _plan_encoding,
+    _plan_data_coding,
+    _plan_method,
+    _plan_reference,
+    _plan_profile,
+    _plan_parts,
+    _plan_units,
+    _plan_esm_class,
+) = (vars(Plan)[name].__set__ for name in _PLAN_FIELDS)
 
 
 def _plan(
