@@ -251,7 +251,8 @@ class MetricsAggregator:
         """
         if n < 0:
             raise MetricsError(f"a count cannot go down ({name} += {n})")
-        self._touch(now)
+        if self._started_at is None:  # _touch, inlined (called per message)
+            self._started_at = now
         self._counts[name] = self._counts.get(name, 0) + n
         self._interval_counts[name] = self._interval_counts.get(name, 0) + n
 
@@ -261,7 +262,8 @@ class MetricsAggregator:
         Raises:
             MetricsError: `ms` is negative, NaN or infinite.
         """
-        self._touch(now)
+        if self._started_at is None:  # _touch, inlined (called per message)
+            self._started_at = now
         series = self._latency.get(name)
         if series is None:
             series = self._latency[name] = _Latency(LogHistogram(), LogHistogram())
@@ -289,7 +291,8 @@ class MetricsAggregator:
         """
         if n < 0:
             raise MetricsError(f"a count cannot go down (error {code} += {n})")
-        self._touch(now)
+        if self._started_at is None:  # _touch, inlined (called per message)
+            self._started_at = now
         key = f"0x{code:08X}" if isinstance(code, int) else code
         self._errors[key] = self._errors.get(key, 0) + n
 
@@ -301,7 +304,8 @@ class MetricsAggregator:
         """
         if n < 0:
             raise MetricsError(f"a count cannot go down (receipt {stat} += {n})")
-        self._touch(now)
+        if self._started_at is None:  # _touch, inlined (called per message)
+            self._started_at = now
         self._receipts[stat] = self._receipts.get(stat, 0) + n
 
     def record_queues(
@@ -341,7 +345,8 @@ class MetricsAggregator:
         """
         if n < 0:
             raise MetricsError(f"a count cannot go down ({bind_id}.{name} += {n})")
-        self._touch(now)
+        if self._started_at is None:  # _touch, inlined (called per message)
+            self._started_at = now
         counts = self._bind_counts.get(bind_id)
         if counts is None:
             counts = self._bind_counts[bind_id] = {}
