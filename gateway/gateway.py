@@ -438,11 +438,15 @@ class Gateway:
         validity = request.validity if request.validity is not None else self.config.validity
         if validity is not None and validity <= 0:
             raise SubmitRejected(RejectReason.INVALID_REQUEST, "validity must be positive")
-        tlvs = message_tlvs(
-            request.tlvs,
-            derive=route.harness_tlvs,
-            client_ref=request.client_ref,
-            metadata=request.metadata,
+        tlvs = (
+            message_tlvs(
+                request.tlvs,
+                derive=route.harness_tlvs,
+                client_ref=request.client_ref,
+                metadata=request.metadata,
+            )
+            if request.tlvs or route.harness_tlvs
+            else ()  # what message_tlvs returns for no TLVs on a route without harness TLVs
         )
         message = NewMessage(
             source=sender,
