@@ -1693,21 +1693,22 @@ class GatewayEsme(ESME):  # type: ignore[misc]
                 buf = buf[pos:] + chunk if have else chunk
                 pos = 0
                 continue
-            pdu = buf[pos : pos + length]
+            start = pos
             pos += length
             received.set()
             if command_id == SUBMIT_SM_RESP and fast:
                 ticket = inflight.get(seq) or late.get(seq)
                 if ticket is not None:
-                    try:
-                        message_id: str | None = pdu[16 : length - 1].decode("ascii")
+                    try:  # message_id: the body without its NUL
+                        message_id: str | None = buf[start + 16 : pos - 1].decode("ascii")
                     except UnicodeDecodeError:
                         message_id = None
                     if message_id is not None and len(message_id) <= 64:
                         gate.count(status in _THROTTLING_STATUS)
                         bind.on_response(seq, status, message_id)
                         continue
-            elif command_id == DELIVER_SM:
+            pdu = buf[start:pos]
+            if command_id == DELIVER_SM:
                 decoder = self._decoder
                 if decoder is None:
                     decoder = self._decoder = DeliverSmDecoder(
@@ -2133,13 +2134,7 @@ class ReceiptInbound:
 
     def recorded(self, parsed: ParsedReceipt, outcome: ReceiptOutcome) -> None:
         """Count and publish a stored receipt (`outcome`: the store's `ReceiptOutcome`)."""
-        now, bind, smsc_id, stat, err = (
-            parsed.now,
-            parsed.bind,
-            parsed.smsc_id,
-            parsed.stat,
-            parsed.err,
-        )
+        now, bind, smsc_id, stat, err, _text, _done_at = parsed
         stats = self.stats
         stats.receipt_status[_RECEIPT_STATUS_VALUE[outcome.status]] += 1
         stats.metrics.record_receipt(stat, now=now)
