@@ -22,6 +22,9 @@ Invariants (tests/property checks 1, 2 and 5):
    The exact layout above (lower-case keys, single spaces, every field) is read with one
    regular-expression match and UTC dates parsed once per distinct value; any other text goes
    through the general parser, and both give the same `Receipt` (test_receipt_fast_path).
+   `receipt_fields` gives a gateway what it matches a receipt by (id, stat, err, done date)
+   without building the `Receipt` on that match; its values are `parse_receipt`'s
+   (test_receipt_fields).
 3. `Receipt.state` is derived from `Receipt.stat` (`state_for_stat`), never set separately.
 4. Dates carry no zone on the wire. Formatting converts to the `tz` given; parsing attaches
    it. Two-digit years are 20YY. In a zone with DST, a local time in a gap or a fold does not

@@ -8,6 +8,9 @@ Invariants of `plan`:
       ordered sequence of atomic items gives the fewest parts.
     * Every non-PAYLOAD part fits 140 octets of TP-UD once packed with its UDH and fill bits.
     * Deterministic: the concatenation reference is the caller's, never random.
+    * A GSM-7 text that fits one part (not PAYLOAD) is planned without the general splitter
+      (`_one_part_gsm7`, the gateway's accept path); the result equals the general
+      planner's (tests/property/test_segments_fast_path.py).
 
 Decisions (with the reasons):
     * Per-part capacity is derived from the 140-octet TP-UD minus the UDH, so the figures of
