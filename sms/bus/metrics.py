@@ -12,7 +12,9 @@ Invariants:
       (`LogHistogram`).
     * Counters, per-bind counters, errors and receipt counts in a snapshot are cumulative;
       `rates`, `bind_rates` and `latency` cover only the interval since the previous snapshot;
-      `latency_total` covers everything.
+      `latency_total` covers everything (each sample is recorded once, in the interval
+      histogram, which a snapshot merges into the total before summarising both;
+      `MetricsAggregator.latency_total` gives the same union between snapshots).
     * An interval starts at the first `record_*` or `snapshot` call (or at `start`), and each
       snapshot starts the next interval at its own `now`. Rates divide by the actual span, so a
       late snapshot does not inflate them.
