@@ -29,8 +29,10 @@ calls at its extension points:
   message lives in the store (`record_resp` / `record_receipt`), so receipts match after a
   restart.
 * `GatewayHook` (AbstractHook): registers a part in the window and correlator as it is written,
-  records responses, and publishes the bus events. deliver_sm (receipts, MO) reach the bind
-  through `GatewayEsme._handle_request` instead (see below).
+  records responses, and publishes the bus events. On the hot path `GatewayEsme`'s own send
+  and receive loops make the same bind calls directly (`Bind.on_sending`, `Bind.on_response`,
+  `Bind.on_deliver`); deliver_sm (receipts, MO) reach the bind through the receive loop or
+  `GatewayEsme._handle_request` (see below).
 * `BackoffRetryTimer` (AbstractRetryTimer): reconnect delays from a `BackoffSchedule`.
 * aiosmpplib's ``custom_codecs``: GSM 03.38 is decoded with `sms.alphabet` (`GSM_CODEC`).
 
@@ -71,6 +73,19 @@ Where aiosmpplib is subclassed (each place also says why in a comment):
   deliver_sm later), `_socket_operation` (TLS: aiosmpplib opens a plain TCP connection and
   takes no SSL context; the connection is upgraded with ``StreamWriter.start_tls`` before the
   bind PDU is written) and `_disconnect` (a TLS stream cannot write_eof).
+* `GatewayEsme._receive_data` / `_read_loop` and `_dequeue_messages` (the per-message cost of
+  the event-loop thread): aiosmpplib's receive loop reads a PDU with two awaits and passes it
+  through three awaited indirections with debug-log calls; ours reads what the socket has at
+  once, frames the PDUs itself and gives a submit_sm_resp to a part in flight or a deliver_sm
+  the fast decoder reads straight to the bind (anything else takes aiosmpplib's steps,
+  `_dispatch`). aiosmpplib's send loop awaits the throttle handler, the rate limiter and
+  `_send_data` per part; ours takes a `Ticket` from the broker and writes the body it encodes
+  itself (`Ticket.encoded_body`: the `PlannedSubmitSm` bytes, without building that message
+  unless aiosmpplib's own paths ask for it), checks the throttle and takes the tokens at the
+  time the broker chose the part (`StoreBroker.handed_at`, one clock read per part),
+  awaiting only when they say no, and drains the writer only when the transport holds
+  unsent data. With
+  ``testing=True`` or other extension objects both are aiosmpplib's own loops.
 
 The hot path creates no task per PDU: part submits, responses, receipts and attempt endings
 go to the store as callback ops (`AsyncMessageStore.*_nowait`, tracked by `TaskTracker.call`
@@ -115,10 +130,10 @@ import ssl
 import struct
 from collections import Counter, deque
 from collections.abc import Callable, Coroutine, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, Protocol, TypeVar
 
 from aiosmpplib import (
     ESME,
@@ -140,8 +155,10 @@ from aiosmpplib import (
     SubmitSm,
     SubmitSmResp,
 )
+from aiosmpplib.protocol import MESSAGE_TYPE_MAP
 from aiosmpplib.sequence import assert_valid_sequence
 from aiosmpplib.state import (
+    COMMAND_RESPONSE_MAP,
     RECEIPTED_MESSAGE_ID,
     SAR_MSG_REF_NUM,
     SAR_SEGMENT_SEQNUM,
@@ -151,10 +168,13 @@ from aiosmpplib.state import (
 from gateway.errors import GatewayError, IllegalTransitionError, WindowError
 from gateway.pdu import (
     DeliverSmDecoder,
+    data_coding_of,
     encode_submit_sm_body,
     new_optional_param,
     new_phone_number,
+    planned_submit_sm_body,
     submit_sm_fields,
+    valid_address,
 )
 from gateway.policy import (
     BackoffSchedule,
@@ -195,7 +215,7 @@ from sms.clock import Clock
 from sms.errors import SmsError
 from sms.numbers import SmppAddress
 from sms.receipt import MessageState as ReceiptState
-from sms.receipt import ReceiptParseError, parse_receipt, stat_for_state
+from sms.receipt import ReceiptParseError, receipt_fields, stat_for_state
 from sms.segments import Plan
 
 __all__ = [
@@ -236,6 +256,10 @@ DELIVER_SM_RESP: Final[int] = 0x80000005
 #: A deliver_sm_resp: header and an empty message_id (its NUL).
 _DELIVER_SM_RESP: Final = struct.Struct(">IIIIx")
 _THROTTLING: Final = (SmppCommandStatus.ESME_RTHROTTLED, SmppCommandStatus.ESME_RMSGQFUL)
+#: The same statuses as plain integers (the receive loop compares the raw header field).
+_THROTTLING_STATUS: Final[frozenset[int]] = frozenset(int(s) for s in _THROTTLING)
+#: Octets asked of the socket per read in the receive loop (a burst of PDUs at once).
+READ_SIZE: Final[int] = 64 * 1024
 GENERIC_NACK: Final[int] = 0x80000000
 TAG_MESSAGE_STATE: Final[int] = 0x0427
 #: bind_receiver_resp, bind_transmitter_resp, bind_transceiver_resp.
@@ -247,6 +271,9 @@ _CODEC_NAME: Final[dict[Encoding, str]] = {
     Encoding.LATIN1: "latin_1",
     Encoding.BINARY: "octet_unspecified_II",
 }
+#: Latency series in the metrics (`GatewayStats.resp_latency` / `receipt_latency` read them).
+LATENCY_SUBMIT_TO_RESP: Final[str] = "submit_to_resp"
+LATENCY_SUBMIT_TO_RECEIPT: Final[str] = "submit_to_receipt"
 #: Timed-out requests remembered so that a late response is still recorded.
 LATE_CAPACITY: Final[int] = 10_000
 #: Part send times remembered for the submit -> receipt latency.
@@ -377,7 +404,10 @@ class Ticket:
     state: TicketState = TicketState.QUEUED
     """Where it is."""
     pdu: PlannedSubmitSm | None = None
-    """The aiosmpplib message (built on first send)."""
+    """The aiosmpplib message (built when aiosmpplib's own loops send it, or asks for it)."""
+    body: bytes | None = None
+    """The submit_sm body octets (encoded on first send by `GatewayEsme`'s send loop, reused
+    for resends)."""
 
     @property
     def message_id(self) -> int:
@@ -388,7 +418,43 @@ class Ticket:
         """The aiosmpplib message for this part (built once, reused for resends)."""
         if self.pdu is None:
             self.pdu = PlannedSubmitSm.for_ticket(self)
+            self.pdu.sequence_num = self.sequence
         return self.pdu
+
+    def encoded_body(self) -> bytes:
+        """The submit_sm body, encoded once: the octets ``submit_sm().pdu()`` writes after
+        its header, without building the aiosmpplib message (tests/unit/gateway/
+        test_pdu_ticket.py compares both).
+
+        Raises:
+            ValueError: A field aiosmpplib refuses (an address over 20 characters, an unknown
+                TON/NPI, a non-ASCII address), with aiosmpplib's message.
+        """
+        body = self.body
+        if body is None:
+            body = self.body = _ticket_body(self)
+        return body
+
+
+#: The leading fields of `Ticket`, in the order `build_attempt` passes them.
+_TICKET_ARGS: Final = (
+    "attempt",
+    "part",
+    "total",
+    "source",
+    "destination",
+    "user_data",
+    "as_payload",
+    "encoding",
+    "esm_class",
+    "sar",
+    "registered_delivery",
+    "priority",
+    "route",
+    "sender",
+    "tlvs",
+)
+assert tuple(f.name for f in fields(Ticket))[: len(_TICKET_ARGS)] == _TICKET_ARGS
 
 
 def build_attempt(
@@ -428,31 +494,99 @@ def build_attempt(
         client_ref=claimed.client_ref,
     )
     tickets: list[Ticket] = []
+    priority = max(0, min(3, claimed.priority))
     for seq in claimed.pending_parts:
         part = plan.parts[seq - 1]
         payload = part.message_payload
         sar = part.sar
         tickets.append(
-            Ticket(
-                attempt=attempt,
-                part=seq,
-                total=claimed.parts_total,
-                source=source,
-                destination=destination,
-                user_data=payload if payload is not None else part.short_message,
-                as_payload=payload is not None,
-                encoding=part.encoding,
-                esm_class=plan.esm_class,
-                sar=(sar.reference, sar.total, sar.seq) if sar is not None else None,
-                registered_delivery=1 if registered_delivery else 0,
-                priority=max(0, min(3, claimed.priority)),
-                route=route,
-                sender=claimed.source,
-                tlvs=claimed.tlvs,
+            Ticket(  # positional, in _TICKET_ARGS order (half the cost of keywords)
+                attempt,
+                seq,
+                claimed.parts_total,
+                source,
+                destination,
+                payload if payload is not None else part.short_message,
+                payload is not None,
+                part.encoding,
+                plan.esm_class,
+                (sar.reference, sar.total, sar.seq) if sar is not None else None,
+                1 if registered_delivery else 0,
+                priority,
+                route,
+                claimed.source,
+                claimed.tlvs,
             )
         )
     attempt.outstanding = len(tickets)
     return attempt, tickets
+
+
+#: Source addresses built as aiosmpplib PhoneNumbers, kept (a load or campaign uses a few
+#: senders for many parts); cleared when it reaches this size.
+_SOURCE_CACHE: Final[int] = 1024
+_source_numbers: dict[SmppAddress, Any] = {}
+
+
+def _source_number(source: SmppAddress) -> Any:
+    # Shared between PDUs: aiosmpplib only reads a message's addresses.
+    number = _source_numbers.get(source)
+    if number is None:
+        number = new_phone_number(source.addr, source.ton, source.npi)
+        if len(_source_numbers) >= _SOURCE_CACHE:
+            _source_numbers.clear()
+        _source_numbers[source] = number
+    return number
+
+
+_SAR_TAGS: Final = (SAR_MSG_REF_NUM, SAR_TOTAL_SEGMENTS, SAR_SEGMENT_SEQNUM)
+#: data_coding of each encoding (what aiosmpplib writes for `_CODEC_NAME`).
+_TICKET_DATA_CODING: Final[dict[Encoding, int]] = {
+    encoding: data_coding_of(name) for encoding, name in _CODEC_NAME.items()
+}
+
+
+def _ticket_body(ticket: Ticket) -> bytes:
+    """`PlannedSubmitSm.for_ticket(ticket).pdu()` without its header, from the ticket."""
+    source = ticket.source
+    destination = ticket.destination
+    for address in (source, destination):
+        if not valid_address(address.addr, address.ton, address.npi):
+            new_phone_number(address.addr, address.ton, address.npi)  # raises its ValueError
+    tlvs = b""
+    if ticket.sar is not None or ticket.tlvs:
+        # The same optional parameter objects `for_ticket` builds, encoded the same way.
+        params = _ticket_params(ticket)
+        if ticket.esm_class & 0x40:  # a UDH carries the concatenation: no sar_* TLVs
+            params = [p for p in params if p.tag not in _SAR_TAGS]
+        tlvs = b"".join(p.tlv for p in params)
+    deadline = ticket.attempt.deadline
+    return planned_submit_sm_body(
+        source=source,
+        destination=destination,
+        esm_class=ticket.esm_class,
+        priority_flag=ticket.priority,
+        registered_delivery=ticket.registered_delivery,
+        data_coding=_TICKET_DATA_CODING[ticket.encoding],
+        validity_period=_validity(deadline) if deadline else None,
+        octets=ticket.user_data,
+        as_payload=ticket.as_payload,
+        tlvs=tlvs,
+    )
+
+
+def _ticket_params(ticket: Ticket) -> list[Any]:
+    """The optional parameters of a part: its SAR TLVs, then the message's TLVs."""
+    params: list[Any] = []
+    if ticket.sar is not None:
+        ref, total, seq = ticket.sar
+        params = [
+            new_optional_param(SAR_MSG_REF_NUM, ref),
+            new_optional_param(SAR_TOTAL_SEGMENTS, total),
+            new_optional_param(SAR_SEGMENT_SEQNUM, seq),
+        ]
+    params.extend(RawOptionalParam(tag, value) for tag, value in ticket.tlvs)
+    return params
 
 
 # aiosmpplib ships no type information: its classes are `Any` to mypy, hence the ignores.
@@ -509,15 +643,7 @@ class PlannedSubmitSm(SubmitSm):  # type: ignore[misc]
         valid, so the message is built with ``__new__`` and the same attributes
         (`gateway.pdu.submit_sm_fields`; tests/unit/gateway/test_pdu.py compares both ways).
         """
-        params: list[Any] = []
-        if ticket.sar is not None:
-            ref, total, seq = ticket.sar
-            params = [
-                new_optional_param(SAR_MSG_REF_NUM, ref),
-                new_optional_param(SAR_TOTAL_SEGMENTS, total),
-                new_optional_param(SAR_SEGMENT_SEQNUM, seq),
-            ]
-        params.extend(RawOptionalParam(tag, value) for tag, value in ticket.tlvs)
+        params = _ticket_params(ticket)
         deadline = ticket.attempt.deadline
         source = ticket.source
         destination = ticket.destination
@@ -527,7 +653,7 @@ class PlannedSubmitSm(SubmitSm):  # type: ignore[misc]
                 # Placeholders: the octets come from `smpp_encode` below.
                 short_message="" if ticket.as_payload else "-",
                 message_payload="-" if ticket.as_payload else "",
-                source=new_phone_number(source.addr, source.ton, source.npi),
+                source=_source_number(source),
                 destination=new_phone_number(destination.addr, destination.ton, destination.npi),
                 esm_class=ticket.esm_class,
                 priority_flag=ticket.priority,
@@ -645,6 +771,25 @@ class TaskTracker:
         except Exception as exc:
             done(None, exc)
 
+    def calling(
+        self, on_done: Callable[[Any, BaseException | None], None], *, what: str
+    ) -> Callable[[Any, BaseException | None], None]:
+        """Count one callback operation and return its ``done(result, error)`` callback, which
+        ends it and then calls `on_done` (`call` without the start function: the caller
+        queues the operation with this callback, and calls it itself, once, if queueing
+        raises). Errors are handled as in `call`."""
+        self._calls += 1
+        self._idle.clear()
+
+        def done(result: Any, error: BaseException | None) -> None:
+            self._ended(what, error)
+            try:
+                on_done(result, error)
+            except Exception:
+                log.exception("smsh.gateway.op_callback_failed", extra={"what": what})
+
+        return done
+
     def track(self, what: str) -> Callable[[Any, BaseException | None], None]:
         """Count one callback operation whose result nobody needs (the cheap form of `call`).
 
@@ -721,10 +866,6 @@ class GatewayStats:
         """MO messages stored (after reassembly)."""
         self.finals: Counter[str] = Counter()
         """Messages that reached a terminal state here, by state."""
-        self.resp_latency = LogHistogram()
-        """submit_sm written -> response read, ms."""
-        self.receipt_latency = LogHistogram()
-        """submit_sm written -> receipt read, ms (for the write that was accepted)."""
         self.first_sent_at: float | None = None
         """Clock time of the first submit_sm."""
         self.last_resp_at: float | None = None
@@ -735,6 +876,16 @@ class GatewayStats:
         """Clock time of the latest receipt."""
         self._sent_at: dict[tuple[int, int], float] = {}
         self._meta: dict[int, tuple[int, int, str | None]] = {}
+
+    @property
+    def resp_latency(self) -> LogHistogram:
+        """submit_sm written -> response read, ms (every sample: the metrics' total)."""
+        return self.metrics.latency_total(LATENCY_SUBMIT_TO_RESP)
+
+    @property
+    def receipt_latency(self) -> LogHistogram:
+        """submit_sm written -> receipt read, ms (for the write that was accepted)."""
+        return self.metrics.latency_total(LATENCY_SUBMIT_TO_RECEIPT)
 
     def remember(self, attempt: Attempt) -> None:
         """Keep (parts, attempt, client_ref) of a message for its `MessageFinal` (bounded)."""
@@ -759,8 +910,7 @@ class GatewayStats:
         sent_at = self._sent_at.pop((message_id, part), None)
         if sent_at is not None:
             ms = max(0.0, (now - sent_at) * 1000.0)
-            self.receipt_latency.record(ms)
-            self.metrics.record_latency("submit_to_receipt", ms, now=now)
+            self.metrics.record_latency(LATENCY_SUBMIT_TO_RECEIPT, ms, now=now)
 
     def error(self, code: str, now: float) -> None:
         """Count a failure by code."""
@@ -790,6 +940,14 @@ _FINAL_STATE: Final[dict[MessageState, FinalState]] = {
     MessageState.REJECTED: "rejected",
     MessageState.UNKNOWN: "unknown",
 }
+
+
+#: A state's value and its metrics counter name (``final_delivered``), without the enum
+#: ``value`` property on the hot path.
+_FINAL_NAMES: Final[dict[MessageState, tuple[str, str]]] = {
+    state: (state.value, f"final_{state.value}") for state in MessageState
+}
+_RECEIPT_STATUS_VALUE: Final[dict[ReceiptStatus, str]] = {s: s.value for s in ReceiptStatus}
 
 
 def final_state_for(state: MessageState, *, by_receipt: bool, rejected: bool = False) -> FinalState:
@@ -857,8 +1015,9 @@ class GatewayContext:
         client_ref: str | None = None,
     ) -> None:
         """Publish `MessageFinal` and count it."""
-        self.stats.finals[state.value] += 1
-        self.stats.metrics.record_count(f"final_{state.value}", now=now)
+        value, counter = _FINAL_NAMES[state]
+        self.stats.finals[value] += 1
+        self.stats.metrics.record_count(counter, now=now)
         if not self.events.wants(KIND_MESSAGE_FINAL):
             return
         self.events.publish_nowait(
@@ -909,6 +1068,18 @@ class PartRateLimiter(AbstractRateLimiter):  # type: ignore[misc]
         """Name the part the next `limit` call is for."""
         self._next = ticket
 
+    def take(self, now: float) -> bool:
+        """Take the announced part's tokens at `now` without waiting (`limit` without the
+        await). Returns False, and keeps the announcement, when they are not there: then
+        `limit` must be awaited."""
+        ticket = self._next
+        if ticket is None:
+            return True
+        if self.limits.try_take(1, now, bind=self.bind, route=ticket.route, sender=ticket.sender):
+            self._next = None
+            return True
+        return False
+
     async def limit(self) -> None:
         """Take one token on every bucket of the announced part's path."""
         ticket, self._next = self._next, None
@@ -937,6 +1108,14 @@ class ThrottleGate(AbstractThrottleHandler):  # type: ignore[misc]
         """ESME_RTHROTTLED / ESME_RMSGQFUL responses aiosmpplib saw."""
         self.other_responses = 0
         """Other submit_sm responses aiosmpplib saw."""
+
+    def count(self, throttled: bool) -> None:
+        """Count one submit_sm response (what `throttled` / `not_throttled` do, without the
+        await: the receive loop's fast path calls this)."""
+        if throttled:
+            self.throttled_responses += 1
+        else:
+            self.other_responses += 1
 
     async def throttled(self) -> None:
         self.throttled_responses += 1
@@ -1020,6 +1199,8 @@ class StoreBroker(AbstractBroker):  # type: ignore[misc]
         """Window slots promised to parts handed out but not yet written."""
         self.handed: Ticket | None = None
         """The part handed to aiosmpplib and not yet written."""
+        self.handed_at = 0.0
+        """`now` when `handed` was chosen (the send loop writes it at that time)."""
         self.open = False
         """True while parts may be handed out (link up, not stopping, can transmit)."""
         self.paused = False
@@ -1120,6 +1301,14 @@ class StoreBroker(AbstractBroker):  # type: ignore[misc]
 
     async def dequeue(self) -> PlannedSubmitSm:
         """The next part to write; blocks until it may be written (see the class docstring)."""
+        ticket = await self.take(planned=True)
+        assert ticket.pdu is not None
+        return ticket.pdu
+
+    async def take(self, *, planned: bool = False) -> Ticket:
+        """`dequeue` for `GatewayEsme`'s own send loop: the next part, handed out, with its
+        submit_sm body encoded (`Ticket.encoded_body`), or its aiosmpplib message built
+        (`Ticket.submit_sm`) when `planned`. A part whose PDU cannot be built fails."""
         while True:
             self._kick.clear()
             if self.closed:
@@ -1142,7 +1331,10 @@ class StoreBroker(AbstractBroker):  # type: ignore[misc]
                     delay = self.limiter.delay(ticket, now)
                     if delay <= 0.0:
                         try:
-                            pdu = ticket.submit_sm()
+                            if planned:
+                                ticket.submit_sm()
+                            else:
+                                ticket.encoded_body()
                         except Exception as exc:  # a field aiosmpplib refuses: fail the part
                             log.error(
                                 "smsh.gateway.pdu_build_failed",
@@ -1150,13 +1342,15 @@ class StoreBroker(AbstractBroker):  # type: ignore[misc]
                                 exc_info=exc,
                             )
                             ticket.pdu = None
+                            ticket.body = None
                             self.on_build_error(ticket, exc)
                             continue
                         ticket.state = TicketState.HANDED
                         self.handed = ticket
+                        self.handed_at = now
                         self.reserved += 1
                         self.limiter.announce(ticket)
-                        return pdu
+                        return ticket
                     self.throttle.hold(ticket, ticket.order)
                     wait = min(delay, 1.0)
             if wait is None:
@@ -1245,7 +1439,7 @@ class StoreCorrelator(AbstractCorrelator):  # type: ignore[misc]
         seq = response.sequence_num
         ticket = self.inflight.get(seq) or self.late.get(seq)
         if ticket is not None:
-            return ticket.pdu
+            return ticket.submit_sm()  # built now if our send loop wrote it
         return self.other.pop(seq, None)
 
     async def get_segmented(self, smpp_seq_num: int, remove: bool = False) -> tuple[None, int]:
@@ -1309,6 +1503,11 @@ class CorkedWriter(asyncio.StreamWriter):
             getattr(self, "_loop").call_soon(self.flush)  # noqa: B009
         self._held.append(bytes(data))
         self._held_bytes += len(data)
+
+    @property
+    def held_bytes(self) -> int:
+        """Octets written and not yet handed to the transport."""
+        return self._held_bytes
 
     def flush(self) -> None:
         """Hand what is held to the transport now."""
@@ -1456,7 +1655,11 @@ class GatewayEsme(ESME):  # type: ignore[misc]
     async def _receive_data(self) -> bytes | None:
         reason = "connection closed"
         try:
-            result: bytes | None = await super()._receive_data()
+            if self.testing:
+                result: bytes | None = await super()._receive_data()
+            else:
+                await self._read_loop()
+                result = None
             return result
         except asyncio.CancelledError:
             reason = "session ended"
@@ -1470,6 +1673,177 @@ class GatewayEsme(ESME):  # type: ignore[misc]
             self._session_state = SmppSessionState.CLOSED
             self._data_received.set()
             self._gw_bind.on_link_down(reason)
+
+    # Why: aiosmpplib's receive loop reads each PDU with two `readexactly` awaits and, per
+    # PDU, evaluates three debug-log calls, the `bind_mode.session_state` property and two
+    # command-map lookups, then reaches the bind through three awaited indirections
+    # (`_handle_response` / `_handle_request`, then the hook). This loop takes what the socket
+    # has in one `read`, frames each PDU itself (the `_get_pdu` checks) and hands a
+    # submit_sm_resp to a part in flight, and a deliver_sm the fast decoder takes (a receipt
+    # as a `gateway.pdu.ReceiptPdu`: its text and TLVs only), straight to the bind: the calls
+    # `_handle_response` / `_handle_request` and the hook make (the hook's `received` does
+    # nothing more for either). Every other PDU takes aiosmpplib's steps (`_dispatch`). Its
+    # segment placeholder cannot occur: StoreCorrelator.get_segmented never reports one.
+    async def _read_loop(self) -> None:
+        reader = self._reader
+        bound = self.bind_mode.session_state
+        received = self._data_received
+        bind = self._gw_bind
+        correlator = self.correlator
+        gate = self.throttle_handler
+        fast = isinstance(correlator, StoreCorrelator) and isinstance(gate, ThrottleGate)
+        inflight = correlator.inflight if fast else {}
+        late = correlator.late if fast else {}
+        buf = b""
+        pos = 0
+        while True:
+            if self._is_shutting_down or self._session_state != bound:
+                self._logger.info("Exiting receive data loop due to broken connection")
+                return None
+            have = len(buf) - pos
+            length = 16
+            if have >= 16:
+                length, command_id, status, seq = _HEADER.unpack_from(buf, pos)
+                if not 16 <= length <= MAX_PDU:
+                    raise ValueError(f"command_length {length} out of range: framing lost")
+            if have < length:
+                chunk = await reader.read(READ_SIZE)
+                if not chunk:  # EOF: what readexactly would have raised
+                    if have < 16:
+                        raise asyncio.IncompleteReadError(buf[pos:], 16)
+                    raise asyncio.IncompleteReadError(buf[pos + 16 :], length - 16)
+                buf = buf[pos:] + chunk if have else chunk
+                pos = 0
+                continue
+            start = pos
+            pos += length
+            received.set()
+            if command_id == SUBMIT_SM_RESP and fast:
+                ticket = inflight.get(seq) or late.get(seq)
+                if ticket is not None:
+                    try:  # message_id: the body without its NUL
+                        message_id: str | None = buf[start + 16 : pos - 1].decode("ascii")
+                    except UnicodeDecodeError:
+                        message_id = None
+                    if message_id is not None and len(message_id) <= 64:
+                        gate.count(status in _THROTTLING_STATUS)
+                        bind.on_response(seq, status, message_id)
+                        continue
+            pdu = buf[start:pos]
+            if command_id == DELIVER_SM:
+                decoder = self._decoder
+                if decoder is None:
+                    decoder = self._decoder = DeliverSmDecoder(
+                        self.default_encoding, self.custom_codecs
+                    )
+                message = decoder.decode_receipt(pdu, length, seq) or decoder.decode(
+                    pdu, length, seq
+                )
+                if message is not None:
+                    bind.on_deliver(message, pdu, seq, self._writer)
+                    continue
+            framed = await self._frame(pdu, length, command_id, status, seq)
+            if framed is not None and await self._dispatch(*framed):
+                return None
+
+    async def _dispatch(self, pdu: bytes, header: Any) -> bool:
+        """One PDU the way aiosmpplib's receive loop handles it; True when the session ends
+        (UNBIND from the SMSC)."""
+        command = header.smpp_command
+        is_request = command in COMMAND_RESPONSE_MAP
+        handler = self._handle_request if is_request else self._handle_response
+        smpp_message = await handler(pdu, header)
+        await self.hook.received(smpp_message, pdu, self.client_id)
+        if not smpp_message:
+            return False
+        if is_request:
+            response_class = MESSAGE_TYPE_MAP[COMMAND_RESPONSE_MAP[command]]
+            await self._send_data(response_class(header.sequence_num))
+        if command == SmppCommand.UNBIND:
+            self._logger.info("Got UNBIND request from SMSC, reconnecting")
+            return True
+        return False
+
+    # Why: aiosmpplib's send loop awaits, per part, the throttle handler, the rate limiter and
+    # `_send_data` (and evaluates `bind_mode.session_state` and a debug-log call). With our
+    # broker every part it hands out is one planned submit_sm, chosen when the throttle was
+    # not paused and its rate-limit tokens were there, at the time `StoreBroker.handed_at`
+    # says. This loop takes the part from the broker as a `Ticket` (`StoreBroker.take`: its
+    # body encoded straight from the ticket, `Ticket.encoded_body`, the bytes the
+    # `PlannedSubmitSm` would write; that message is built only if aiosmpplib asks for it),
+    # checks both at that time without awaiting (falling back to aiosmpplib's waits when they
+    # say no), writes the part (`_write_ticket`), and handles a failure as aiosmpplib does
+    # (log, the `send_error` hook's call, end the session unless it is a ValueError).
+    async def _dequeue_messages(self) -> dict[str, Any]:
+        broker = self.broker
+        gate = self.throttle_handler
+        limiter = self.rate_limiter
+        if (
+            self.testing
+            or self.bind_mode == BindMode.RECEIVER
+            or not isinstance(broker, StoreBroker)
+            or not isinstance(gate, ThrottleGate)
+            or not isinstance(limiter, PartRateLimiter)
+        ):
+            result: dict[str, Any] = await super()._dequeue_messages()
+            return result
+        bound = self.bind_mode.session_state
+        throttle = gate.state
+        bind = self._gw_bind
+        while True:
+            if self._is_shutting_down or self._session_state != bound:
+                self._logger.info("Exiting dequeue loop due to broken connection")
+                return {"reason": "shutdown"}
+            ticket = await broker.take()
+            try:
+                now = broker.handed_at
+                if throttle.is_paused(now):
+                    await self._throttle_wait(gate)
+                    now = bind.ctx.clock.now()
+                if not limiter.take(now):
+                    await limiter.limit()
+                    now = bind.ctx.clock.now()
+                await self._write_ticket(ticket, now)
+            except Exception as err:
+                self._logger.exception(
+                    "SMPP message could not be sent", log_id=f"{ticket.message_id}:{ticket.part}"
+                )
+                bind.on_send_error(ticket, err)  # what the hook's send_error does
+                if not isinstance(err, ValueError):
+                    raise
+
+    @staticmethod
+    async def _throttle_wait(gate: ThrottleGate) -> None:
+        """aiosmpplib's wait while its throttle handler denies: sleep the delay, ask again."""
+        allowed = await gate.allow_request()
+        while not allowed:
+            await asyncio.sleep(await gate.throttle_delay())
+            allowed = await gate.allow_request()
+
+    async def _write_ticket(self, ticket: Ticket, now: float) -> None:
+        """Write one part: `_send_data`'s steps for its submit_sm (the body the ticket
+        encoded, a new sequence number), registered at `now`, the writer drained only when
+        the transport holds unsent data."""
+        if not self._bound.is_set():
+            await self._bound.wait()
+            now = self._gw_bind.ctx.clock.now()
+        sequence = self.sequence_generator.next_sequence()
+        assert_valid_sequence(sequence)
+        body = ticket.encoded_body()
+        pdu = _HEADER.pack(16 + len(body), 0x00000004, 0, sequence) + body
+        if ticket.pdu is not None:  # built for aiosmpplib earlier: keep its sequence current
+            ticket.pdu.sequence_num = sequence
+        self._gw_bind.on_sending(ticket, sequence, now)
+        writer = self._writer
+        if not isinstance(writer, asyncio.StreamWriter):
+            raise LinkDown(f"bind {self._gw_bind.name} has no connection")
+        writer.write(pdu)
+        transport = writer.transport
+        if transport.get_write_buffer_size() or transport.is_closing():
+            async with self._drain_lock:
+                await writer.drain()
+        elif isinstance(writer, CorkedWriter) and writer.held_bytes > CorkedWriter.HIGH_WATER:
+            writer.flush()
 
     # Why: for our submit_sm (the hot path) aiosmpplib's _send_data builds the arguments of
     # three debug log calls per PDU (enum names included) even when debug logging is off, and
@@ -1505,7 +1879,7 @@ class GatewayEsme(ESME):  # type: ignore[misc]
         ):
             seq = header.sequence_num
             ticket = correlator.inflight.get(seq) or correlator.late.get(seq)
-            original = ticket.pdu if ticket is not None else None
+            original = ticket.submit_sm() if ticket is not None else None
             message_id: str | None = None
             if original is not None:
                 try:
@@ -1538,23 +1912,32 @@ class GatewayEsme(ESME):  # type: ignore[misc]
             if not 16 <= length <= MAX_PDU:
                 raise ValueError(f"command_length {length} out of range: framing lost")
             body = await self._reader.readexactly(length - 16) if length > 16 else b""
-            try:
-                command = SmppCommand(command_id)
-            except ValueError:
-                if not command_id & 0x80000000:
-                    await self._send_data(GenericNack(seq, SmppCommandStatus.ESME_RINVCMDID))
-                log.warning("smsh.gateway.unknown_command", extra={"command_id": command_id})
-                continue
-            try:
-                command_status = SmppCommandStatus(status)
-            except ValueError:
-                command_status = SmppCommandStatus.ESME_RUNKNOWNERR
-            if length == 16 and command_id in _BIND_RESPONSES:
-                # An error response has no body (SMPP-ERRORS.md row 28); aiosmpplib's bind_resp
-                # parser needs the system_id's NUL and would raise ValueError instead of
-                # reporting the refusal. The header still says 16 octets.
-                body = b"\x00"
-            return header + body, PduHeader(length, command, command_status, seq)
+            framed = await self._frame(header + body, length, command_id, status, seq)
+            if framed is not None:
+                return framed
+
+    async def _frame(
+        self, pdu: bytes, length: int, command_id: int, status: int, seq: int
+    ) -> tuple[bytes, Any] | None:
+        """The PDU and its aiosmpplib header, or None for an unknown command (a request gets
+        a generic_nack ESME_RINVCMDID)."""
+        try:
+            command = SmppCommand(command_id)
+        except ValueError:
+            if not command_id & 0x80000000:
+                await self._send_data(GenericNack(seq, SmppCommandStatus.ESME_RINVCMDID))
+            log.warning("smsh.gateway.unknown_command", extra={"command_id": command_id})
+            return None
+        try:
+            command_status = SmppCommandStatus(status)
+        except ValueError:
+            command_status = SmppCommandStatus.ESME_RUNKNOWNERR
+        if length == 16 and command_id in _BIND_RESPONSES:
+            # An error response has no body (SMPP-ERRORS.md row 28); aiosmpplib's bind_resp
+            # parser needs the system_id's NUL and would raise ValueError instead of
+            # reporting the refusal. The header still says 16 octets.
+            pdu = pdu[:16] + b"\x00"
+        return pdu, PduHeader(length, command, command_status, seq)
 
     # Why: for deliver_sm aiosmpplib (1) parses the receipt text itself (`int(err)`, a 10-digit
     # strptime) and a ValueError there escapes the receive loop and drops the session, (2)
@@ -1655,9 +2038,9 @@ class _ForwardLogs(logging.Handler):
 # Receipts
 
 
-@dataclass(frozen=True, slots=True)
-class ParsedReceipt:
-    """A receipt deliver_sm as read, before it is stored."""
+class ParsedReceipt(NamedTuple):
+    """A receipt deliver_sm as read, before it is stored (a named tuple: one per receipt,
+    built in a fraction of a frozen dataclass's time)."""
 
     now: float
     """When it was read."""
@@ -1720,19 +2103,19 @@ class ReceiptInbound:
             finally:
                 acknowledge(0)
 
-        tasks.call(
-            lambda cb: self.store.record_receipt_nowait(
+        callback = tasks.calling(done, what="record_receipt")
+        try:
+            self.store.record_receipt_nowait(
                 parsed.smsc_id,
                 parsed.stat,
                 parsed.now,
                 err=parsed.err or None,
                 raw=parsed.text,
                 done_at=parsed.done_at,
-                on_done=cb,
-            ),
-            done,
-            what="record_receipt",
-        )
+                on_done=callback,
+            )
+        except Exception as exc:
+            callback(None, exc)
 
     def parse(self, message: Any, bind: str) -> ParsedReceipt | None:
         """Count and read one receipt deliver_sm (None: it carries no id to match)."""
@@ -1754,12 +2137,11 @@ class ReceiptInbound:
         done_at: float | None = None
         text_id: str | None = None
         try:
-            receipt = parse_receipt(text)
-            text_id, stat, err = receipt.message_id, receipt.stat, receipt.err
-            if receipt.done_date is not None:
-                done_at = receipt.done_date.timestamp()
+            fields = receipt_fields(text)
         except ReceiptParseError:
-            pass
+            fields = None
+        if fields is not None:
+            text_id, stat, err, done_at = fields
         if not stat and tlv_state is not None:
             try:
                 stat = stat_for_state(ReceiptState(tlv_state))
@@ -1774,15 +2156,9 @@ class ReceiptInbound:
 
     def recorded(self, parsed: ParsedReceipt, outcome: ReceiptOutcome) -> None:
         """Count and publish a stored receipt (`outcome`: the store's `ReceiptOutcome`)."""
-        now, bind, smsc_id, stat, err = (
-            parsed.now,
-            parsed.bind,
-            parsed.smsc_id,
-            parsed.stat,
-            parsed.err,
-        )
+        now, bind, smsc_id, stat, err, _text, _done_at = parsed
         stats = self.stats
-        stats.receipt_status[outcome.status.value] += 1
+        stats.receipt_status[_RECEIPT_STATUS_VALUE[outcome.status]] += 1
         stats.metrics.record_receipt(stat, now=now)
         matched = outcome.status is ReceiptStatus.MATCHED
         if matched and outcome.message_id is not None and outcome.part_seq is not None:
@@ -2126,11 +2502,13 @@ class Bind:
 
     # -- hook: writes ---------------------------------------------------------------------------
 
-    def on_sending(self, ticket: Ticket, sequence: int) -> None:
-        """A part is being written with `sequence` (called before the bytes go out)."""
+    def on_sending(self, ticket: Ticket, sequence: int, now: float | None = None) -> None:
+        """A part is being written with `sequence` (called before the bytes go out) at `now`
+        (None: read the clock)."""
         if not self.link_up or ticket.state is TicketState.DONE:
             raise LinkDown(f"bind {self.name} is down")
-        now = self.ctx.clock.now()
+        if now is None:
+            now = self.ctx.clock.now()
         self.broker.sent(ticket, sequence, now)
         ticket.sequence = sequence
         ticket.sent_at = now
@@ -2244,6 +2622,10 @@ class Bind:
         except (ConnectionError, OSError):
             log.info("smsh.gateway.ack_failed", extra={"bind": self.name, "seq": sequence})
 
+    def on_response(self, seq: int, status: int, smsc_id: str) -> None:
+        """A submit_sm_resp to a part in flight was read (`GatewayEsme`'s receive loop)."""
+        self._on_response(seq, status, smsc_id, nack=False)
+
     def _on_response(self, seq: int, status: int, smsc_id: str | None, *, nack: bool) -> None:
         ctx = self.ctx
         now = ctx.clock.now()
@@ -2270,8 +2652,7 @@ class Bind:
         stats = ctx.stats
         stats.responses += 1
         latency_ms = max(0.0, (now - ticket.sent_at) * 1000.0)
-        stats.resp_latency.record(latency_ms)
-        stats.metrics.record_latency("submit_to_resp", latency_ms, now=now)
+        stats.metrics.record_latency(LATENCY_SUBMIT_TO_RESP, latency_ms, now=now)
         attempt = ticket.attempt
         if ctx.events.wants(KIND_SUBMIT_RESPONDED):
             ctx.events.publish_nowait(
@@ -2290,7 +2671,6 @@ class Bind:
                     generic_nack=nack,
                 )
             )
-        release = (lambda _r, _e: self.broker.release(seq)) if not late else None
         if status == 0 and not nack:
             stats.resp_ok += 1
             stats.last_resp_at = now
@@ -2301,8 +2681,8 @@ class Bind:
             smsc = smsc_id or f"~{attempt.message_id}.{ticket.part}"
 
             def recorded(outcome: Any, error: BaseException | None) -> None:
-                if release is not None:
-                    release(outcome, error)
+                if not late:
+                    self.broker.release(seq)
                 if error is None and outcome is not None:
                     if outcome.receipts_applied:
                         stats.receipts_late_matched += outcome.receipts_applied
@@ -2331,18 +2711,18 @@ class Bind:
                             client_ref=attempt.client_ref,
                         )
 
-            ctx.tasks.call(
-                lambda done: ctx.store.record_resp_nowait(
+            done = ctx.tasks.calling(recorded, what="record_resp")
+            try:
+                ctx.store.record_resp_nowait(
                     attempt.message_id,
                     ticket.part,
                     now,
                     command_status=0,
                     smsc_message_id=smsc,
                     on_done=done,
-                ),
-                recorded,
-                what="record_resp",
-            )
+                )
+            except Exception as exc:
+                done(None, exc)
             if not late:
                 self._resolve(ticket)
                 # Answered for good: aiosmpplib has matched the response already, so drop the
@@ -2376,7 +2756,7 @@ class Bind:
                 error=decision.reason,
                 on_done=done,
             ),
-            release,
+            (lambda _r, _e: self.broker.release(seq)) if not late else None,
             what="record_resp",
         )
         if late:

@@ -95,6 +95,10 @@ log = logging.getLogger("smsh.gateway")
 #: again; when full, later messages are planned again at dispatch).
 PLAN_CACHE = 32_768
 
+#: Enum values without the ``value`` property (per message on the accept path).
+_ENCODING_VALUE: Final[dict[Encoding, str]] = {e: e.value for e in Encoding}
+_METHOD_VALUE: Final[dict[Method, str]] = {m: m.value for m in Method}
+
 
 @dataclass(frozen=True, slots=True)
 class SubmitRequest:
@@ -147,6 +151,10 @@ class BindInfo:
     """Times it came up."""
     last_error: str | None
     """Why it last went down or failed to connect."""
+
+
+def _room(bind: Bind) -> int:
+    return bind.room
 
 
 def reference_for(message_id: int, method: Method) -> int:
@@ -430,11 +438,15 @@ class Gateway:
         validity = request.validity if request.validity is not None else self.config.validity
         if validity is not None and validity <= 0:
             raise SubmitRejected(RejectReason.INVALID_REQUEST, "validity must be positive")
-        tlvs = message_tlvs(
-            request.tlvs,
-            derive=route.harness_tlvs,
-            client_ref=request.client_ref,
-            metadata=request.metadata,
+        tlvs = (
+            message_tlvs(
+                request.tlvs,
+                derive=route.harness_tlvs,
+                client_ref=request.client_ref,
+                metadata=request.metadata,
+            )
+            if request.tlvs or route.harness_tlvs
+            else ()  # what message_tlvs returns for no TLVs on a route without harness TLVs
         )
         message = NewMessage(
             source=sender,
@@ -442,9 +454,9 @@ class Gateway:
             text=request.text,
             parts_total=len(planned.parts),
             client_ref=request.client_ref,
-            encoding=planned.encoding.value,
+            encoding=_ENCODING_VALUE[planned.encoding],
             profile=route.profile.name,
-            method=route.method.value,
+            method=_METHOD_VALUE[route.method],
             priority=request.priority,
             validity_deadline=now + validity if validity is not None else None,
             not_before=request.not_before,
@@ -690,6 +702,8 @@ class Gateway:
     async def _route(self, messages: Sequence[ClaimedMessage], now: float) -> None:
         suppressed = await self.store.aio.suppressed_among({m.destination for m in messages})
         ctx = self.ctx
+        # The up binds of each route (nothing below awaits, so they stay up for the batch).
+        up: dict[str, list[Bind]] = {}
         for message in messages:
             if message.destination in suppressed:
                 self._fail(message, now, "destination is on the suppression list (opted out)")
@@ -708,11 +722,13 @@ class Gateway:
             except (GatewayError, SmsError, ValueError) as exc:
                 self._fail(message, now, f"cannot prepare: {exc}")
                 continue
-            candidates = [
-                self._binds[name]
-                for name in route.sessions
-                if name in self._binds and self._binds[name].is_up
-            ]
+            candidates = up.get(route.name)
+            if candidates is None:
+                candidates = up[route.name] = [
+                    self._binds[name]
+                    for name in route.sessions
+                    if name in self._binds and self._binds[name].is_up
+                ]
             if not candidates:
                 ctx.tasks.spawn(
                     ctx.store.release(
@@ -724,7 +740,7 @@ class Gateway:
                     what="release",
                 )
                 continue
-            best = max(candidates, key=lambda b: b.room)
+            best = candidates[0] if len(candidates) == 1 else max(candidates, key=_room)
             best.assign(attempt, tickets)
 
     def _route_of(self, message: ClaimedMessage) -> Route:
@@ -737,7 +753,7 @@ class Gateway:
 
     def _plan_of(self, message: ClaimedMessage) -> Plan:
         cached = self._plans.pop(message.id, None)
-        if cached is not None and cached.encoding.value == message.encoding:
+        if cached is not None and _ENCODING_VALUE[cached.encoding] == message.encoding:
             return cached  # one part: the same plan whatever the reference (no UDH, no SAR)
         method = Method(message.method) if message.method else Method.UDH8
         return plan(

@@ -251,10 +251,37 @@ _JP_RANGES: Final[tuple[_Range, ...]] = (
 _LANDLINE: Final = _Range("0", 10, _Class.LANDLINE, "landline")
 
 
+# Prefix -> range, for the lookup in `_jp_national`: a four-digit prefix is tried before
+# the three-digit one it carves from, as the table's order says (every four-digit prefix
+# comes before every three-digit one, checked here).
+_JP_BY_PREFIX: Final[dict[str, _Range]] = {rng.prefix: rng for rng in _JP_RANGES}
+assert len(_JP_BY_PREFIX) == len(_JP_RANGES)
+assert [len(r.prefix) for r in _JP_RANGES] == sorted(
+    (len(r.prefix) for r in _JP_RANGES), reverse=True
+)
+
+
+def _checked_msisdn(
+    e164: str, national: str | None, country: str | None, kind: NumberKind
+) -> Msisdn:
+    """An `Msisdn` whose fields the caller built to agree (no ``__post_init__`` checks)."""
+    number = object.__new__(Msisdn)
+    object.__setattr__(number, "e164", e164)
+    object.__setattr__(number, "national", national)
+    object.__setattr__(number, "country", country)
+    object.__setattr__(number, "kind", kind)
+    return number
+
+
 @dataclass(frozen=True, slots=True)
 class _Policy:
     allow_060: bool
     allow_m2m: bool
+
+
+_POLICIES: Final[dict[tuple[bool, bool], _Policy]] = {
+    (a, m): _Policy(a, m) for a in (False, True) for m in (False, True)
+}
 
 
 def _clean(raw: str) -> tuple[bool, str]:
@@ -282,9 +309,9 @@ def _jp_national(national: str, raw: str, policy: _Policy) -> Msisdn:
         raise InvalidNumber(NumberRejection.TOO_SHORT, raw, f"only {len(national)} digits")
     if national[1] == "0":
         raise InvalidNumber(NumberRejection.BAD_PREFIX, raw, f"{national[:2]} is not a JP prefix")
-    for rng in _JP_RANGES:
-        if national.startswith(rng.prefix):
-            break
+    found = _JP_BY_PREFIX.get(national[:4]) or _JP_BY_PREFIX.get(national[:3])
+    if found is not None:
+        rng = found
     else:
         if national[2] == "0":
             # 0A0 prefixes are non-geographic; those not in the table are unallocated.
@@ -301,10 +328,11 @@ def _jp_national(national: str, raw: str, policy: _Policy) -> Msisdn:
         raise InvalidNumber(reason, raw, detail)
     e164 = "+81" + national[1:]
     cls = rng.cls
+    # The fields agree by construction (+81 and the digits after the trunk 0, 10-14 digits).
     if cls is _Class.MOBILE or (cls is _Class.MOBILE_060 and policy.allow_060):
-        return Msisdn(e164, national, "JP", NumberKind.MOBILE)
+        return _checked_msisdn(e164, national, "JP", NumberKind.MOBILE)
     if cls is _Class.M2M and policy.allow_m2m:
-        return Msisdn(e164, national, "JP", NumberKind.M2M)
+        return _checked_msisdn(e164, national, "JP", NumberKind.M2M)
     if cls is _Class.MOBILE_060:
         detail = "060 mobile numbers are not enabled (allow_060)"
         raise InvalidNumber(NumberRejection.PREFIX_NOT_ENABLED, raw, detail, e164)
@@ -380,8 +408,12 @@ def parse_msisdn(
     """
     if default_country not in ("JP", None):
         raise NumberError(f"default_country must be 'JP' or None, not {default_country!r}")
-    policy = _Policy(allow_060, allow_m2m)
-    plus, digits = _clean(raw)
+    policy = _POLICIES[bool(allow_060), bool(allow_m2m)]
+    if raw.isdigit() and raw.isascii() and len(raw) <= MAX_RAW_CHARS:
+        # Already clean (ASCII digits only): what `_clean` would return.
+        plus, digits = False, raw
+    else:
+        plus, digits = _clean(raw)
     if plus:
         return _international(digits, raw, policy)
     if digits.startswith("00"):

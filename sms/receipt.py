@@ -22,6 +22,9 @@ Invariants (tests/property checks 1, 2 and 5):
    The exact layout above (lower-case keys, single spaces, every field) is read with one
    regular-expression match and UTC dates parsed once per distinct value; any other text goes
    through the general parser, and both give the same `Receipt` (test_receipt_fast_path).
+   `receipt_fields` gives a gateway what it matches a receipt by (id, stat, err, done date)
+   without building the `Receipt` on that match; its values are `parse_receipt`'s
+   (test_receipt_fields).
 3. `Receipt.state` is derived from `Receipt.stat` (`state_for_stat`), never set separately.
 4. Dates carry no zone on the wire. Formatting converts to the `tz` given; parsing attaches
    it. Two-digit years are 20YY. In a zone with DST, a local time in a gap or a fold does not
@@ -41,7 +44,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from enum import IntEnum, StrEnum
 from functools import lru_cache
-from typing import Final
+from typing import Final, NamedTuple
 
 from sms.errors import SmsError
 
@@ -59,11 +62,13 @@ __all__ = [
     "MessageState",
     "Receipt",
     "ReceiptError",
+    "ReceiptFields",
     "ReceiptParseError",
     "format_receipt",
     "ids_match",
     "normalize_id",
     "parse_receipt",
+    "receipt_fields",
     "stat_for_state",
     "state_for_stat",
 ]
@@ -341,6 +346,46 @@ def _appendix_b(text: str, tz: tzinfo) -> Receipt | None:
     _set(receipt, "text", text[match.end() :])
     _set(receipt, "state", state_for_stat(stat))
     return receipt
+
+
+class ReceiptFields(NamedTuple):
+    """What a gateway matches and stores a receipt by (`receipt_fields`)."""
+
+    message_id: str
+    """`Receipt.message_id`."""
+    stat: str
+    """`Receipt.stat`."""
+    err: str
+    """`Receipt.err`."""
+    done_at: float | None
+    """`Receipt.done_date` as epoch seconds (None when absent or unreadable)."""
+
+
+@lru_cache(maxsize=4096)
+def _utc_epoch(token: str) -> float | None:
+    done = _utc_date(token)
+    return None if done is None else done.timestamp()
+
+
+def receipt_fields(text: str) -> ReceiptFields:
+    """``parse_receipt(text)``'s id, stat, err and done date (UTC, as epoch seconds), without
+    building the `Receipt` when the text has the exact Appendix B layout.
+
+    Raises:
+        ReceiptParseError: As `parse_receipt`.
+    """
+    match = _APPENDIX_B_RE.match(text)
+    if match is not None:
+        message_id, _sub, _dlvrd, _submitted, done, stat, err = match.groups()
+        return ReceiptFields(message_id, stat, err, _utc_epoch(done))
+    receipt = _parse_any(text, UTC)
+    done_date = receipt.done_date
+    return ReceiptFields(
+        receipt.message_id,
+        receipt.stat,
+        receipt.err,
+        None if done_date is None else done_date.timestamp(),
+    )
 
 
 def parse_receipt(text: str, *, tz: tzinfo = UTC) -> Receipt:

@@ -8,6 +8,9 @@ Invariants of `plan`:
       ordered sequence of atomic items gives the fewest parts.
     * Every non-PAYLOAD part fits 140 octets of TP-UD once packed with its UDH and fill bits.
     * Deterministic: the concatenation reference is the caller's, never random.
+    * A GSM-7 text that fits one part (not PAYLOAD) is planned without the general splitter
+      (`_one_part_gsm7`, the gateway's accept path); the result equals the general
+      planner's (tests/property/test_segments_fast_path.py).
 
 Decisions (with the reasons):
     * Per-part capacity is derived from the 140-octet TP-UD minus the UDH, so the figures of
@@ -45,7 +48,7 @@ Invariants of `Reassembler` (the handset / MO side):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Final
@@ -57,7 +60,9 @@ from sms.alphabet import (
     choose_encoding,
     decode,
     encode,
+    encode_gsm7,
     encoding_for_data_coding,
+    is_gsm7,
     pack_septets,
     udh_fill_bits,
     udh_septets,
@@ -269,6 +274,11 @@ def billing_units(code_units: int, encoding: Encoding) -> int:
         return 1
     per_part = capacity(encoding, UDH_LENGTH[Method.UDH8])
     return -(-code_units // per_part)
+
+
+#: GSM-7 septets of a one-part message, and its data_coding (for `_one_part_gsm7`).
+_GSM7_SINGLE: Final[int] = TP_UD_OCTETS * 8 // 7
+_GSM7_DATA_CODING: Final[int] = DATA_CODING[Encoding.GSM7]
 
 
 def _payload_capacity(encoding: Encoding) -> int:
@@ -496,6 +506,109 @@ def plan(
     prof = get_profile(profile) if isinstance(profile, str) else profile
     method = Method(method)
     _check_reference(method, reference)
+    if method is not Method.PAYLOAD and (encoding is None or encoding is Encoding.GSM7):
+        single_part = _one_part_gsm7(text, prof, method, reference)
+        if single_part is not None:
+            return single_part
+    return _plan(text, prof, method, reference, encoding)
+
+
+def _one_part_gsm7(text: str, prof: Profile, method: Method, reference: int) -> Plan | None:
+    """The plan of a GSM-7 text that fits one part, or None when `_plan` must decide.
+
+    The accept path's common case (a short GSM-7 text) without the general planner's
+    work: the result equals ``_plan(text, prof, method, reference, None)`` (and with
+    ``Encoding.GSM7`` forced), which tests/property/test_segments_fast_path.py checks.
+    PAYLOAD is never taken here (it always goes through `_plan`).
+    """
+    if not is_gsm7(text):
+        return None  # UCS-2 (or an unencodable forced GSM-7): the planner decides/raises
+    encoded = encode_gsm7(text)
+    total = len(encoded)
+    if total > _GSM7_SINGLE:
+        return None
+    limit = prof.max_septets
+    if limit is not None and total > limit:
+        return None  # MessageTooLong, with the planner's counts
+    # Built through the slots' own setters (what the frozen dataclasses' __init__ does with
+    # object.__setattr__, at a third of the cost); every field is set (see _PART_FIELDS).
+    part = _new(Part)
+    _part_seq(part, 1)
+    _part_total(part, 1)
+    _part_encoding(part, Encoding.GSM7)
+    _part_method(part, method)
+    _part_chars(part, len(text))
+    _part_code_units(part, total)
+    _part_payload(part, encoded)
+    _part_udh(part, b"")
+    _part_sar(part, None)
+    result = _new(Plan)
+    _plan_text(result, text)
+    _plan_encoding(result, Encoding.GSM7)
+    _plan_data_coding(result, _GSM7_DATA_CODING)
+    _plan_method(result, method)
+    _plan_reference(result, reference)
+    _plan_profile(result, prof)
+    _plan_parts(result, (part,))
+    _plan_units(result, 1)
+    _plan_esm_class(result, 0)
+    return result
+
+
+_new = object.__new__
+_PART_FIELDS: Final = (
+    "seq",
+    "total",
+    "encoding",
+    "method",
+    "chars",
+    "code_units",
+    "payload",
+    "udh",
+    "sar",
+)
+_PLAN_FIELDS: Final = (
+    "text",
+    "encoding",
+    "data_coding",
+    "method",
+    "reference",
+    "profile",
+    "parts",
+    "units",
+    "esm_class",
+)
+# The fast path sets exactly these: a field added to Part or Plan must be added here too.
+assert tuple(f.name for f in fields(Part)) == _PART_FIELDS
+assert tuple(f.name for f in fields(Plan)) == _PLAN_FIELDS
+(
+    _part_seq,
+    _part_total,
+    _part_encoding,
+    _part_method,
+    _part_chars,
+    _part_code_units,
+    _part_payload,
+    _part_udh,
+    _part_sar,
+) = (vars(Part)[name].__set__ for name in _PART_FIELDS)
+(
+    _plan_text,
+    _plan_encoding,
+    _plan_data_coding,
+    _plan_method,
+    _plan_reference,
+    _plan_profile,
+    _plan_parts,
+    _plan_units,
+    _plan_esm_class,
+) = (vars(Plan)[name].__set__ for name in _PLAN_FIELDS)
+
+
+def _plan(
+    text: str, prof: Profile, method: Method, reference: int, encoding: Encoding | None
+) -> Plan:
+    """The general planner behind `plan` (arguments already checked)."""
     enc = choose_encoding(text) if encoding is None else Encoding(encoding)
     encoded = encode(text, enc)
     costs = _costs(text, enc, encoded)

@@ -12,7 +12,9 @@ Invariants:
       (`LogHistogram`).
     * Counters, per-bind counters, errors and receipt counts in a snapshot are cumulative;
       `rates`, `bind_rates` and `latency` cover only the interval since the previous snapshot;
-      `latency_total` covers everything.
+      `latency_total` covers everything (each sample is recorded once, in the interval
+      histogram, which a snapshot merges into the total before summarising both;
+      `MetricsAggregator.latency_total` gives the same union between snapshots).
     * An interval starts at the first `record_*` or `snapshot` call (or at `start`), and each
       snapshot starts the next interval at its own `now`. Rates divide by the actual span, so a
       late snapshot does not inflate them.
@@ -128,6 +130,27 @@ class LogHistogram:
         if value > self.max:
             self.max = value
 
+    def merge(self, other: LogHistogram) -> None:
+        """Add every sample of `other` (as if each had been recorded here)."""
+        if other.count == 0:
+            return
+        buckets = self._buckets
+        for index, n in enumerate(other._buckets):
+            if n:
+                buckets[index] += n
+        self.count += other.count
+        self.total += other.total
+        if other.min < self.min:
+            self.min = other.min
+        if other.max > self.max:
+            self.max = other.max
+
+    def copy(self) -> LogHistogram:
+        """An independent histogram with the same samples."""
+        twin = LogHistogram()
+        twin.merge(self)
+        return twin
+
     def quantile(self, q: float) -> float:
         """Estimate the nearest-rank `q` quantile.
 
@@ -176,7 +199,10 @@ class LogHistogram:
 @dataclass(slots=True)
 class _Latency:
     interval: LogHistogram
+    """Samples since the last snapshot."""
     total: LogHistogram
+    """Samples before the last snapshot (the interval is merged in when a snapshot is made:
+    one histogram update per sample instead of two)."""
 
 
 class MetricsAggregator:
@@ -227,7 +253,8 @@ class MetricsAggregator:
         """
         if n < 0:
             raise MetricsError(f"a count cannot go down ({name} += {n})")
-        self._touch(now)
+        if self._started_at is None:  # _touch, inlined (called per message)
+            self._started_at = now
         self._counts[name] = self._counts.get(name, 0) + n
         self._interval_counts[name] = self._interval_counts.get(name, 0) + n
 
@@ -237,12 +264,21 @@ class MetricsAggregator:
         Raises:
             MetricsError: `ms` is negative, NaN or infinite.
         """
-        self._touch(now)
+        if self._started_at is None:  # _touch, inlined (called per message)
+            self._started_at = now
         series = self._latency.get(name)
         if series is None:
             series = self._latency[name] = _Latency(LogHistogram(), LogHistogram())
         series.interval.record(ms)
-        series.total.record(ms)
+
+    def latency_total(self, name: str) -> LogHistogram:
+        """Every sample of series `name` so far (a copy; empty for an unknown name)."""
+        series = self._latency.get(name)
+        if series is None:
+            return LogHistogram()
+        merged = series.total.copy()
+        merged.merge(series.interval)
+        return merged
 
     def record_gauge(self, name: str, value: float, *, now: float) -> None:
         """Set gauge `name` to its current value (last value wins)."""
@@ -257,7 +293,8 @@ class MetricsAggregator:
         """
         if n < 0:
             raise MetricsError(f"a count cannot go down (error {code} += {n})")
-        self._touch(now)
+        if self._started_at is None:  # _touch, inlined (called per message)
+            self._started_at = now
         key = f"0x{code:08X}" if isinstance(code, int) else code
         self._errors[key] = self._errors.get(key, 0) + n
 
@@ -269,7 +306,8 @@ class MetricsAggregator:
         """
         if n < 0:
             raise MetricsError(f"a count cannot go down (receipt {stat} += {n})")
-        self._touch(now)
+        if self._started_at is None:  # _touch, inlined (called per message)
+            self._started_at = now
         self._receipts[stat] = self._receipts.get(stat, 0) + n
 
     def record_queues(
@@ -309,7 +347,8 @@ class MetricsAggregator:
         """
         if n < 0:
             raise MetricsError(f"a count cannot go down ({bind_id}.{name} += {n})")
-        self._touch(now)
+        if self._started_at is None:  # _touch, inlined (called per message)
+            self._started_at = now
         counts = self._bind_counts.get(bind_id)
         if counts is None:
             counts = self._bind_counts[bind_id] = {}
@@ -350,6 +389,8 @@ class MetricsAggregator:
         span = now - self._started_at
         if span < self._interval:
             return None
+        for series in self._latency.values():
+            series.total.merge(series.interval)
         snap = MetricsSnapshot(
             at=now,
             seq=self._seq,
