@@ -11,6 +11,8 @@ responses without a submit, receipts for unknown ids and duplicates, and "poison
 whose normalisation raises a non-store error, which fails the whole group op after some of its
 facts have written (the writer then reruns the batch with one savepoint per op and the group is
 rolled back). A second run wraps each group in `_batched_counts` (one counters write per group).
+It also checks that ``first_submitted_at`` is set on every message with a part that has an
+outcome or that is no longer in flight.
 """
 
 from __future__ import annotations
@@ -101,6 +103,19 @@ def _mismatches(conn: sqlite3.Connection) -> list[tuple[str, str, int, int]]:
     )
 
 
+def _first_submit_unset(conn: sqlite3.Connection) -> list[int]:
+    """Messages with a part that has an outcome (a response), or that are no longer in
+    flight after a submit, whose first_submitted_at is still NULL."""
+    return [
+        int(r[0])
+        for r in conn.execute(
+            "SELECT m.id FROM messages m WHERE m.first_submitted_at IS NULL AND EXISTS"
+            " (SELECT 1 FROM parts p WHERE p.message_id = m.id"
+            " AND (p.resp_at IS NOT NULL OR m.state != 'submitting'))"
+        )
+    ]
+
+
 class _Run:
     """One example: a store, a clock, and the bursts issued against it."""
 
@@ -166,6 +181,8 @@ class _Run:
                         aio.record_receipt_nowait(
                             f"S{mid}x{seq}", STATS[pick % 4], now, on_done=self._fact(facts)
                         )
+        elif stage == 2 and pick % 5 == 0:  # a restart with parts in flight
+            coros.append(aio.recover(now))
         elif stage == 2:
             for mid, seq in in_flight:
                 aio.record_resp_nowait(
@@ -310,6 +327,7 @@ def test_counters_equal_group_by_after_every_commit(
                 for actions in bursts:
                     await run.burst(actions)
                     assert _mismatches(run.raw) == []
+                    assert _first_submit_unset(run.raw) == []
 
             asyncio.run(main())
     finally:

@@ -327,3 +327,25 @@ def test_a_version_3_store_is_migrated_without_triggers(db_path: Path) -> None:
         )
     finally:
         conn.close()
+
+
+def test_first_submitted_at_is_the_first_part_submit_of_the_first_attempt(
+    store: MessageStore,
+) -> None:
+    a, b, c, d = store.accept([new_message(f"0901{i}", parts_total=2) for i in range(4)], T0)
+    store.claim(T0, 4)
+    for mid in (a, b, c, d):
+        store.record_part_submit(mid, 1, T0 + 1)
+        store.record_part_submit(mid, 2, T0 + 2)
+    assert store.status(a).first_submitted_at == T0 + 1  # in flight already
+    store.record_resp(a, 2, T0 + 3, command_status=0, smsc_message_id="A2")  # one part of two
+    store.record_resp(b, 1, T0 + 3, command_status=0x14)  # an error
+    store.requeue(c, T0 + 3, error="response timeout")  # no response at all
+    report = store.recover(T0 + 4)  # a restart: d has both parts in flight, a and b one
+    assert report.requeued == (a, b, d)
+    assert report.parts_in_doubt == 4
+    store.claim(T0 + 5, 4)
+    store.record_part_submit(c, 1, T0 + 6)  # a later attempt does not move it
+    store.record_resp(c, 1, T0 + 7, command_status=0, smsc_message_id="C1")
+    for mid in (a, b, c, d):
+        assert store.status(mid).first_submitted_at == T0 + 1, mid
