@@ -349,3 +349,16 @@ def test_first_submitted_at_is_the_first_part_submit_of_the_first_attempt(
     store.record_resp(c, 1, T0 + 7, command_status=0, smsc_message_id="C1")
     for mid in (a, b, c, d):
         assert store.status(mid).first_submitted_at == T0 + 1, mid
+
+
+def test_accept_inserts_whole_hundreds_in_one_statement_each(traced: _Traced) -> None:
+    messages = [new_message(f"090{i:08d}", client_ref=f"c{i}") for i in range(250)]
+    rows = [s._message_row(m, T0) for m in messages]
+    traced.tx(s._op_accept, rows[:1])
+    ids, statements = traced.counted(s._op_accept, rows[1:])
+    # MAX(id), two INSERTs of 100 rows, 49 single rows, the counters
+    assert len(statements) == 1 + 2 + 49 + 1
+    assert ids == list(range(2, 251))
+    stored = traced.conn.execute("SELECT id, destination, client_ref, state FROM messages")
+    assert stored.fetchall() == [(i + 1, f"090{i:08d}", f"c{i}", "queued") for i in range(250)]
+    assert traced.counters_match()
