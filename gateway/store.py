@@ -1327,12 +1327,16 @@ def _transition(
     The counter change goes into `counts` (the caller's op writes it, `_count`), or is
     written at once when `counts` is None."""
     check_transition(message_id, current, target, action)
-    done_sql = ", done_at = ?" if target in TERMINAL_STATES else ""
-    done_args: tuple[Any, ...] = (now,) if target in TERMINAL_STATES else ()
-    conn.execute(
-        f"UPDATE messages SET state = ?, updated_at = ?{done_sql}{extra_sql} WHERE id = ?",
-        (target.value, now, *done_args, *extra_args, message_id),
-    )
+    if target in TERMINAL_STATES:
+        conn.execute(
+            f"UPDATE messages SET state = ?, updated_at = ?, done_at = ?{extra_sql} WHERE id = ?",
+            (target.value, now, now, *extra_args, message_id),
+        )
+    else:
+        conn.execute(
+            f"UPDATE messages SET state = ?, updated_at = ?{extra_sql} WHERE id = ?",
+            (target.value, now, *extra_args, message_id),
+        )
     if current is not target:
         if counts is None:
             _count(conn, {("message", current.value): -1, ("message", target.value): 1})
@@ -1906,11 +1910,12 @@ def _op_receipt(
     # The receipt row is written once, already matched (or duplicate).
     counts: _Counts = {}
     final: PartState | None = None
-    if PartState(part[2]) in PART_FINAL:
+    stat_key = stat.strip().upper()
+    if part[2] in PART_FINAL:  # a str compares and hashes as the StrEnum member
         status = ReceiptStatus.DUPLICATE
     else:
         status = ReceiptStatus.MATCHED
-        final = RECEIPT_FINAL_STATS.get(stat.strip().upper())
+        final = RECEIPT_FINAL_STATS.get(stat_key)
         conn.execute(
             "UPDATE parts SET state = ?, receipt_stat = ?, receipt_err = ?, receipt_at = ?"
             " WHERE message_id = ? AND seq = ?",
@@ -1930,7 +1935,7 @@ def _op_receipt(
     elif final is not None and state is MessageState.SUBMITTED:
         # A one-part message: its only part decides (as `_aggregate` would).
         target = _SINGLE_PART_FINAL[final]
-        if target is MessageState.FAILED and stat.strip().upper() == "REJECTD":
+        if target is MessageState.FAILED and stat_key == "REJECTD":
             target = MessageState.REJECTED  # as `_all_rejected` decides for several parts
         _transition(conn, message_id, state, target, now, "receipt", counts=counts)
         state = target
