@@ -95,17 +95,18 @@ Invariants
   last refusal check, so a refused op counts nothing and a failed op is rolled back with
   its counts. Inside `_batched_counts` (a group of facts) they are written once per group.
   Any new statement that changes a state (or deletes a row) must do the same.
-
-Cost per one-part message (writer CPU, `tests/unit/gateway/test_store_sql.py` pins the
-statement counts): accept 1 INSERT (+ the chunk's MAX(id) and counters); claim 1 UPDATE
-for the whole claim; part submit 3 (guarded upsert of the part, attempt row, message);
-response 3 (guarded part UPDATE, attempt, message); receipt 4 (read, part, receipt,
-message); plus the counters rows of each state change unless batched. RETURNING is used
-only where it replaces a whole read (claim, bulk updates): on a one-row statement it
-costs ~2 us more than the statement itself (SQLite 3.40).
 * Ids are assigned inside the write transaction; a rolled-back op's ids are never reported.
 * One store object per database file per process; several processes may read, and a second
   writer process would serialise on SQLite's lock (``busy_timeout``), not corrupt anything.
+
+Statements per one-part message (`tests/unit/gateway/test_store_sql.py` pins them): accept
+one multi-row INSERT per 100 messages (+ the chunk's MAX(id) and counters); claim one
+UPDATE ... RETURNING for the whole claim; part submit 3 (guarded upsert of the part, the
+attempt row, the message); response 3 (guarded part UPDATE, the attempt, a guarded message
+UPDATE); receipt 4 (read, part, receipt, message); plus one UPDATE per counters row changed
+(2 per response, 3 per receipt), once per group inside `_batched_counts`. RETURNING is used
+only where it replaces a read of many rows (claim, bulk updates): on a one-row statement it
+costs ~2 us more than the statement itself (SQLite 3.40).
 """
 
 from __future__ import annotations
@@ -1199,8 +1200,8 @@ def _count(conn: sqlite3.Connection, counts: _Counts) -> None:
 
 def _write_counts(conn: sqlite3.Connection, counts: _Counts) -> None:
     # One primary-key UPDATE per changed row. Measured (SQLite 3.40): ~1.3 us per row this
-    # way, ~29 us for a single multi-row UPDATE (VALUES join, CASE or OR of keys), and
-    # ~10 us for the two-statement trigger of schema v3 per state change.
+    # way against ~29 us for a single multi-row UPDATE (VALUES join, CASE or OR of keys).
+    # The v3 triggers cost ~11 us per one-part message (8 counter statements).
     changes = [(delta, kind, key) for (kind, key), delta in counts.items() if delta]
     if len(changes) == 1:
         conn.execute("UPDATE counters SET n = n + ? WHERE kind = ? AND key = ?", changes[0])
@@ -1210,10 +1211,11 @@ def _write_counts(conn: sqlite3.Connection, counts: _Counts) -> None:
 
 @contextlib.contextmanager
 def _batched_counts(conn: sqlite3.Connection) -> Iterator[None]:
-    """Collect the counter changes of the ops run inside and write them in one statement
-    when the block ends normally (on an exception nothing is written: the caller's op fails
-    and is rolled back whole). For `_op_group`: a group of facts then costs one counters
-    write instead of one per fact. Nesting is a no-op (the outer block writes)."""
+    """Collect the counter changes of the ops run inside and write them together (one
+    UPDATE per changed counters row) when the block ends normally; on an exception nothing
+    is written (the caller's op fails and is rolled back whole). For `_op_group`: a group of
+    facts then costs one counters write instead of one per fact (the refused facts count
+    nothing: they raise before writing). Nesting is a no-op (the outer block writes)."""
     if conn in _BATCHES:
         yield
         return
