@@ -1829,12 +1829,21 @@ def _apply_receipt(
 
 
 def _aggregate(
-    conn: sqlite3.Connection, message_id: int, now: float, counts: _Counts
+    conn: sqlite3.Connection,
+    message_id: int,
+    now: float,
+    counts: _Counts,
+    known: tuple[MessageState, int] | None = None,
 ) -> MessageState:
-    row = conn.execute(
-        "SELECT state, parts_total FROM messages WHERE id = ?", (message_id,)
-    ).fetchone()
-    state = MessageState(row[0])
+    """The message's state after a part became final: a final state once every part is.
+
+    `known`: ``(state, parts_total)`` of the message as read in this op (saves a read)."""
+    if known is None:
+        row = conn.execute(
+            "SELECT state, parts_total FROM messages WHERE id = ?", (message_id,)
+        ).fetchone()
+        known = (MessageState(row[0]), int(row[1]))
+    state, total = known
     if state is not MessageState.SUBMITTED:
         return state
     by_state: dict[str, int] = dict(
@@ -1845,7 +1854,6 @@ def _aggregate(
     delivered = by_state.get(PartState.DELIVERED, 0)
     expired = by_state.get(PartState.EXPIRED, 0)
     undelivered = by_state.get(PartState.UNDELIVERED, 0)
-    total = int(row[1])
     if delivered + expired + undelivered < total:
         return state
     if delivered == total:
@@ -1931,9 +1939,9 @@ def _op_receipt(
     )
     _added(counts, "receipt", status.value)
     receipt_id = int(cur.lastrowid or 0)
-    state = MessageState(part[3])
+    state = MessageState(part[3])  # this op's part UPDATE does not change the message
     if status is ReceiptStatus.DUPLICATE or (final is not None and int(part[4]) > 1):
-        state = _aggregate(conn, message_id, now, counts)
+        state = _aggregate(conn, message_id, now, counts, (state, int(part[4])))
     elif final is not None and state is MessageState.SUBMITTED:
         # A one-part message: its only part decides (as `_aggregate` would).
         target = _SINGLE_PART_FINAL[final]
