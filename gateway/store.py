@@ -103,8 +103,8 @@ Statements per one-part message (`tests/unit/gateway/test_store_sql.py` pins the
 one multi-row INSERT per 100 messages (+ the chunk's MAX(id) and counters); claim one
 UPDATE ... RETURNING for the whole claim; part submit 3 (guarded upsert of the part, the
 attempt row, the message); response 3 (guarded part UPDATE, the attempt, a guarded message
-UPDATE); receipt 4 (read, part, receipt, message); plus one UPDATE per counters row changed
-(2 per response, 3 per receipt), once per group inside `_batched_counts`. RETURNING is used
+UPDATE); receipt 4 (read, part, receipt, message); plus one counters statement per op
+(`_write_counts`), once per group inside `_batched_counts`. RETURNING is used
 only where it replaces a read of many rows (claim, bulk updates): on a one-row statement it
 costs ~2 us more than the statement itself (SQLite 3.40).
 """
@@ -1198,24 +1198,33 @@ def _count(conn: sqlite3.Connection, counts: _Counts) -> None:
         batch[key] = batch.get(key, 0) + delta
 
 
+#: ``_COUNT_SQL[k]``: one statement adding to `k` counters rows (an upsert: each row exists
+#: from `_create_schema`; a missing one would be created with the delta, also right).
+_COUNT_SQL: Final[tuple[str, ...]] = tuple(
+    "INSERT INTO counters (kind, key, n) VALUES "
+    + ", ".join(["(?, ?, ?)"] * k)
+    + " ON CONFLICT (kind, key) DO UPDATE SET n = n + excluded.n"
+    for k in range(len(MessageState) + len(ReceiptStatus) + 1)
+)
+
+
 def _write_counts(conn: sqlite3.Connection, counts: _Counts) -> None:
-    # One primary-key UPDATE per changed row. Measured (SQLite 3.40): ~1.3 us per row this
-    # way against ~29 us for a single multi-row UPDATE (VALUES join, CASE or OR of keys).
-    # The v3 triggers cost ~11 us per one-part message (8 counter statements).
-    changes = [(delta, kind, key) for (kind, key), delta in counts.items() if delta]
-    if len(changes) == 1:
-        conn.execute("UPDATE counters SET n = n + ? WHERE kind = ? AND key = ?", changes[0])
-    elif changes:
-        conn.executemany("UPDATE counters SET n = n + ? WHERE kind = ? AND key = ?", changes)
+    # One statement for all changed rows. Measured (SQLite 3.40, thread CPU per call): this
+    # multi-row upsert 1.5 / 2.4 / 2.9 us for 1 / 2 / 3 rows, against 1.4 / 2.6 / 4.0 us for
+    # one primary-key UPDATE per row (executemany) and ~30 us for one multi-row UPDATE
+    # (VALUES join, CASE or OR of keys). The v3 triggers cost ~11 us per one-part message.
+    values = [x for (kind, key), delta in counts.items() if delta for x in (kind, key, delta)]
+    if values:
+        conn.execute(_COUNT_SQL[len(values) // 3], values)
 
 
 @contextlib.contextmanager
 def _batched_counts(conn: sqlite3.Connection) -> Iterator[None]:
-    """Collect the counter changes of the ops run inside and write them together (one
-    UPDATE per changed counters row) when the block ends normally; on an exception nothing
-    is written (the caller's op fails and is rolled back whole). For `_op_group`: a group of
-    facts then costs one counters write instead of one per fact (the refused facts count
-    nothing: they raise before writing). Nesting is a no-op (the outer block writes)."""
+    """Collect the counter changes of the ops run inside and write them in one statement
+    when the block ends normally; on an exception nothing is written (the caller's op fails
+    and is rolled back whole). For `_op_group`: a group of facts then costs one counters
+    write instead of one per fact (the refused facts count nothing: they raise before
+    writing). Nesting is a no-op (the outer block writes)."""
     if conn in _BATCHES:
         yield
         return

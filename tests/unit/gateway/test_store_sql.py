@@ -125,8 +125,8 @@ def test_statements_per_one_part_message_on_the_hot_path(traced: _Traced) -> Non
     batch, claim = traced.counted(s._op_claim, T0, 50, "b")
     assert isinstance(batch, s.ClaimBatch)
     assert len(batch.messages) == 50
-    # promote, the deadline probe, one UPDATE for all 50, the counters (2 rows)
-    assert len(claim) == 5
+    # promote, the deadline probe, one UPDATE for all 50, the counters
+    assert len(claim) == 4
     facts = [(m.id, 1, T0 + 1, "b", m.id) for m in batch.messages]
     traced.statements.clear()
     traced.group(s._op_part_submit, facts)
@@ -137,16 +137,16 @@ def test_statements_per_one_part_message_on_the_hot_path(traced: _Traced) -> Non
     traced.group(s._op_resp, [(norm, m.id, 1, T0 + 2, 0, f"R{m.id}", None) for m in batch.messages])
     per_resp = [q for q in traced.statements if q not in ("BEGIN IMMEDIATE", "COMMIT")]
     # the group's look for waiting receipts, then per response: part, attempt, message and
-    # the counters (2 rows: submitting -1, submitted +1)
-    assert len(per_resp) == 1 + 5 * 50
+    # the counters (one statement: submitting -1, submitted +1)
+    assert len(per_resp) == 1 + 4 * 50
     traced.statements.clear()
     outcomes = traced.group(
         s._op_receipt,
         [(norm, f"R{m.id}", "DELIVRD", T0 + 3, "000", None, None) for m in batch.messages],
     )
     per_receipt = [q for q in traced.statements if q not in ("BEGIN IMMEDIATE", "COMMIT")]
-    # read, part, receipt, message, counters (3 rows)
-    assert len(per_receipt) == 7 * 50
+    # read, part, receipt, message, counters (one statement for 3 rows)
+    assert len(per_receipt) == 5 * 50
     assert {o.message_state for o in outcomes} == {MessageState.DELIVERED}  # type: ignore[attr-defined]
     assert traced.counters_match()
 
@@ -164,8 +164,8 @@ def test_a_batched_group_writes_the_counters_once(traced: _Traced) -> None:
 
     traced.statements.clear()
     traced.tx(grouped)
-    writes = [q for q in traced.statements if q.startswith("UPDATE counters")]
-    assert len(writes) == 2  # submitting -20 and submitted +20, once for the group
+    writes = [q for q in traced.statements if q.startswith("INSERT INTO counters")]
+    assert len(writes) == 1  # submitting -20 and submitted +20, once for the group
     assert traced.counters_match()
 
 
@@ -177,13 +177,13 @@ def test_a_batched_block_that_raises_writes_no_counters(traced: _Traced) -> None
             s._op_finalise(conn, ids[0], MessageState.FAILED, T0, "x")
             with s._batched_counts(conn):  # nested: the outer block writes
                 s._op_finalise(conn, ids[1], MessageState.FAILED, T0, "x")
-            assert not [q for q in traced.statements if q.startswith("UPDATE counters")]
+            assert not [q for q in traced.statements if q.startswith("INSERT INTO counters")]
             raise RuntimeError("boom")
 
     traced.statements.clear()
     with pytest.raises(RuntimeError):
         traced.tx(failing)
-    assert not [q for q in traced.statements if q.startswith("UPDATE counters")]
+    assert not [q for q in traced.statements if q.startswith("INSERT INTO counters")]
     assert s._BATCHES == {}
     assert traced.counters_match()  # rolled back with the state changes
 
