@@ -121,7 +121,7 @@ def test_a_fresh_schema_has_no_triggers(traced: _Traced) -> None:
 def test_statements_per_one_part_message_on_the_hot_path(traced: _Traced) -> None:
     rows = [s._message_row(new_message(f"090{i:08d}"), T0) for i in range(50)]
     _ids, accept = traced.counted(s._op_accept, rows)
-    assert len(accept) == 1 + 50 + 1  # MAX(id), one INSERT per row, one counters UPDATE
+    assert len(accept) == 1 + 50 + 1  # MAX(id), one INSERT per row, the counters
     batch, claim = traced.counted(s._op_claim, T0, 50, "b")
     assert isinstance(batch, s.ClaimBatch)
     assert len(batch.messages) == 50
@@ -283,6 +283,21 @@ def test_the_hot_statements_use_their_indexes(traced: _Traced) -> None:
         " (SELECT MAX(resp_at) FROM parts WHERE smsc_id_norm = ?1) LIMIT 1",
         ("x",),
     )
+    submit = plan(
+        "INSERT INTO parts (message_id, seq, total, state, attempt_no, bind, sequence_number,"
+        " submitted_at) SELECT id, ?2, parts_total, 'submitting', attempts, ?3, ?4, ?5"
+        " FROM messages WHERE id = ?1 AND state = 'submitting' AND ?2 BETWEEN 1 AND parts_total"
+        " ON CONFLICT (message_id, seq) DO UPDATE SET state = 'submitting'"
+        " WHERE parts.state NOT IN ('submitted')",
+        (1, 1, "b", 1, T0),
+    )
+    assert submit == "SEARCH messages USING INTEGER PRIMARY KEY (rowid=?)"
+    attempt = plan(
+        "UPDATE attempts SET command_status = 0 WHERE id ="
+        " (SELECT MAX(id) FROM attempts WHERE message_id = ? AND part_seq = ?)",
+        (1, 1),
+    )
+    assert "COVERING INDEX idx_attempts_message" in attempt
     assert receipt.count("idx_parts_smsc_id") == 2
     assert "SCAN" not in receipt
 
