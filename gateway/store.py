@@ -49,21 +49,31 @@ States of a message (`MessageState`)::
 
 Durability and threading
 ------------------------
-* One writer thread owns the only write connection. Every mutation is an *op* put on a
-  queue; the writer takes everything queued (up to ``max_batch``), runs the ops within one
-  ``BEGIN IMMEDIATE`` transaction, COMMITs once, and only then resolves the ops' futures
-  (group commit). An op that raises is rolled back alone (the batch is re-run with one
-  SAVEPOINT per op); the others commit. A failed COMMIT fails every op of the batch.
+* One writer owns the only write connection. Every mutation is an *op*: a module-level
+  function and its arguments (plain data, no closure), put on a queue; the writer takes
+  everything queued (up to ``max_batch``), runs the ops within one ``BEGIN IMMEDIATE``
+  transaction, COMMITs once, and only then settles the ops (group commit). An op that raises
+  is rolled back alone (the batch is re-run with one SAVEPOINT per op); the others commit. A
+  failed COMMIT fails every op of the batch.
+* Where the writer runs (``writer=``): a thread of this process (``"thread"``, the class's
+  default), or a child process (``"process"``, the gateway's default: `gateway.storeproc`)
+  so that the SQL work runs on another core, outside the event loop's GIL. Both run the same
+  engine (`_Batches`); the child receives each batch's ops as one pickle of ``(fn, args)``
+  and sends back each op's result or error (the gateway's errors pickle with their type and
+  attributes), and a reader thread settles them here. Callers, futures and callbacks never
+  leave this process. The child stops on EOF when this process dies; if the child dies, every
+  op it had not answered fails with `StoreClosedError`.
 * Asyncio callers (`AsyncMessageStore`) await an asyncio future, or pass a callback to the
   ``*_nowait`` variants (the binds' hot path: no task, no future); the writer resolves them
   with one ``call_soon_threadsafe`` per loop per batch; the loop never blocks on sqlite for
   writes. The ops a loop issues during one pass are handed to the writer together at the end
   of the pass, in order, except that the part submits, the responses and the receipts of a
   pass each run as one op at the place of the first of their kind (`_queue_fact` says why
-  that is safe): one wake-up of the writer per pass instead of one per PDU. Synchronous
-  callers (`MessageStore`, for tests and tools) block on a `concurrent.futures.Future`.
-  Reads use one read-only connection per calling thread (WAL readers never block the
-  writer); the async view runs them in a worker thread.
+  that is safe): one wake-up of the writer per pass instead of one per PDU. Such a group op
+  carries only its facts' arguments; their callbacks stay with the caller (`_settle_group`).
+  Synchronous callers (`MessageStore`, for tests and tools) block on a
+  `concurrent.futures.Future`. Reads use one read-only connection per calling thread (WAL
+  readers never block the writer); the async view runs them in a worker thread.
 * ``synchronous=FULL`` (default): the WAL is fsynced at every COMMIT, so an accepted message
   survives power loss and OS crashes; group commit amortises the fsync over the batch.
   ``synchronous=NORMAL``: the WAL is fsynced only at checkpoints; a COMMIT is in the OS page
