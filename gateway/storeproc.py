@@ -51,6 +51,7 @@ import copyreg
 import dataclasses
 import io
 import logging
+import operator
 import os
 import pickle
 import queue
@@ -332,10 +333,14 @@ class _Child:
 
 
 def _by_fields(cls: type) -> Callable[[Any], tuple[Any, ...]]:
-    names = tuple(f.name for f in dataclasses.fields(cls))
+    names = [f.name for f in dataclasses.fields(cls)]
+    # attrgetter of several names returns their values as a tuple, in C.
+    values = (
+        operator.attrgetter(*names) if len(names) > 1 else lambda obj: (getattr(obj, names[0]),)
+    )
 
     def reduce(obj: Any) -> tuple[Any, ...]:
-        return cls, tuple([getattr(obj, name) for name in names])
+        return cls, values(obj)
 
     return reduce
 
