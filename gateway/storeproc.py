@@ -46,6 +46,7 @@ Stopping and crashes
 
 from __future__ import annotations
 
+import atexit
 import collections
 import copyreg
 import dataclasses
@@ -118,22 +119,7 @@ class ProcessWriter:
         linger: float,
         cache_kib: int,
     ) -> None:
-        mine, theirs = socket.socketpair()
-        self._conn = Connection(mine.detach())
-        child_fd = theirs.detach()
-        root = str(Path(__file__).resolve().parents[1])
-        try:
-            self._proc = subprocess.Popen(
-                [sys.executable, "-c", _BOOT, root, str(child_fd)],
-                pass_fds=(child_fd,),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-            )
-        except OSError as exc:
-            self._conn.close()
-            raise StoreError(f"cannot start the store writer process: {exc}") from exc
-        finally:
-            os.close(child_fd)  # the child has its copy: EOF reaches us when it exits
+        self._proc, self._conn = _SPARE.take()
         try:
             self._handshake(path, synchronous, max_batch, linger, cache_kib)
         except BaseException:
@@ -234,6 +220,7 @@ class ProcessWriter:
         self._reader.join()
         self._reap()
         self._conn.close()
+        _SPARE.prepare()
 
     def _read(self) -> None:
         """The reader thread: settle each answered batch, then fail what is left at EOF."""
@@ -269,6 +256,85 @@ class ProcessWriter:
                     pending,
                     StoreClosedError(f"the store writer process stopped (exit code {code})"),
                 )
+
+
+def _spawn() -> tuple[subprocess.Popen[bytes], Connection]:
+    """Start a writer process (it boots, then waits for its settings on the socket)."""
+    mine, theirs = socket.socketpair()
+    conn = Connection(mine.detach())
+    child_fd = theirs.detach()
+    root = str(Path(__file__).resolve().parents[1])
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _BOOT, root, str(child_fd)],
+            pass_fds=(child_fd,),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+        )
+    except OSError as exc:
+        conn.close()
+        raise StoreError(f"cannot start the store writer process: {exc}") from exc
+    finally:
+        os.close(child_fd)  # the child has its copy: EOF reaches us when it exits
+    return proc, conn
+
+
+class _Spare:
+    """One booted writer process kept ready after a store closes, for the next open.
+
+    Starting a child costs a Python start-up (~0.1 s); a process that closes a store often
+    opens another (tests, tools), and the spare has booted meanwhile, so that open costs only
+    the handshake. Nothing is spawned before the first close, so a process that opens one
+    store (the gateway, `smsh load`) never has a spare. The spare waits for its settings and
+    exits on EOF: at this process's exit (`drop`, registered with atexit) or death."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ready: tuple[int, subprocess.Popen[bytes], Connection] | None = None
+
+    def take(self) -> tuple[subprocess.Popen[bytes], Connection]:
+        """The spare if there is a live one made by this process, else a new process."""
+        with self._lock:
+            ready, self._ready = self._ready, None
+        if ready is not None:
+            owner, proc, conn = ready
+            if owner == os.getpid() and proc.poll() is None:
+                return proc, conn
+            if owner == os.getpid():
+                _discard(proc, conn)
+        return _spawn()
+
+    def prepare(self) -> None:
+        """Start a spare unless one is ready (best effort: a failure only logs)."""
+        with self._lock:
+            if self._ready is not None and self._ready[0] == os.getpid():
+                return
+            try:
+                proc, conn = _spawn()
+            except StoreError:
+                log.warning("smsh.gateway.store.spare_failed", exc_info=True)
+                return
+            self._ready = (os.getpid(), proc, conn)
+
+    def drop(self) -> None:
+        """Let the spare go (EOF) and reap it."""
+        with self._lock:
+            ready, self._ready = self._ready, None
+        if ready is not None and ready[0] == os.getpid():
+            _discard(ready[1], ready[2])
+
+
+def _discard(proc: subprocess.Popen[bytes], conn: Connection) -> None:
+    conn.close()  # EOF: it exits
+    try:
+        proc.wait(timeout=EXIT_TIMEOUT)
+    except subprocess.TimeoutExpired:  # pragma: no cover - defensive
+        proc.kill()
+        proc.wait()
+
+
+_SPARE: Final = _Spare()
+atexit.register(_SPARE.drop)
 
 
 def _pack(ops: list[_Op]) -> tuple[bytes, list[_Op]]:
