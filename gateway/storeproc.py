@@ -6,12 +6,16 @@ interpreter the writer runs on another core, and the loop keeps its GIL for the 
 
 Theory of operation
 -------------------
-* The parent starts ``python -c`` running `main` (a fresh interpreter: no fork of a threaded
-  asyncio process, and no re-import of the parent's ``__main__``) and talks to it over one
-  ``socketpair`` wrapped in `multiprocessing.connection.Connection` (length-prefixed
-  messages). The first message carries the settings; the child opens the write connection
-  (`gateway.store._open_writer`: WAL, schema, migration) and answers ``("ready", None)`` or
-  ``("error", exception)``, which the constructor raises.
+* A writer process is a fresh interpreter, never a fork of the threaded asyncio parent: the
+  parent starts one *zygote* (``python -c`` running `zygote`; single-threaded, `gateway.store`
+  imported, no database open) at the first open, and each store's writer is a fork of it
+  (`_Zygote`: ~10 ms instead of a ~0.1 s Python start-up per store; no re-import of the
+  parent's ``__main__``). Without pidfds (not Linux) each writer is started with ``python
+  -c`` running `main`. The parent talks to its writer over one ``socketpair`` wrapped in
+  `multiprocessing.connection.Connection` (length-prefixed messages). The first message
+  carries the settings; the writer opens the write connection (`gateway.store._open_writer`:
+  WAL, schema, migration) and answers ``("ready", None)`` or ``("error", exception)``, which
+  the constructor raises.
 * An op is data: ``(fn, args)``, a module-level function and picklable arguments (see
   `gateway.store._Op`). `ProcessWriter.submit` pickles the ``(fn, args)`` of the ops it is
   given (one list: one pickle, one message), appends the ops to the *sent* FIFO and writes
@@ -35,10 +39,11 @@ Stopping and crashes
   joins both.
 * The parent dies (even kill -9): the kernel closes its end of the socket; the child reads
   EOF at its next read (it reads between batches, so at most one batch later), stops and
-  exits. What it committed is committed; the callers that waited are gone with the parent.
-  A new parent can open the file at once: SQLite's busy timeout covers a child that is still
-  finishing its last COMMIT. The child ignores SIGINT and SIGTERM: a Ctrl-C in a terminal
-  reaches the whole process group, and the parent's orderly close still needs the writer.
+  exits; the zygote reads EOF on its control socket and exits too. What the child committed
+  is committed; the callers that waited are gone with the parent. A new parent can open the
+  file at once: SQLite's busy timeout covers a child that is still finishing its last
+  COMMIT. The child and the zygote ignore SIGINT and SIGTERM: a Ctrl-C in a terminal reaches
+  the whole process group, and the parent's orderly close still needs the writer.
 * The child dies (or its socket breaks): the reader sees EOF, marks the writer closed and
   fails every op sent and not answered with `StoreClosedError`; later submits raise it at
   once. Nobody hangs.
@@ -56,15 +61,18 @@ import operator
 import os
 import pickle
 import queue
+import select
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
+import traceback
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import gateway.store
 from gateway.errors import StoreClosedError, StoreError
@@ -88,6 +96,12 @@ START_TIMEOUT: Final[float] = 60.0
 EXIT_TIMEOUT: Final[float] = 30.0
 #: The child's command: put the parent's source root first on sys.path (the child runs the
 #: same code as the parent), then run `main` on the inherited socket.
+#: The pid the zygote answers (-1: a malformed request).
+_PID: Final = struct.Struct("=q")
+_ZYGOTE_BOOT: Final[str] = (
+    "import sys; sys.path.insert(0, sys.argv[1]); "
+    "from gateway.storeproc import zygote; zygote(int(sys.argv[2]))"
+)
 _BOOT: Final[str] = (
     "import sys; sys.path.insert(0, sys.argv[1]); "
     "from gateway.storeproc import main; main(int(sys.argv[2]))"
@@ -119,7 +133,7 @@ class ProcessWriter:
         linger: float,
         cache_kib: int,
     ) -> None:
-        self._proc, self._conn = _SPARE.take()
+        self._proc, self._conn = _start()
         try:
             self._handshake(path, synchronous, max_batch, linger, cache_kib)
         except BaseException:
@@ -152,22 +166,20 @@ class ProcessWriter:
                 raise StoreError(f"the store writer process did not start in {START_TIMEOUT} s")
             kind, payload = pickle.loads(self._conn.recv_bytes())
         except (EOFError, OSError) as exc:
-            code = self._reap()
+            self._reap()
             raise StoreError(
-                f"the store writer process stopped while opening {path} (exit code {code})"
+                f"the store writer process (pid {self._proc.pid}) stopped while opening {path}"
             ) from exc
         if kind != "ready":
             assert isinstance(payload, BaseException)
             raise payload
 
-    def _reap(self) -> int | None:
-        """Wait for the child to exit (kill it when it does not); its exit code."""
-        try:
-            return self._proc.wait(timeout=EXIT_TIMEOUT)
-        except subprocess.TimeoutExpired:
+    def _reap(self) -> None:
+        """Wait for the child to exit (kill it when it does not)."""
+        if not self._proc.wait(EXIT_TIMEOUT):
             log.error("smsh.gateway.store.writer_process_killed", extra={"pid": self._proc.pid})
             self._proc.kill()
-            return self._proc.wait()
+            self._proc.wait(EXIT_TIMEOUT)
 
     @property
     def pid(self) -> int:
@@ -220,7 +232,6 @@ class ProcessWriter:
         self._reader.join()
         self._reap()
         self._conn.close()
-        _SPARE.prepare()
 
     def _read(self) -> None:
         """The reader thread: settle each answered batch, then fail what is left at EOF."""
@@ -247,15 +258,12 @@ class ProcessWriter:
                 pending = list(self._sent)
                 self._sent.clear()
             if not asked or pending:
-                code = self._proc.poll()
+                pid = self._proc.pid
                 log.error(
                     "smsh.gateway.store.writer_process_stopped",
-                    extra={"pid": self._proc.pid, "exit_code": code, "pending": len(pending)},
+                    extra={"pid": pid, "pending": len(pending)},
                 )
-                _fail(
-                    pending,
-                    StoreClosedError(f"the store writer process stopped (exit code {code})"),
-                )
+                _fail(pending, StoreClosedError(f"the store writer process (pid {pid}) stopped"))
 
 
 def _spawn() -> tuple[subprocess.Popen[bytes], Connection]:
@@ -279,62 +287,173 @@ def _spawn() -> tuple[subprocess.Popen[bytes], Connection]:
     return proc, conn
 
 
-class _Spare:
-    """One booted writer process kept ready after a store closes, for the next open.
+class _Process(Protocol):
+    """A writer process, started directly (`_Spawned`) or forked by the zygote (`_Forked`)."""
 
-    Starting a child costs a Python start-up (~0.1 s); a process that closes a store often
-    opens another (tests, tools), and the spare has booted meanwhile, so that open costs only
-    the handshake. Nothing is spawned before the first close, so a process that opens one
-    store (the gateway, `smsh load`) never has a spare. The spare waits for its settings and
-    exits on EOF: at this process's exit (`drop`, registered with atexit) or death."""
+    @property
+    def pid(self) -> int: ...
+
+    def wait(self, timeout: float) -> bool:
+        """Wait up to `timeout` seconds for the process to exit; True once it has."""
+        ...
+
+    def kill(self) -> None:
+        """SIGKILL it."""
+        ...
+
+
+class _Spawned:
+    """A writer process that is our child (`subprocess.Popen`)."""
+
+    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+        self._proc = proc
+
+    @property
+    def pid(self) -> int:
+        return self._proc.pid
+
+    def wait(self, timeout: float) -> bool:
+        try:
+            self._proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
+
+    def kill(self) -> None:
+        self._proc.kill()
+
+
+class _Forked:
+    """A writer process forked by the zygote (not our child): its exit is watched with a
+    pidfd; the zygote's kernel-side reaping (SIGCHLD ignored) leaves no zombie."""
+
+    def __init__(self, pid: int) -> None:
+        self._pid = pid
+        self._fd: int | None
+        try:
+            self._fd = os.pidfd_open(pid)
+        except ProcessLookupError:
+            self._fd = None  # already gone
+
+    @property
+    def pid(self) -> int:
+        return self._pid
+
+    def wait(self, timeout: float) -> bool:
+        if self._fd is None:
+            return True
+        if not select.select([self._fd], [], [], timeout)[0]:
+            return False
+        os.close(self._fd)
+        self._fd = None
+        return True
+
+    def kill(self) -> None:
+        if self._fd is not None:
+            signal.pidfd_send_signal(self._fd, signal.SIGKILL)
+
+
+class _Zygote:
+    """A booted process that forks writer processes on request.
+
+    Starting a writer with ``python -c`` costs a Python start-up and the imports (~0.1 s); a
+    process that opens many stores (tests, tools) pays it once here: the zygote (started at
+    the first open, single-threaded, `gateway.store` imported, no database open) receives the
+    writer's socket over its control socket (SCM_RIGHTS), forks, and answers the pid; the
+    fork runs `main`. The zygote exits on EOF of its control socket: at this process's exit
+    (`stop`, registered with atexit) or death. It ignores SIGCHLD, so the kernel reaps the
+    writers; a writer whose zygote is gone is reaped by init."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._ready: tuple[int, subprocess.Popen[bytes], Connection] | None = None
+        self._owner = 0
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._sock: socket.socket | None = None
 
-    def take(self) -> tuple[subprocess.Popen[bytes], Connection]:
-        """The spare if there is a live one made by this process, else a new process."""
-        with self._lock:
-            ready, self._ready = self._ready, None
-        if ready is not None:
-            owner, proc, conn = ready
-            if owner == os.getpid() and proc.poll() is None:
-                return proc, conn
-            if owner == os.getpid():
-                _discard(proc, conn)
-        return _spawn()
+    def fork(self) -> tuple[_Process, Connection]:
+        """A new writer process and our end of its socket.
 
-    def prepare(self) -> None:
-        """Start a spare unless one is ready (best effort: a failure only logs)."""
+        Raises:
+            StoreError: The zygote cannot be started or does not answer (after one restart).
+        """
         with self._lock:
-            if self._ready is not None and self._ready[0] == os.getpid():
-                return
+            for _attempt in range(2):
+                if self._sock is None or self._owner != os.getpid():
+                    self._boot()
+                assert self._sock is not None
+                mine, theirs = socket.socketpair()
+                try:
+                    socket.send_fds(self._sock, [b"w"], [theirs.fileno()])
+                    reply = self._sock.recv(16)
+                except OSError:
+                    reply = b""
+                finally:
+                    theirs.close()
+                if len(reply) == _PID.size and (pid := _PID.unpack(reply)[0]) > 0:
+                    return _Forked(pid), Connection(mine.detach())
+                mine.close()
+                log.warning("smsh.gateway.store.zygote_restarted")
+                self._halt()
+            raise StoreError("the store writer zygote does not answer")
+
+    def stop(self) -> None:
+        """Let the zygote go (EOF) and reap it."""
+        with self._lock:
+            if self._owner == os.getpid():
+                self._halt()
+
+    def _boot(self) -> None:
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        mine.settimeout(START_TIMEOUT)
+        fd = theirs.detach()
+        root = str(Path(__file__).resolve().parents[1])
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-c", _ZYGOTE_BOOT, root, str(fd)],
+                pass_fds=(fd,),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+            )
+        except OSError as exc:
+            mine.close()
+            raise StoreError(f"cannot start the store writer zygote: {exc}") from exc
+        finally:
+            os.close(fd)
+        self._proc, self._sock, self._owner = proc, mine, os.getpid()
+
+    def _halt(self) -> None:
+        sock, proc = self._sock, self._proc
+        self._sock = self._proc = None
+        if sock is not None:
+            sock.close()
+        if proc is not None:
             try:
-                proc, conn = _spawn()
-            except StoreError:
-                log.warning("smsh.gateway.store.spare_failed", exc_info=True)
-                return
-            self._ready = (os.getpid(), proc, conn)
-
-    def drop(self) -> None:
-        """Let the spare go (EOF) and reap it."""
-        with self._lock:
-            ready, self._ready = self._ready, None
-        if ready is not None and ready[0] == os.getpid():
-            _discard(ready[1], ready[2])
+                proc.wait(timeout=EXIT_TIMEOUT)
+            except subprocess.TimeoutExpired:  # pragma: no cover - defensive
+                proc.kill()
+                proc.wait()
 
 
-def _discard(proc: subprocess.Popen[bytes], conn: Connection) -> None:
-    conn.close()  # EOF: it exits
+def _pidfd_works() -> bool:
     try:
-        proc.wait(timeout=EXIT_TIMEOUT)
-    except subprocess.TimeoutExpired:  # pragma: no cover - defensive
-        proc.kill()
-        proc.wait()
+        os.close(os.pidfd_open(os.getpid()))
+    except (AttributeError, OSError):
+        return False
+    return hasattr(socket, "send_fds") and hasattr(socket, "SOCK_SEQPACKET")
 
 
-_SPARE: Final = _Spare()
-atexit.register(_SPARE.drop)
+#: Writers are forked by the zygote where pidfds exist (Linux >= 5.3), else spawned each.
+_ZYGOTE: Final = _Zygote() if _pidfd_works() else None
+if _ZYGOTE is not None:
+    atexit.register(_ZYGOTE.stop)
+
+
+def _start() -> tuple[_Process, Connection]:
+    """A new writer process (waiting for its settings) and our end of its socket."""
+    if _ZYGOTE is not None:
+        return _ZYGOTE.fork()
+    proc, conn = _spawn()
+    return _Spawned(proc), conn
 
 
 def _pack(ops: list[_Op]) -> tuple[bytes, list[_Op]]:
@@ -481,3 +600,42 @@ def main(fd: int) -> None:
     finally:
         _close_writer(db)
         conn.close()
+
+
+def zygote(fd: int) -> None:
+    """The zygote process (see `_Zygote`): fork a writer per request until EOF.
+
+    Args:
+        fd: The inherited control socket (SOCK_SEQPACKET) to the parent.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps the writers
+    ctrl = socket.socket(fileno=fd)
+    while True:
+        try:
+            message, fds, _flags, _address = socket.recv_fds(ctrl, 16, 4)
+        except OSError:
+            return
+        if not message:
+            return  # EOF: the parent closed us or is gone
+        if len(fds) != 1:
+            for extra in fds:
+                os.close(extra)
+            ctrl.send(_PID.pack(-1))
+            continue
+        pid = os.fork()
+        if pid == 0:  # the writer
+            code = 0
+            try:
+                ctrl.close()
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                main(fds[0])
+            except BaseException:
+                traceback.print_exc()
+                code = 1
+            finally:
+                sys.stderr.flush()
+                os._exit(code)
+        os.close(fds[0])
+        ctrl.send(_PID.pack(pid))

@@ -77,6 +77,11 @@ def _suppressed(db: Path) -> set[str]:
         conn.close()
 
 
+def _parent_of(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[1])
+
+
 def _gone(pid: int) -> bool:
     """True if `pid` has exited (a zombie nobody reaped counts as exited)."""
     try:
@@ -224,7 +229,7 @@ async def test_the_child_dying_fails_pending_ops_and_later_ones(db_path: Path) -
             await asyncio.sleep(0.3)  # both sent; the child sleeps in the first
             os.kill(pid, signal.SIGKILL)
             for fut in (slow, behind):
-                with pytest.raises(StoreClosedError, match="writer process stopped"):
+                with pytest.raises(StoreClosedError, match=r"writer process \(pid \d+\) stopped"):
                     await fut
         with pytest.raises(StoreClosedError):
             await store.aio.accept([new_message()], T0)
@@ -259,6 +264,7 @@ def test_the_child_exits_when_its_parent_is_killed(db_path: Path) -> None:
         child_pid = int(parent.stdout.readline())
         acknowledged = [int(parent.stdout.readline()) for _ in range(200)]
         assert not _gone(child_pid)
+        forker = _parent_of(child_pid)  # the zygote (or the parent itself without one)
         parent.send_signal(signal.SIGKILL)
         rest, _ = parent.communicate(timeout=10)
         acknowledged.extend(int(x) for x in rest.split())
@@ -268,9 +274,10 @@ def test_the_child_exits_when_its_parent_is_killed(db_path: Path) -> None:
             parent.wait(timeout=10)
     assert parent.returncode == -signal.SIGKILL
     deadline = time.monotonic() + 5
-    while not _gone(child_pid) and time.monotonic() < deadline:
+    while not (_gone(child_pid) and _gone(forker)) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert _gone(child_pid), f"writer process {child_pid} outlived its parent"
+    assert _gone(forker), f"the process that forked the writer ({forker}) outlived the parent"
     # Every acknowledged accept is on disk, and the file opens again at once.
     with MessageStore(db_path, writer="process") as store:
         assert store.counts()[MessageState.QUEUED] >= len(acknowledged) >= 200
