@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from gateway import storeproc
 from gateway.errors import (
     GatewayConfigError,
     GatewayError,
@@ -215,6 +216,18 @@ def test_close_joins_the_child_and_checkpoints(db_path: Path) -> None:
         store.accept([new_message()], T0)
     with MessageStore(db_path, writer="process") as again:
         assert again.counts()[MessageState.QUEUED] == 50
+
+
+def test_without_the_zygote_each_writer_is_started_directly(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(storeproc, "_ZYGOTE", None)  # as where pidfds do not exist
+    with MessageStore(db_path, synchronous="NORMAL", writer="process") as store:
+        pid = store.writer_pid
+        assert pid is not None
+        assert _parent_of(pid) == os.getpid()  # our own child, not a fork of the zygote
+        assert store.accept([new_message()], T0) == [1]
+    assert _gone(pid)
 
 
 @pytest.mark.asyncio
