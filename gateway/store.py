@@ -1211,13 +1211,20 @@ class _WriterLike(Protocol):
 def _check_picklable(name: str, fn: Callable[[str], str]) -> None:
     """Refuse a normaliser the writer process could not receive (a lambda, a local function)."""
     try:
-        pickle.loads(pickle.dumps(fn))
+        data = pickle.dumps(fn)
+        pickle.loads(data)
     except Exception as exc:
         raise GatewayConfigError(
             f"{fn!r} cannot be sent to the writer process ({exc}); use a module-level"
             " function or functools.partial of one (or writer='thread')",
             field=name,
         ) from exc
+    if b"__main__" in data:  # the writer process runs another __main__: it cannot import it
+        raise GatewayConfigError(
+            f"{fn!r} refers to __main__, which the writer process cannot import; define it in"
+            " an importable module (or writer='thread')",
+            field=name,
+        )
 
 
 def _connect(path: str, *, cache_kib: int, read_only: bool) -> sqlite3.Connection:

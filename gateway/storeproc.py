@@ -17,10 +17,12 @@ Theory of operation
   WAL, schema, migration) and answers ``("ready", None)`` or ``("error", exception)``, which
   the constructor raises.
 * An op is data: ``(fn, args)``, a module-level function and picklable arguments (see
-  `gateway.store._Op`). `ProcessWriter.submit` pickles the ``(fn, args)`` of the ops it is
-  given (one list: one pickle, one message), appends the ops to the *sent* FIFO and writes
-  the message, under one lock, so the FIFO and the byte stream have the same order. Who waits
-  (futures, loops, callbacks) never leaves the parent.
+  `gateway.store._Op`). `ProcessWriter.submit` packs the ops it is given into one message
+  (their count, then one pickle of their ``(fn, args)``), appends the ops to the *sent* FIFO
+  and writes the message, under one lock, so the FIFO and the byte stream have the same
+  order. Who waits (futures, loops, callbacks) never leaves the parent. A message the child
+  cannot unpickle (e.g. a function of the parent's ``__main__``) is answered op by op with a
+  `StoreError`, so the FIFO stays aligned.
 * The child runs the same group-commit engine as the writer thread
   (`gateway.store._Batches`), fed from the socket instead of a queue: it takes every message
   already waiting (up to ``max_batch`` ops, after ``linger``) into one transaction, and after
@@ -64,6 +66,7 @@ import queue
 import select
 import signal
 import socket
+import sqlite3
 import struct
 import subprocess
 import sys
@@ -96,6 +99,8 @@ START_TIMEOUT: Final[float] = 60.0
 EXIT_TIMEOUT: Final[float] = 30.0
 #: The child's command: put the parent's source root first on sys.path (the child runs the
 #: same code as the parent), then run `main` on the inherited socket.
+#: The op count that starts each message of ops (an empty message is the stop message).
+_COUNT: Final = struct.Struct("=I")
 #: The pid the zygote answers (-1: a malformed request).
 _PID: Final = struct.Struct("=q")
 _ZYGOTE_BOOT: Final[str] = (
@@ -226,7 +231,7 @@ class ProcessWriter:
             if not self._closed:
                 self._closed = True
                 try:
-                    self._conn.send_bytes(pickle.dumps(None, _PROTOCOL))
+                    self._conn.send_bytes(b"")  # stop
                 except OSError:  # already gone: the reader fails what was sent
                     log.debug("smsh.gateway.store.writer_process_stop_failed", exc_info=True)
         self._reader.join()
@@ -457,10 +462,12 @@ def _start() -> tuple[_Process, Connection]:
 
 
 def _pack(ops: list[_Op]) -> tuple[bytes, list[_Op]]:
-    """One pickle of the ops' ``(fn, args)``. An op that does not pickle is failed here with a
-    `StoreError` (it never runs); the others go."""
+    """One message: the op count, then one pickle of the ops' ``(fn, args)``. An op that does
+    not pickle is failed here with a `StoreError` (it never runs); the others go."""
     try:
-        return pickle.dumps([(op.fn, op.args) for op in ops], _PROTOCOL), ops
+        return _COUNT.pack(len(ops)) + pickle.dumps(
+            [(op.fn, op.args) for op in ops], _PROTOCOL
+        ), ops
     except Exception:
         good: list[_Op] = []
         bad: list[_Op] = []
@@ -477,7 +484,13 @@ def _pack(ops: list[_Op]) -> tuple[bytes, list[_Op]]:
             else:
                 good.append(op)
         _deliver(bad)
-        return pickle.dumps([(op.fn, op.args) for op in good], _PROTOCOL), good
+        data = pickle.dumps([(op.fn, op.args) for op in good], _PROTOCOL)
+        return _COUNT.pack(len(good)) + data, good
+
+
+def _refuse(conn: sqlite3.Connection, reason: str) -> None:
+    """The op that stands for one the child could not unpickle: it fails with `reason`."""
+    raise StoreError(reason)
 
 
 # --------------------------------------------------------------------------------------------
@@ -499,9 +512,16 @@ class _Child:
             data = self.conn.recv_bytes()
         except (EOFError, OSError):
             return _STOP  # the parent is gone
-        calls = pickle.loads(data)
-        if calls is None:
+        if not data:
             return _STOP
+        try:
+            calls = pickle.loads(memoryview(data)[_COUNT.size :])
+        except Exception as exc:
+            # E.g. a function of the parent's __main__: answer each op (the parent's FIFO
+            # expects one result per op) with the reason, and go on.
+            (count,) = _COUNT.unpack_from(data)
+            reason = f"the writer process cannot read these ops: {exc!r}"
+            return [_Op(_refuse, (reason,)) for _ in range(count)]
         return [_Op(fn, args) for fn, args in calls]
 
     def finish(self, batch: list[_Op]) -> None:

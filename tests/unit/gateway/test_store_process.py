@@ -190,6 +190,36 @@ async def test_group_facts_in_the_child_answer_each_caller(db_path: Path) -> Non
         )
 
 
+def _main_function(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A function that pickles as ``__main__._from_main``: this process can load it back, the
+    writer process (another ``__main__``) cannot."""
+
+    def _from_main(*args: Any) -> Any:
+        return args[-1]
+
+    _from_main.__module__ = "__main__"
+    _from_main.__qualname__ = "_from_main"
+    monkeypatch.setattr(sys.modules["__main__"], "_from_main", _from_main, raising=False)
+    return _from_main
+
+
+def test_a_normaliser_from_main_is_refused(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fn = _main_function(monkeypatch)
+    with pytest.raises(GatewayConfigError, match="__main__"):
+        MessageStore(db_path, normalize=fn, writer="process")
+
+
+def test_ops_the_child_cannot_read_fail_alone(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fn = _main_function(monkeypatch)
+    with MessageStore(db_path, synchronous="NORMAL", writer="process") as store:
+        with pytest.raises(StoreError, match="cannot read these ops"):
+            store._call(fn, ("x",))
+        assert store.accept([new_message()], T0) == [1]  # the writer goes on
+        assert store.writer_stats().failed_ops == 1
+
+
 def test_unsendable_args_and_results_fail_only_their_op(db_path: Path) -> None:
     with MessageStore(db_path, synchronous="NORMAL", writer="process") as store:
         with pytest.raises(StoreError, match="cannot be sent to the writer process"):
