@@ -41,11 +41,13 @@ Stopping and crashes
   joins both.
 * The parent dies (even kill -9): the kernel closes its end of the socket; the child reads
   EOF at its next read (it reads between batches, so at most one batch later), stops and
-  exits; the zygote reads EOF on its control socket and exits too. What the child committed
-  is committed; the callers that waited are gone with the parent. A new parent can open the
-  file at once: SQLite's busy timeout covers a child that is still finishing its last
-  COMMIT. The child and the zygote ignore SIGINT and SIGTERM: a Ctrl-C in a terminal reaches
-  the whole process group, and the parent's orderly close still needs the writer.
+  exits (without the TRUNCATE checkpoint, which would hold the write lock while it waited
+  for a restarted parent's readers); the zygote reads EOF on its control socket and exits
+  too. What the child committed is committed; the callers that waited are gone with the
+  parent. A new parent can open the file at once: SQLite's busy timeout covers a child that
+  is still finishing its last COMMIT. The child and the zygote ignore SIGINT and SIGTERM:
+  a Ctrl-C in a terminal reaches the whole process group, and the parent's orderly close
+  still needs the writer.
 * The child dies (or its socket breaks): the reader sees EOF, marks the writer closed and
   fails every op sent and not answered with `StoreClosedError`; later submits raise it at
   once. Nobody hangs.
@@ -503,6 +505,8 @@ class _Child:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.batches: _Batches | None = None
+        self.orphaned = False
+        """The parent went away (EOF) instead of asking us to stop."""
 
     def get(self, timeout: float | None) -> Any:
         """The next message as a list of ops; `_STOP` on the stop message or EOF."""
@@ -511,7 +515,8 @@ class _Child:
         try:
             data = self.conn.recv_bytes()
         except (EOFError, OSError):
-            return _STOP  # the parent is gone
+            self.orphaned = True  # the parent is gone
+            return _STOP
         if not data:
             return _STOP
         try:
@@ -616,9 +621,14 @@ def main(fd: int) -> None:
         conn.send_bytes(pickle.dumps(("ready", None), _PROTOCOL))
         child.batches.run(child.get)
     except (EOFError, OSError):
-        pass  # the parent is gone while we answered: what is committed stays
+        child.orphaned = True  # the parent is gone while we answered: what is committed stays
     finally:
-        _close_writer(db)
+        if child.orphaned:
+            # No TRUNCATE checkpoint: it would hold the write lock while it waits for the
+            # readers of a restarted parent (up to the busy timeout), delaying its writes.
+            db.close()
+        else:
+            _close_writer(db)
         conn.close()
 
 
