@@ -378,8 +378,9 @@ class StoreConfig(_Model):
     writer: Literal["thread", "process"] = "process"
     """Where the store's writer runs: ``process`` (default) is a child process with its own
     interpreter, so the SQL work of the group commits runs on another core than the event
-    loop (faster under load; opening the store starts a Python process, ~0.1 s);
-    ``thread`` is a thread of the gateway process (one GIL for both; cheaper to open)."""
+    loop (faster when a second core is free; the first open in a process starts a Python
+    process, ~0.1-0.2 s, later ones fork it); ``thread`` is a thread of the gateway process
+    (one GIL for both; a little less CPU in all, cheaper to open)."""
 
 
 class HttpConfig(_Model):

@@ -2079,7 +2079,8 @@ class MessageStore:
         writer: ``"thread"``: the writer is a thread of this process (cheap to open: tests
             and tools). ``"process"``: it is a child process (`gateway.storeproc`) with its
             own interpreter, so the SQL work runs on another core, outside this process's
-            GIL (the gateway's default; opening costs a Python start-up). In process mode
+            GIL (the gateway's default; the first open in a process costs a Python
+            start-up, later ones a fork of a booted process). In process mode
             `normalize` and `normalize_receipt` must pickle (module-level functions, or
             ``functools.partial`` of one with picklable arguments).
 
