@@ -99,12 +99,13 @@ _PROTOCOL: Final[int] = pickle.HIGHEST_PROTOCOL
 START_TIMEOUT: Final[float] = 60.0
 #: Seconds `ProcessWriter.close` waits for the child to exit after its socket closed.
 EXIT_TIMEOUT: Final[float] = 30.0
-#: The child's command: put the parent's source root first on sys.path (the child runs the
-#: same code as the parent), then run `main` on the inherited socket.
 #: The op count that starts each message of ops (an empty message is the stop message).
 _COUNT: Final = struct.Struct("=I")
 #: The pid the zygote answers (-1: a malformed request).
 _PID: Final = struct.Struct("=q")
+#: The zygote's and the directly started writer's commands: put the parent's source root
+#: first on sys.path (the child runs the same code as the parent), then run `zygote` or
+#: `main` on the inherited socket.
 _ZYGOTE_BOOT: Final[str] = (
     "import sys; sys.path.insert(0, sys.argv[1]); "
     "from gateway.storeproc import zygote; zygote(int(sys.argv[2]))"
