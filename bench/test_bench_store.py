@@ -11,6 +11,9 @@ returned, i.e. the batch holding it has committed (synchronous=FULL: fsynced).
 * accept, bulk: one caller, lists of 1,000 (CSV import shape).
 * cycle: claim -> record_part_submit -> record_resp (ROK) -> record_receipt (DELIVRD), driven
   concurrently like an ESME with a window.
+
+The group-commit accept and the cycle run with both writers (``writer="thread"``, and
+``writer="process"``: the gateway's default, the writer in a child process).
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ CYCLE = 3_000
 RESULTS: dict[str, str] = {}
 
 Sync = Literal["FULL", "NORMAL"]
+Writer = Literal["thread", "process"]
+WRITERS = pytest.mark.parametrize("writer", ["thread", "process"])
 
 
 def _message(i: int) -> NewMessage:
@@ -50,8 +55,10 @@ def fresh_db(tmp_path: Path) -> Callable[[], Path]:
     return make
 
 
-def _accept_concurrently(path: Path, n: int, synchronous: Sync, max_batch: int) -> float:
-    store = MessageStore(path, synchronous=synchronous, max_batch=max_batch)
+def _accept_concurrently(
+    path: Path, n: int, synchronous: Sync, max_batch: int, writer: Writer = "thread"
+) -> float:
+    store = MessageStore(path, synchronous=synchronous, max_batch=max_batch, writer=writer)
 
     async def run() -> float:
         start = time.perf_counter()
@@ -77,15 +84,16 @@ def _record(name: str, rates: list[float], unit: str = "msg/s") -> None:
 
 
 @pytest.mark.parametrize("synchronous", ["FULL", "NORMAL"])
+@WRITERS
 def test_accept_group_commit(
-    benchmark: BenchmarkFixture, fresh_db: Callable[[], Path], synchronous: Sync
+    benchmark: BenchmarkFixture, fresh_db: Callable[[], Path], synchronous: Sync, writer: Writer
 ) -> None:
     rates: list[float] = []
     _rounds(
         benchmark,
-        lambda: rates.append(_accept_concurrently(fresh_db(), CALLERS, synchronous, 2000)),
+        lambda: rates.append(_accept_concurrently(fresh_db(), CALLERS, synchronous, 2000, writer)),
     )
-    _record(f"accept group commit {synchronous}", rates)
+    _record(f"accept group commit {synchronous}, {writer} writer", rates)
     benchmark.extra_info["msg_per_s"] = max(rates)
 
 
@@ -117,8 +125,8 @@ def test_accept_bulk(benchmark: BenchmarkFixture, fresh_db: Callable[[], Path]) 
     benchmark.extra_info["msg_per_s"] = max(rates)
 
 
-def _cycle(path: Path, n: int, window: int) -> float:
-    store = MessageStore(path)
+def _cycle(path: Path, n: int, window: int, writer: Writer = "thread") -> float:
+    store = MessageStore(path, writer=writer)
     store.accept([_message(i) for i in range(n)], T0)
 
     async def one(mid: int, serial: int) -> None:
@@ -150,12 +158,13 @@ def _cycle(path: Path, n: int, window: int) -> float:
 
 
 @pytest.mark.parametrize("window", [10, 100])
+@WRITERS
 def test_claim_resp_receipt_cycle(
-    benchmark: BenchmarkFixture, fresh_db: Callable[[], Path], window: int
+    benchmark: BenchmarkFixture, fresh_db: Callable[[], Path], window: int, writer: Writer
 ) -> None:
     rates: list[float] = []
-    _rounds(benchmark, lambda: rates.append(_cycle(fresh_db(), CYCLE, window)))
-    _record(f"claim+submit+resp+receipt cycle, {window} in flight, FULL", rates)
+    _rounds(benchmark, lambda: rates.append(_cycle(fresh_db(), CYCLE, window, writer)))
+    _record(f"claim+submit+resp+receipt cycle, {window} in flight, FULL, {writer} writer", rates)
     benchmark.extra_info["msg_per_s"] = max(rates)
 
 

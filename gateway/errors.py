@@ -5,13 +5,37 @@ Invariants:
       catch the whole family at its edge (ARCHITECTURE.md rule 8) and turn it into an event.
     * Errors carry the facts needed to act on them (message id, states, sequence number) as
       attributes, not only inside the message text.
+    * Every error pickles and unpickles to the same type with the same attributes and message
+      (`GatewayError.__reduce__`): the store's writer process sends them back to the parent.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+
+def _rebuild(
+    cls: type[GatewayError],
+    args: tuple[Any, ...],
+    state: dict[str, Any],
+    cause: BaseException | None = None,
+) -> Any:
+    """Unpickle a `GatewayError`: the instance without calling ``__init__`` (whose parameters
+    are not its ``args``), then its ``args``, attributes and explicit cause."""
+    error = cls.__new__(cls, *args)
+    error.args = args
+    error.__dict__.update(state)
+    error.__cause__ = cause
+    return error
+
 
 class GatewayError(Exception):
     """Root of every error raised by the gateway package."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Exception's own reduction calls ``cls(*args)``: wrong for the subclasses whose
+        # ``__init__`` takes the facts (message id, states...) and formats the message.
+        return (_rebuild, (type(self), self.args, dict(self.__dict__), self.__cause__))
 
 
 class GatewayConfigError(GatewayError, ValueError):

@@ -225,7 +225,8 @@ def message_tlvs(
 
 
 def open_store(config: GatewayConfig, *, path: str | Path | None = None) -> MessageStore:
-    """Open the message store with the configured receipt id rule.
+    """Open the message store with the configured receipt id rule and writer (a child
+    process by default: `StoreConfig.writer`).
 
     Args:
         config: The configuration (store settings and `receipts` id rule).
@@ -241,6 +242,7 @@ def open_store(config: GatewayConfig, *, path: str | Path | None = None) -> Mess
         normalize=functools.partial(normalize_id, rule=rule, side=IdSide.RESP),
         normalize_receipt=functools.partial(normalize_id, rule=rule, side=IdSide.RECEIPT),
         max_batch=config.store.max_batch,
+        writer=config.store.writer,
     )
 
 

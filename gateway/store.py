@@ -50,21 +50,31 @@ States of a message (`MessageState`)::
 
 Durability and threading
 ------------------------
-* One writer thread owns the only write connection. Every mutation is an *op* put on a
-  queue; the writer takes everything queued (up to ``max_batch``), runs the ops within one
-  ``BEGIN IMMEDIATE`` transaction, COMMITs once, and only then resolves the ops' futures
-  (group commit). An op that raises is rolled back alone (the batch is re-run with one
-  SAVEPOINT per op); the others commit. A failed COMMIT fails every op of the batch.
+* One writer owns the only write connection. Every mutation is an *op*: a module-level
+  function and its arguments (plain data, no closure), put on a queue; the writer takes
+  everything queued (up to ``max_batch``), runs the ops within one ``BEGIN IMMEDIATE``
+  transaction, COMMITs once, and only then settles the ops (group commit). An op that raises
+  is rolled back alone (the batch is re-run with one SAVEPOINT per op); the others commit. A
+  failed COMMIT fails every op of the batch.
+* Where the writer runs (``writer=``): a thread of this process (``"thread"``, the class's
+  default), or a child process (``"process"``, the gateway's default: `gateway.storeproc`)
+  so that the SQL work runs on another core, outside the event loop's GIL. Both run the same
+  engine (`_Batches`); the child receives each batch's ops as one pickle of ``(fn, args)``
+  and sends back each op's result or error (the gateway's errors pickle with their type and
+  attributes), and a reader thread settles them here. Callers, futures and callbacks never
+  leave this process. The child stops on EOF when this process dies; if the child dies, every
+  op it had not answered fails with `StoreClosedError`.
 * Asyncio callers (`AsyncMessageStore`) await an asyncio future, or pass a callback to the
   ``*_nowait`` variants (the binds' hot path: no task, no future); the writer resolves them
   with one ``call_soon_threadsafe`` per loop per batch; the loop never blocks on sqlite for
   writes. The ops a loop issues during one pass are handed to the writer together at the end
   of the pass, in order, except that the part submits, the responses and the receipts of a
   pass each run as one op at the place of the first of their kind (`_queue_fact` says why
-  that is safe): one wake-up of the writer per pass instead of one per PDU. Synchronous
-  callers (`MessageStore`, for tests and tools) block on a `concurrent.futures.Future`.
-  Reads use one read-only connection per calling thread (WAL readers never block the
-  writer); the async view runs them in a worker thread.
+  that is safe): one wake-up of the writer per pass instead of one per PDU. Such a group op
+  carries only its facts' arguments; their callbacks stay with the caller (`_settle_group`).
+  Synchronous callers (`MessageStore`, for tests and tools) block on a
+  `concurrent.futures.Future`. Reads use one read-only connection per calling thread (WAL
+  readers never block the writer); the async view runs them in a worker thread.
 * ``synchronous=FULL`` (default): the WAL is fsynced at every COMMIT, so an accepted message
   survives power loss and OS crashes; group commit amortises the fsync over the batch.
   ``synchronous=NORMAL``: the WAL is fsynced only at checkpoints; a COMMIT is in the OS page
@@ -114,8 +124,10 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import functools
 import json
 import logging
+import pickle
 import queue
 import sqlite3
 import threading
@@ -124,9 +136,10 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Final, Literal, TypeVar
+from typing import Any, Final, Literal, Protocol, TypeVar
 
 from gateway.errors import (
+    GatewayConfigError,
     IllegalTransitionError,
     StoreClosedError,
     StoreError,
@@ -864,7 +877,8 @@ def _split_sql(script: str) -> list[str]:
 
 
 # --------------------------------------------------------------------------------------------
-# The writer thread
+# The writer: one group-commit engine (`_Batches`), run by a thread (`_Writer`) or by a child
+# process (`gateway.storeproc`).
 
 _STOP: Final = object()
 
@@ -875,7 +889,14 @@ OpCallback = Callable[[Any, BaseException | None], None]
 
 @dataclass(slots=True)
 class _Op:
-    fn: Callable[[sqlite3.Connection], Any]
+    """One write: ``fn(conn, *args)`` in the writer's transaction, and who waits for it.
+
+    ``fn`` is a module-level function and ``args`` plain data, so the call pickles (the
+    process writer sends ``(fn, args)`` to its child); the waiting side (futures, loop,
+    callback) stays in the calling process."""
+
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
     sync_future: concurrent.futures.Future[Any] | None = None
     loop: asyncio.AbstractEventLoop | None = None
     async_future: asyncio.Future[Any] | None = None
@@ -911,97 +932,125 @@ def _settle(items: list[tuple[asyncio.Future[Any] | OpCallback, bool, Any]]) -> 
             target.set_exception(value)
 
 
-class _Writer:
-    """The single writer: a thread draining an op queue into group-committed transactions."""
+def _deliver(batch: Sequence[_Op]) -> None:
+    """Hand settled ops (``ok``/``value``/``error`` set) to their callers, in order: sync
+    futures at once, asyncio futures and callbacks with one ``call_soon_threadsafe`` per
+    loop for the whole batch."""
+    by_loop: dict[
+        asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any] | OpCallback, bool, Any]]
+    ] = {}
+    for op in batch:
+        if op.sync_future is not None:
+            if op.ok:
+                op.sync_future.set_result(op.value)
+            else:
+                assert op.error is not None
+                op.sync_future.set_exception(op.error)
+        elif op.loop is not None:
+            target = op.async_future if op.async_future is not None else op.callback
+            if target is not None:
+                by_loop.setdefault(op.loop, []).append(
+                    (target, op.ok, op.value if op.ok else op.error)
+                )
+    for loop, items in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_settle, items)
+        except RuntimeError:  # the caller's loop is closed: nobody is waiting
+            log.debug("smsh.gateway.store.loop_closed")
+
+
+def _fail(ops: Sequence[_Op], error: BaseException) -> None:
+    """Settle ops that will never run with `error`."""
+    for op in ops:
+        op.ok, op.value, op.error = False, None, error
+    _deliver(ops)
+
+
+def _open_writer(path: str, *, synchronous: str, cache_kib: int) -> sqlite3.Connection:
+    """The write connection: WAL, `synchronous`, foreign keys, schema created or migrated."""
+    conn = _connect(path, cache_kib=cache_kib, read_only=False)
+    try:
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise StoreError(f"could not enable WAL on {path} (journal_mode={mode})")
+        conn.execute(f"PRAGMA synchronous = {synchronous}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA journal_size_limit = 67108864")
+        _create_schema(conn)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _close_writer(conn: sqlite3.Connection) -> None:
+    """Checkpoint the WAL into the file (best effort) and close the write connection."""
+    try:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    except sqlite3.Error:  # pragma: no cover - best effort at shutdown
+        log.warning("smsh.gateway.store.checkpoint_failed", exc_info=True)
+    conn.close()
+
+
+#: Where a writer takes its next item: ``get(None)`` blocks, ``get(t)`` waits up to `t`
+#: seconds and raises `queue.Empty`. An item is an `_Op`, a list of them, or `_STOP`.
+_Get = Callable[[float | None], Any]
+
+
+class _Batches:
+    """The group-commit engine both writers run: it takes ops from `get`, runs them in
+    batches on the write connection, and hands every executed batch to `finish` (the thread
+    writer settles the callers there; the writer process sends the results back).
+
+    Args:
+        conn: The write connection (see `_open_writer`).
+        max_batch: Most ops per transaction (a list item may exceed it: it stays whole).
+        linger: Seconds to wait for more ops after the first of a batch.
+        finish: Called with each batch once its ops are settled (``ok``/``value``/``error``).
+    """
 
     def __init__(
         self,
-        path: str,
+        conn: sqlite3.Connection,
         *,
-        synchronous: str,
         max_batch: int,
         linger: float,
-        cache_kib: int,
+        finish: Callable[[list[_Op]], None],
     ) -> None:
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._lock = threading.Lock()
-        self._closed = False
+        self.conn = conn
         self._max_batch = max_batch
         self._linger = linger
+        self._finish_batch = finish
         self._ops = 0
         self._batches = 0
         self._largest = 0
         self._failed_ops = 0
         self._failed_commits = 0
-        self.conn = _connect(path, cache_kib=cache_kib, read_only=False)
-        try:
-            mode = self.conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if str(mode).lower() != "wal":
-                raise StoreError(f"could not enable WAL on {path} (journal_mode={mode})")
-            self.conn.execute(f"PRAGMA synchronous = {synchronous}")
-            self.conn.execute("PRAGMA foreign_keys = ON")
-            self.conn.execute("PRAGMA journal_size_limit = 67108864")
-            _create_schema(self.conn)
-        except BaseException:
-            self.conn.close()
-            raise
-        self._thread = threading.Thread(target=self._run, name="smsh-store-writer", daemon=True)
-        self._thread.start()
 
     def stats(self) -> WriterStats:
+        """The counters so far."""
         return WriterStats(
             self._ops, self._batches, self._largest, self._failed_ops, self._failed_commits
         )
 
-    def submit(self, op: _Op | list[_Op]) -> None:
-        """Queue one op, or a list of ops that enter the same or consecutive batches in order."""
-        with self._lock:
-            if self._closed:
-                raise StoreClosedError("the message store is closed")
-            self._queue.put(op)
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    def close(self) -> None:
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-            self._queue.put(_STOP)
-        self._thread.join()
-
-    def _run(self) -> None:
+    def run(self, get: _Get) -> None:
+        """Execute batches until `get` returns `_STOP` (what was taken with it still runs)."""
         stopping = False
-        try:
-            while not stopping:
-                first = self._queue.get()
-                if first is _STOP:
-                    break
-                batch: list[_Op] = list(first) if isinstance(first, list) else [first]
-                stopping = self._fill(batch)
-                self._execute(batch)
-        except BaseException as exc:  # pragma: no cover - defensive: keep callers from hanging
-            log.exception("smsh.gateway.store.writer_crashed")
-            with self._lock:
-                self._closed = True
-            self._fail_queued(exc)
-        finally:
-            try:
-                self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            except sqlite3.Error:  # pragma: no cover - best effort at shutdown
-                log.warning("smsh.gateway.store.checkpoint_failed", exc_info=True)
-            self.conn.close()
+        while not stopping:
+            first = get(None)
+            if first is _STOP:
+                break
+            batch: list[_Op] = list(first) if isinstance(first, list) else [first]
+            stopping = self._fill(batch, get)
+            self._execute(batch)
 
-    def _fill(self, batch: list[_Op]) -> bool:
+    def _fill(self, batch: list[_Op], get: _Get) -> bool:
         """Add queued ops to `batch`; returns True if the stop sentinel was seen."""
         # I/O pacing of the writer shell, not domain time: the monotonic clock is right here.
         deadline = time.monotonic() + self._linger
         while len(batch) < self._max_batch:
-            wait = deadline - time.monotonic()
             try:
-                item = self._queue.get(timeout=wait) if wait > 0 else self._queue.get_nowait()
+                item = get(max(0.0, deadline - time.monotonic()))
             except queue.Empty:
                 return False
             if item is _STOP:
@@ -1018,7 +1067,7 @@ class _Writer:
         Optimistic first pass without savepoints (ops rarely fail). If one raises, the whole
         transaction is rolled back and the batch runs again with one SAVEPOINT per op, so the
         failing op is rolled back alone. Ops are re-runnable: they read what they need from
-        the database and have no side effects outside it; no future is resolved before COMMIT.
+        the database and have no side effects outside it; no op is settled before COMMIT.
         """
         conn = self.conn
         if not self._begin(batch):
@@ -1063,7 +1112,7 @@ class _Writer:
             if savepoints:
                 conn.execute("SAVEPOINT op")
             try:
-                op.value = op.fn(conn)
+                op.value = op.fn(conn, *op.args)
                 op.ok = True
             except Exception as exc:
                 op.error = exc
@@ -1085,30 +1134,78 @@ class _Writer:
             failure.__cause__ = cause
             for op in batch:
                 op.ok, op.value, op.error = False, None, failure
-        by_loop: dict[
-            asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any] | OpCallback, bool, Any]]
-        ] = {}
-        for op in batch:
-            if op.sync_future is not None:
-                if op.ok:
-                    op.sync_future.set_result(op.value)
-                else:
-                    assert op.error is not None
-                    op.sync_future.set_exception(op.error)
-            elif op.loop is not None:
-                target = op.async_future if op.async_future is not None else op.callback
-                if target is not None:
-                    by_loop.setdefault(op.loop, []).append(
-                        (target, op.ok, op.value if op.ok else op.error)
-                    )
-        for loop, items in by_loop.items():
-            try:
-                loop.call_soon_threadsafe(_settle, items)
-            except RuntimeError:  # the caller's loop is closed: nobody is waiting
-                log.debug("smsh.gateway.store.loop_closed")
+        self._finish_batch(batch)
+
+
+class _Writer:
+    """The thread writer: a thread running `_Batches` over an in-process op queue.
+
+    The process writer (`gateway.storeproc.ProcessWriter`) has the same interface."""
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        synchronous: str,
+        max_batch: int,
+        linger: float,
+        cache_kib: int,
+    ) -> None:
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._closed = False
+        self.conn = _open_writer(path, synchronous=synchronous, cache_kib=cache_kib)
+        self._batches = _Batches(self.conn, max_batch=max_batch, linger=linger, finish=_deliver)
+        self._thread = threading.Thread(target=self._run, name="smsh-store-writer", daemon=True)
+        self._thread.start()
+
+    def stats(self) -> WriterStats:
+        """Group-commit counters."""
+        return self._batches.stats()
+
+    def submit(self, op: _Op | list[_Op]) -> None:
+        """Queue one op, or a list of ops that enter the same or consecutive batches in order."""
+        with self._lock:
+            if self._closed:
+                raise StoreClosedError("the message store is closed")
+            self._queue.put(op)
+
+    @property
+    def closed(self) -> bool:
+        """True once closed (or the writer stopped): `submit` raises `StoreClosedError`."""
+        return self._closed
+
+    @property
+    def pid(self) -> None:
+        """No process of its own."""
+        return None
+
+    def close(self) -> None:
+        """Run what is queued, stop the thread, checkpoint and close the connection."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._queue.put(_STOP)
+        self._thread.join()
+
+    def _get(self, timeout: float | None) -> Any:
+        if timeout is None:
+            return self._queue.get()
+        return self._queue.get(timeout=timeout) if timeout > 0 else self._queue.get_nowait()
+
+    def _run(self) -> None:
+        try:
+            self._batches.run(self._get)
+        except BaseException as exc:  # pragma: no cover - defensive: keep callers from hanging
+            log.exception("smsh.gateway.store.writer_crashed")
+            with self._lock:
+                self._closed = True
+            self._fail_queued(exc)
+        finally:
+            _close_writer(self.conn)
 
     def _fail_queued(self, exc: BaseException) -> None:  # pragma: no cover - defensive
-        error = StoreClosedError(f"the store writer stopped: {exc!r}")
         pending: list[_Op] = []
         while True:
             try:
@@ -1119,9 +1216,42 @@ class _Writer:
                 pending.extend(item)
             elif item is not _STOP:
                 pending.append(item)
-        for op in pending:
-            op.ok, op.error = False, error
-        self._finish(pending, None, None)
+        _fail(pending, StoreClosedError(f"the store writer stopped: {exc!r}"))
+
+
+class _WriterLike(Protocol):
+    """What `MessageStore` needs of a writer (`_Writer`, `gateway.storeproc.ProcessWriter`)."""
+
+    @property
+    def closed(self) -> bool: ...
+
+    @property
+    def pid(self) -> int | None: ...
+
+    def submit(self, op: _Op | list[_Op]) -> None: ...
+
+    def stats(self) -> WriterStats: ...
+
+    def close(self) -> None: ...
+
+
+def _check_picklable(name: str, fn: Callable[[str], str]) -> None:
+    """Refuse a normaliser the writer process could not receive (a lambda, a local function)."""
+    try:
+        data = pickle.dumps(fn)
+        pickle.loads(data)
+    except Exception as exc:
+        raise GatewayConfigError(
+            f"{fn!r} cannot be sent to the writer process ({exc}); use a module-level"
+            " function or functools.partial of one (or writer='thread')",
+            field=name,
+        ) from exc
+    if b"__main__" in data:  # the writer process runs another __main__: it cannot import it
+        raise GatewayConfigError(
+            f"{fn!r} refers to __main__, which the writer process cannot import; define it in"
+            " an importable module (or writer='thread')",
+            field=name,
+        )
 
 
 def _connect(path: str, *, cache_kib: int, read_only: bool) -> sqlite3.Connection:
@@ -1620,8 +1750,9 @@ def _part_submit_refusal(conn: sqlite3.Connection, message_id: int, part_seq: in
 
 
 #: One fact of a group op (see `MessageStore._queue_fact`): the op's arguments after the
-#: connection, and the caller's callback.
-_Fact = tuple[tuple[Any, ...], OpCallback]
+#: connection. The facts' callbacks stay with the caller (`_settle_group`), so a group op is
+#: plain data that a writer process can run.
+_Fact = tuple[Any, ...]
 
 
 def _op_group(
@@ -1638,22 +1769,25 @@ def _op_group(
     extra_of = _GROUP_EXTRA.get(run)
     extra: tuple[Any, ...] = () if extra_of is None else extra_of(conn)
     results: list[tuple[Any, BaseException | None]] = []
-    for args, _cb in facts:
-        try:
-            value = run(conn, *args, *extra)
-        except StoreError as exc:
-            results.append((None, exc))
-        else:
-            results.append((value, None))
+    with _batched_counts(conn):  # one counters write for the group (refused facts count nothing)
+        for args in facts:
+            try:
+                value = run(conn, *args, *extra)
+            except StoreError as exc:
+                results.append((None, exc))
+            else:
+                results.append((value, None))
     return results
 
 
 def _settle_group(
-    facts: Sequence[_Fact],
+    callbacks: Sequence[OpCallback],
     results: list[tuple[Any, BaseException | None]] | None,
     error: BaseException | None,
 ) -> None:
-    for i, (_args, callback) in enumerate(facts):
+    """The callback of a group op: answer each fact's caller with its own result, or every
+    caller with the group's `error`."""
+    for i, callback in enumerate(callbacks):
         try:
             if results is None:
                 callback(None, error)
@@ -2167,8 +2301,8 @@ def _read_status(conn: sqlite3.Connection, message_id: int) -> MessageStatus:
 class MessageStore:
     """The durable message store (synchronous API; see `aio` for the asyncio one).
 
-    Mutations are group-committed by the writer thread and return once committed. Reads run
-    on a read connection owned by the calling thread.
+    Mutations are group-committed by the writer (a thread, or a child process) and return
+    once committed. Reads run on a read connection owned by the calling thread.
 
     Args:
         path: Database file (created if missing). ``":memory:"`` is refused: WAL and the
@@ -2184,9 +2318,19 @@ class MessageStore:
         linger: Seconds the writer waits for more ops after the first of a batch (0 = take
             what is queued; batches then form naturally while the previous COMMIT runs).
         cache_kib: SQLite page cache per connection, in KiB (bounds memory).
+        writer: ``"thread"``: the writer is a thread of this process (cheap to open: tests
+            and tools). ``"process"``: it is a child process (`gateway.storeproc`) with its
+            own interpreter, so the SQL work runs on another core, outside this process's
+            GIL (the gateway's default; the first open in a process costs a Python
+            start-up, later ones a fork of a booted process). In process mode
+            `normalize` and `normalize_receipt` must pickle (module-level functions, or
+            ``functools.partial`` of one with picklable arguments).
 
     Raises:
-        StoreError: The file cannot be opened in WAL mode or has an unknown schema version.
+        StoreError: The file cannot be opened in WAL mode or has an unknown schema version,
+            or the writer process cannot be started.
+        GatewayConfigError: `writer` is unknown, or a normaliser does not pickle in process
+            mode.
     """
 
     def __init__(
@@ -2199,6 +2343,7 @@ class MessageStore:
         max_batch: int = 2000,
         linger: float = 0.0,
         cache_kib: int = 16384,
+        writer: Literal["thread", "process"] = "thread",
     ) -> None:
         if sqlite3.sqlite_version_info < MIN_SQLITE:
             raise StoreError(f"SQLite {sqlite3.sqlite_version} is too old (RETURNING needs 3.35)")
@@ -2213,19 +2358,43 @@ class MessageStore:
         self._normalize = normalize
         self._normalize_receipt = normalize_receipt or normalize
         self._cache_kib = cache_kib
+        self.writer_kind = writer
+        """``"thread"`` or ``"process"``: where the writer runs."""
+        self._writer: _WriterLike
         try:
-            self._writer = _Writer(
-                self.path,
-                synchronous=synchronous,
-                max_batch=max_batch,
-                linger=linger,
-                cache_kib=cache_kib,
-            )
+            if writer == "thread":
+                self._writer = _Writer(
+                    self.path,
+                    synchronous=synchronous,
+                    max_batch=max_batch,
+                    linger=linger,
+                    cache_kib=cache_kib,
+                )
+            elif writer == "process":
+                for name, fn in (
+                    ("normalize", self._normalize),
+                    ("normalize_receipt", self._normalize_receipt),
+                ):
+                    _check_picklable(name, fn)
+                from gateway.storeproc import ProcessWriter  # here: storeproc imports this module
+
+                self._writer = ProcessWriter(
+                    self.path,
+                    synchronous=synchronous,
+                    max_batch=max_batch,
+                    linger=linger,
+                    cache_kib=cache_kib,
+                )
+            else:
+                raise GatewayConfigError(
+                    f"must be 'thread' or 'process', got {writer!r}", field="writer"
+                )
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open message store {self.path}: {exc}") from exc
         self._tick_ops: dict[asyncio.AbstractEventLoop, list[_Op]] = {}
         self._tick_groups: dict[
-            tuple[asyncio.AbstractEventLoop, Callable[..., Any]], list[_Fact]
+            tuple[asyncio.AbstractEventLoop, Callable[..., Any]],
+            tuple[list[_Fact], list[OpCallback]],
         ] = {}
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
@@ -2236,25 +2405,31 @@ class MessageStore:
 
     # -- plumbing ------------------------------------------------------------------------
 
-    def _enqueue(self, fn: Callable[[sqlite3.Connection], T]) -> concurrent.futures.Future[T]:
+    # An op is ``fn(conn, *args)`` with `fn` a module-level function and `args` plain data
+    # (no closures): the process writer pickles the pair to its child.
+
+    def _enqueue(self, fn: Callable[..., T], args: tuple[Any, ...]) -> concurrent.futures.Future[T]:
         fut: concurrent.futures.Future[T] = concurrent.futures.Future()
-        self._writer.submit(_Op(fn, sync_future=fut))
+        self._writer.submit(_Op(fn, args, sync_future=fut))
         return fut
 
-    def _call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        return self._enqueue(fn).result()
+    def _call(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        return self._enqueue(fn, args).result()
 
-    async def _acall(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    async def _acall(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[T] = loop.create_future()
-        self._queue_op(loop, _Op(fn, loop=loop, async_future=fut))
+        self._queue_op(loop, _Op(fn, args, loop=loop, async_future=fut))
         return await fut
 
-    def _submit_nowait(self, fn: Callable[[sqlite3.Connection], Any], on_done: OpCallback) -> None:
-        """Queue `fn` for the writer; `on_done(result, error)` runs on the running loop after
-        the batch holding it commits (or fails). Raises `StoreClosedError` at once when closed."""
+    def _submit_nowait(
+        self, fn: Callable[..., Any], args: tuple[Any, ...], on_done: OpCallback
+    ) -> None:
+        """Queue ``fn(conn, *args)`` for the writer; `on_done(result, error)` runs on the
+        running loop after the batch holding it commits (or fails). Raises
+        `StoreClosedError` at once when closed."""
         loop = asyncio.get_running_loop()
-        self._queue_op(loop, _Op(fn, loop=loop, callback=on_done))
+        self._queue_op(loop, _Op(fn, args, loop=loop, callback=on_done))
 
     def _queue_op(self, loop: asyncio.AbstractEventLoop, op: _Op) -> None:
         """Collect the ops a loop issues during one pass and hand them to the writer together
@@ -2282,17 +2457,22 @@ class MessageStore:
         key = (loop, run)
         group = self._tick_groups.get(key)
         if group is None:
-            group = []
+            facts: list[_Fact] = []
+            callbacks: list[OpCallback] = []
+            # The op holds the (growing) list of the facts' arguments; a writer reads it
+            # only after `_flush_tick` hands the op over, when the pass is over.
             self._queue_op(
                 loop,
                 _Op(
-                    lambda c: _op_group(c, run, group),
+                    _op_group,
+                    (run, facts),
                     loop=loop,
-                    callback=lambda result, error: _settle_group(group, result, error),
+                    callback=functools.partial(_settle_group, callbacks),
                 ),
             )
-            self._tick_groups[key] = group
-        group.append((args, on_done))
+            group = self._tick_groups[key] = (facts, callbacks)
+        group[0].append(args)
+        group[1].append(on_done)
 
     def _flush_tick(self, loop: asyncio.AbstractEventLoop) -> None:
         for key in [k for k in self._tick_groups if k[0] is loop]:
@@ -2322,8 +2502,14 @@ class MessageStore:
         """Group-commit counters (ops, transactions, largest batch)."""
         return self._writer.stats()
 
+    @property
+    def writer_pid(self) -> int | None:
+        """The writer process's pid (process mode), or None (thread mode)."""
+        return self._writer.pid
+
     def close(self) -> None:
-        """Commit what is queued, stop the writer, checkpoint the WAL and close connections.
+        """Commit what is queued, stop the writer (join its thread or process), checkpoint
+        the WAL and close connections.
 
         Idempotent. Ops submitted after close raise `StoreClosedError`.
         """
@@ -2361,7 +2547,7 @@ class MessageStore:
             StoreError: The commit failed.
         """
         rows = [_message_row(m, now) for m in messages]
-        return self._call(lambda c: _op_accept(c, rows))
+        return self._call(_op_accept, (rows,))
 
     def claim(self, now: float, limit: int, *, bind: str | None = None) -> ClaimBatch:
         """Promote due ``scheduled`` messages, then take up to `limit` ``queued`` ones in
@@ -2379,7 +2565,7 @@ class MessageStore:
             The claimed messages (highest priority first, FIFO within a priority), the ids
             expired on the way, and how many scheduled messages were promoted.
         """
-        return self._call(lambda c: _op_claim(c, now, limit, bind))
+        return self._call(_op_claim, (now, limit, bind))
 
     def release(
         self, message_id: int, now: float, *, until: float | None = None, reason: str | None = None
@@ -2400,7 +2586,7 @@ class MessageStore:
             IllegalTransitionError: Not ``submitting``, or a part was already sent this attempt.
             UnknownMessageError: No such message.
         """
-        return self._call(lambda c: _op_release(c, message_id, now, until, reason))
+        return self._call(_op_release, (message_id, now, until, reason))
 
     def record_part_submit(
         self,
@@ -2429,9 +2615,7 @@ class MessageStore:
             StoreError: No such part number.
             UnknownMessageError: No such message.
         """
-        return self._call(
-            lambda c: _op_part_submit(c, message_id, part_seq, now, bind, sequence_number)
-        )
+        return self._call(_op_part_submit, (message_id, part_seq, now, bind, sequence_number))
 
     def record_resp(
         self,
@@ -2466,16 +2650,8 @@ class MessageStore:
             UnknownMessageError: No such message.
         """
         return self._call(
-            lambda c: _op_resp(
-                c,
-                self._normalize,
-                message_id,
-                part_seq,
-                now,
-                command_status,
-                smsc_message_id,
-                error,
-            )
+            _op_resp,
+            (self._normalize, message_id, part_seq, now, command_status, smsc_message_id, error),
         )
 
     def requeue(
@@ -2501,7 +2677,7 @@ class MessageStore:
             IllegalTransitionError: The message is not ``submitting``.
             UnknownMessageError: No such message.
         """
-        return self._call(lambda c: _op_requeue(c, message_id, now, retry_at, error))
+        return self._call(_op_requeue, (message_id, now, retry_at, error))
 
     def defer(
         self, message_id: int, until: float, now: float, *, reason: str | None = None
@@ -2518,7 +2694,7 @@ class MessageStore:
             IllegalTransitionError: The message is not waiting.
             UnknownMessageError: No such message.
         """
-        self._call(lambda c: _op_defer(c, message_id, until, now, reason))
+        self._call(_op_defer, (message_id, until, now, reason))
 
     def finalise(
         self, message_id: int, state: MessageState, now: float, *, error: str | None = None
@@ -2539,7 +2715,7 @@ class MessageStore:
             UnknownMessageError: No such message.
             ValueError: `state` is not terminal.
         """
-        return self._call(lambda c: _op_finalise(c, message_id, state, now, error))
+        return self._call(_op_finalise, (message_id, state, now, error))
 
     def cancel(self, message_id: int, now: float) -> None:
         """Cancel a message that has not been claimed (``queued`` or ``scheduled``).
@@ -2556,7 +2732,7 @@ class MessageStore:
         Returns:
             The ids expired.
         """
-        return self._call(lambda c: _op_expire(c, now))
+        return self._call(_op_expire, (now,))
 
     def record_receipt(
         self,
@@ -2583,9 +2759,7 @@ class MessageStore:
             the response lands) or DUPLICATE (part already final: nothing changed).
         """
         return self._call(
-            lambda c: _op_receipt(
-                c, self._normalize_receipt, smsc_message_id, stat, now, err, raw, done_at
-            )
+            _op_receipt, (self._normalize_receipt, smsc_message_id, stat, now, err, raw, done_at)
         )
 
     def sweep_receipts(self, now: float, older_than: float) -> int:
@@ -2596,7 +2770,7 @@ class MessageStore:
         Returns:
             How many were marked.
         """
-        return len(self._call(lambda c: _op_sweep_receipts(c, now - older_than)))
+        return len(self._call(_op_sweep_receipts, (now - older_than,)))
 
     def time_out_receipts(self, now: float, after: float) -> list[int]:
         """End as ``unknown`` every ``submitted`` message still without final receipts `after`
@@ -2608,7 +2782,7 @@ class MessageStore:
         Returns:
             The ids moved to ``unknown``, ascending.
         """
-        return self._call(lambda c: _op_receipt_timeout(c, now, after))
+        return self._call(_op_receipt_timeout, (now, after))
 
     def recover(self, now: float) -> RecoveryReport:
         """Start-up recovery: every ``submitting`` message goes back to ``queued``, counted.
@@ -2616,7 +2790,7 @@ class MessageStore:
         Returns:
             The requeued ids (possible duplicates) and the parts in doubt.
         """
-        report = self._call(lambda c: _op_recover(c, now))
+        report = self._call(_op_recover, (now,))
         if report.requeued:
             log.warning(
                 "smsh.gateway.store.recovered",
@@ -2641,15 +2815,15 @@ class MessageStore:
             The stored record with its link.
         """
         meta = _dumps(metadata or {})
-        return self._call(lambda c: _op_mo(c, source, destination, text, now, parts, meta))
+        return self._call(_op_mo, (source, destination, text, now, parts, meta))
 
     def suppress(self, number: str, reason: str, now: float) -> None:
         """Add `number` to the suppression list (or update its reason)."""
-        self._call(lambda c: _op_suppress(c, number, reason, now))
+        self._call(_op_suppress, (number, reason, now))
 
     def unsuppress(self, number: str) -> bool:
         """Remove `number` from the suppression list; returns whether it was there."""
-        return self._call(lambda c: _op_unsuppress(c, number))
+        return self._call(_op_unsuppress, (number,))
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -2695,7 +2869,7 @@ class MessageStore:
         return [_summary(r) for r in rows]
 
     def counts(self) -> dict[MessageState, int]:
-        """Messages per state (O(1): maintained by triggers)."""
+        """Messages per state (O(1): the counters table the ops keep)."""
         rows = self._reader().execute("SELECT key, n FROM counters WHERE kind = 'message'")
         return {MessageState(k): int(n) for k, n in rows}
 
@@ -2765,17 +2939,17 @@ class AsyncMessageStore:
     async def accept(self, messages: Sequence[NewMessage], now: float) -> list[int]:
         """See `MessageStore.accept`; resolves after the batch holding them commits."""
         rows = [_message_row(m, now) for m in messages]
-        return await self._s._acall(lambda c: _op_accept(c, rows))
+        return await self._s._acall(_op_accept, (rows,))
 
     async def claim(self, now: float, limit: int, *, bind: str | None = None) -> ClaimBatch:
         """See `MessageStore.claim`."""
-        return await self._s._acall(lambda c: _op_claim(c, now, limit, bind))
+        return await self._s._acall(_op_claim, (now, limit, bind))
 
     async def release(
         self, message_id: int, now: float, *, until: float | None = None, reason: str | None = None
     ) -> MessageState:
         """See `MessageStore.release`."""
-        return await self._s._acall(lambda c: _op_release(c, message_id, now, until, reason))
+        return await self._s._acall(_op_release, (message_id, now, until, reason))
 
     async def record_part_submit(
         self,
@@ -2788,7 +2962,7 @@ class AsyncMessageStore:
     ) -> int:
         """See `MessageStore.record_part_submit`."""
         return await self._s._acall(
-            lambda c: _op_part_submit(c, message_id, part_seq, now, bind, sequence_number)
+            _op_part_submit, (message_id, part_seq, now, bind, sequence_number)
         )
 
     async def record_resp(
@@ -2804,9 +2978,7 @@ class AsyncMessageStore:
         """See `MessageStore.record_resp`."""
         normalize = self._s._normalize
         return await self._s._acall(
-            lambda c: _op_resp(
-                c, normalize, message_id, part_seq, now, command_status, smsc_message_id, error
-            )
+            _op_resp, (normalize, message_id, part_seq, now, command_status, smsc_message_id, error)
         )
 
     async def requeue(
@@ -2818,19 +2990,19 @@ class AsyncMessageStore:
         error: str | None = None,
     ) -> MessageState:
         """See `MessageStore.requeue`."""
-        return await self._s._acall(lambda c: _op_requeue(c, message_id, now, retry_at, error))
+        return await self._s._acall(_op_requeue, (message_id, now, retry_at, error))
 
     async def defer(
         self, message_id: int, until: float, now: float, *, reason: str | None = None
     ) -> None:
         """See `MessageStore.defer`."""
-        await self._s._acall(lambda c: _op_defer(c, message_id, until, now, reason))
+        await self._s._acall(_op_defer, (message_id, until, now, reason))
 
     async def finalise(
         self, message_id: int, state: MessageState, now: float, *, error: str | None = None
     ) -> MessageState:
         """See `MessageStore.finalise`."""
-        return await self._s._acall(lambda c: _op_finalise(c, message_id, state, now, error))
+        return await self._s._acall(_op_finalise, (message_id, state, now, error))
 
     async def cancel(self, message_id: int, now: float) -> None:
         """See `MessageStore.cancel`."""
@@ -2838,7 +3010,7 @@ class AsyncMessageStore:
 
     async def expire_overdue(self, now: float) -> list[int]:
         """See `MessageStore.expire_overdue`."""
-        return await self._s._acall(lambda c: _op_expire(c, now))
+        return await self._s._acall(_op_expire, (now,))
 
     async def record_receipt(
         self,
@@ -2853,7 +3025,7 @@ class AsyncMessageStore:
         """See `MessageStore.record_receipt`."""
         normalize = self._s._normalize_receipt
         return await self._s._acall(
-            lambda c: _op_receipt(c, normalize, smsc_message_id, stat, now, err, raw, done_at)
+            _op_receipt, (normalize, smsc_message_id, stat, now, err, raw, done_at)
         )
 
     async def sweep_receipts(self, now: float, older_than: float) -> int:
@@ -2865,11 +3037,11 @@ class AsyncMessageStore:
     ) -> list[tuple[str, str, str | None]]:
         """Like `sweep_receipts`, returning ``(smsc_message_id, stat, err)`` of each receipt
         marked ``unmatched``."""
-        return await self._s._acall(lambda c: _op_sweep_receipts(c, now - older_than))
+        return await self._s._acall(_op_sweep_receipts, (now - older_than,))
 
     async def time_out_receipts(self, now: float, after: float) -> list[int]:
         """See `MessageStore.time_out_receipts`."""
-        return await self._s._acall(lambda c: _op_receipt_timeout(c, now, after))
+        return await self._s._acall(_op_receipt_timeout, (now, after))
 
     async def recover(self, now: float) -> RecoveryReport:
         """See `MessageStore.recover`."""
@@ -2887,17 +3059,15 @@ class AsyncMessageStore:
     ) -> MoRecord:
         """See `MessageStore.record_mo`."""
         meta = _dumps(metadata or {})
-        return await self._s._acall(
-            lambda c: _op_mo(c, source, destination, text, now, parts, meta)
-        )
+        return await self._s._acall(_op_mo, (source, destination, text, now, parts, meta))
 
     async def suppress(self, number: str, reason: str, now: float) -> None:
         """See `MessageStore.suppress`."""
-        await self._s._acall(lambda c: _op_suppress(c, number, reason, now))
+        await self._s._acall(_op_suppress, (number, reason, now))
 
     async def unsuppress(self, number: str) -> bool:
         """See `MessageStore.unsuppress`."""
-        return await self._s._acall(lambda c: _op_unsuppress(c, number))
+        return await self._s._acall(_op_unsuppress, (number,))
 
     async def status(self, message_id: int) -> MessageStatus:
         """See `MessageStore.status` (runs in a worker thread)."""
@@ -3037,7 +3207,7 @@ class AsyncMessageStore:
         on_done: OpCallback,
     ) -> None:
         """See `MessageStore.requeue`."""
-        self._s._submit_nowait(lambda c: _op_requeue(c, message_id, now, retry_at, error), on_done)
+        self._s._submit_nowait(_op_requeue, (message_id, now, retry_at, error), on_done)
 
     def release_nowait(
         self,
@@ -3049,7 +3219,7 @@ class AsyncMessageStore:
         on_done: OpCallback,
     ) -> None:
         """See `MessageStore.release`."""
-        self._s._submit_nowait(lambda c: _op_release(c, message_id, now, until, reason), on_done)
+        self._s._submit_nowait(_op_release, (message_id, now, until, reason), on_done)
 
     def finalise_nowait(
         self,
@@ -3061,7 +3231,7 @@ class AsyncMessageStore:
         on_done: OpCallback,
     ) -> None:
         """See `MessageStore.finalise`."""
-        self._s._submit_nowait(lambda c: _op_finalise(c, message_id, state, now, error), on_done)
+        self._s._submit_nowait(_op_finalise, (message_id, state, now, error), on_done)
 
     async def aclose(self) -> None:
         """Close the store without blocking the loop (see `MessageStore.close`)."""

@@ -3,7 +3,7 @@
 Random sequences of accept / claim / part submit / responses / receipts / cancel / requeue /
 recover, including operations that are illegal in the message's current state. After every
 step: the store's states equal the model's, illegal operations raised and changed nothing,
-and the trigger-maintained counters equal ``GROUP BY state``.
+and the counters the ops keep equal ``GROUP BY state``.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import sqlite3
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from hypothesis import settings
 from hypothesis import strategies as st
@@ -36,11 +37,13 @@ class Model:
 
 
 class StoreMachine(RuleBasedStateMachine):
+    writer: Literal["thread", "process"] = "thread"
+
     def __init__(self) -> None:
         super().__init__()
         self.dir = tempfile.mkdtemp(prefix="store-sm-")
         self.path = Path(self.dir) / "sm.sqlite3"
-        self.store = MessageStore(self.path, synchronous="NORMAL")
+        self.store = MessageStore(self.path, synchronous="NORMAL", writer=self.writer)
         self.raw = sqlite3.connect(self.path)
         self.now = T0
         self.m: dict[int, Model] = {}
@@ -250,3 +253,15 @@ class StoreMachine(RuleBasedStateMachine):
 
 StoreMachine.TestCase.settings = settings(max_examples=100, stateful_step_count=50, deadline=None)
 TestStoreMachine = StoreMachine.TestCase
+
+
+class ProcessStoreMachine(StoreMachine):
+    """The same machine against the writer process (fewer examples: each starts a child)."""
+
+    writer = "process"
+
+
+ProcessStoreMachine.TestCase.settings = settings(
+    max_examples=15, stateful_step_count=50, deadline=None
+)
+TestProcessStoreMachine = ProcessStoreMachine.TestCase

@@ -10,7 +10,8 @@ The bursts mix legal and illegal operations: transitions refused by `LEGAL_TRANS
 responses without a submit, receipts for unknown ids and duplicates, and "poisoned" SMSC ids
 whose normalisation raises a non-store error, which fails the whole group op after some of its
 facts have written (the writer then reruns the batch with one savepoint per op and the group is
-rolled back). A second run wraps each group in `_batched_counts` (one counters write per group).
+rolled back). Group ops write their facts' counters once per group (`_batched_counts`), the
+other ops once each.
 It also checks that ``first_submitted_at`` is set on every message with a part that has an
 outcome or that is no longer in flight.
 """
@@ -18,19 +19,16 @@ outcome or that is no longer in flight.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import shutil
 import sqlite3
 import tempfile
-from collections.abc import Callable, Coroutine, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import gateway.store as store_module
 from gateway.store import MessageState, MessageStore, NewMessage, default_normalize
 
 T0 = 1_767_225_600.0
@@ -289,47 +287,24 @@ class _Run:
         self.bursts += 1
 
 
-@contextlib.contextmanager
-def _grouped_counts(enabled: bool) -> Iterator[None]:
-    """With `enabled`, run each group op inside `_batched_counts` (the proposed `_op_group`)."""
-    if not enabled:
-        yield
-        return
-    original = store_module._op_group
-
-    def grouped(conn: sqlite3.Connection, run: Any, facts: Any) -> Any:
-        with store_module._batched_counts(conn):
-            return original(conn, run, facts)
-
-    store_module._op_group = grouped
-    try:
-        yield
-    finally:
-        store_module._op_group = original
-
-
-@pytest.mark.parametrize("batched", [False, True], ids=["per_op", "per_group"])
 @settings(
     max_examples=40,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 @given(bursts=BURSTS)
-def test_counters_equal_group_by_after_every_commit(
-    batched: bool, bursts: list[list[Action]]
-) -> None:
+def test_counters_equal_group_by_after_every_commit(bursts: list[list[Action]]) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="store-counters-"))
     run = _Run(workdir / "c.sqlite3")
     try:
-        with _grouped_counts(batched):
 
-            async def main() -> None:
-                for actions in bursts:
-                    await run.burst(actions)
-                    assert _mismatches(run.raw) == []
-                    assert _first_submit_unset(run.raw) == []
+        async def main() -> None:
+            for actions in bursts:
+                await run.burst(actions)
+                assert _mismatches(run.raw) == []
+                assert _first_submit_unset(run.raw) == []
 
-            asyncio.run(main())
+        asyncio.run(main())
     finally:
         run.close()
         shutil.rmtree(workdir, ignore_errors=True)

@@ -1,15 +1,21 @@
-"""Message store: every state transition, illegal ones, receipts, MO, suppression, recovery."""
+"""Message store: every state transition, illegal ones, receipts, MO, suppression, recovery.
+
+The tests that use the `store` fixture, and the lifecycle tests, run against both writers
+(``writer="thread"`` and ``writer="process"``): same semantics, same answers.
+"""
 
 from __future__ import annotations
 
+import functools
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from gateway.errors import (
+    GatewayConfigError,
     IllegalTransitionError,
     StoreClosedError,
     StoreError,
@@ -28,12 +34,38 @@ from gateway.store import (
 )
 from tests.unit.gateway.conftest import T0, new_message
 
+WRITERS = ["thread", "process"]
+
 Q, S, SG, SD = (
     MessageState.QUEUED,
     MessageState.SCHEDULED,
     MessageState.SUBMITTING,
     MessageState.SUBMITTED,
 )
+
+
+@pytest.fixture(params=WRITERS)
+def writer(request: pytest.FixtureRequest) -> str:
+    """Where the store's writer runs (every test that uses it runs with both)."""
+    return str(request.param)
+
+
+@pytest.fixture
+def store(db_path: Path, writer: Any) -> Iterator[MessageStore]:
+    """A store on a fresh file, with each writer (synchronous=NORMAL: logic, not fsync)."""
+    s = MessageStore(db_path, synchronous="NORMAL", writer=writer)
+    try:
+        yield s
+    finally:
+        s.close()
+
+
+def _hex_to_dec(raw: str) -> str:
+    return str(int(raw, 16))
+
+
+def _dec(raw: str, base: int) -> str:
+    return str(int(raw, base))
 
 
 def _state(store: MessageStore, message_id: int) -> MessageState:
@@ -459,16 +491,28 @@ def test_unmatched_receipts_are_kept_and_counted(store: MessageStore, db_path: P
     assert store.receipt_counts()[ReceiptStatus.UNMATCHED] == 0
 
 
-def test_normalisation_is_pluggable_per_side(db_path: Path) -> None:
+def test_normalisation_is_pluggable_per_side(db_path: Path, writer: Any) -> None:
     # SMSC writes hex in submit_sm_resp and decimal in receipts (Kannel msg-id-type 0x01).
+    # Module-level functions (and partials of them): the writer process can receive them.
     with MessageStore(
         db_path,
         synchronous="NORMAL",
-        normalize=lambda raw: str(int(raw, 16)),
-        normalize_receipt=lambda raw: str(int(raw, 10)),
+        normalize=_hex_to_dec,
+        normalize_receipt=functools.partial(_dec, base=10),
+        writer=writer,
     ) as store:
         mid = _submitted(store, ["1F"])
         assert store.record_receipt("0031", "DELIVRD", T0 + 9).message_id == mid
+
+
+def test_process_writer_refuses_a_normaliser_it_cannot_send(db_path: Path) -> None:
+    with pytest.raises(GatewayConfigError, match=r"normalize_receipt.*module-level"):
+        MessageStore(db_path, normalize_receipt=lambda raw: raw, writer="process")
+    with pytest.raises(GatewayConfigError, match="writer"):
+        MessageStore(db_path, writer="fiber")  # type: ignore[arg-type]
+    # The thread writer takes any callable.
+    with MessageStore(db_path, normalize=lambda raw: raw.upper()) as store:
+        assert store.writer_pid is None
 
 
 def test_default_normalize() -> None:
@@ -549,8 +593,8 @@ def test_counters_match_group_by(store: MessageStore, db_path: Path) -> None:
 # --- lifecycle, crash recovery -----------------------------------------------------------------
 
 
-def test_crash_recovery_requeues_submitting(db_path: Path) -> None:
-    store = MessageStore(db_path, synchronous="NORMAL")
+def test_crash_recovery_requeues_submitting(db_path: Path, writer: Any) -> None:
+    store = MessageStore(db_path, synchronous="NORMAL", writer=writer)
     a, b, c = store.accept([new_message(parts_total=2), new_message(), new_message()], T0)
     store.claim(T0, 2)  # a and b in flight
     store.record_part_submit(a, 1, T0, bind="b1", sequence_number=1)
@@ -558,7 +602,7 @@ def test_crash_recovery_requeues_submitting(db_path: Path) -> None:
     store.record_resp(a, 1, T0 + 1, command_status=0, smsc_message_id="a1")
     store.close()  # "crash": nothing was finalised
 
-    with MessageStore(db_path, synchronous="NORMAL") as reopened:
+    with MessageStore(db_path, synchronous="NORMAL", writer=writer) as reopened:
         assert reopened.counts()[SG] == 2
         report = reopened.recover(T0 + 100)
         assert report.requeued == (a, b)
@@ -575,8 +619,8 @@ def test_crash_recovery_requeues_submitting(db_path: Path) -> None:
         assert reopened.recover(T0 + 101).requeued == (a, b, c)
 
 
-def test_closed_store_refuses_work(db_path: Path) -> None:
-    store = MessageStore(db_path)
+def test_closed_store_refuses_work(db_path: Path, writer: Any) -> None:
+    store = MessageStore(db_path, writer=writer)
     assert store.counts()[MessageState.QUEUED] == 0  # this thread now has a read connection
     store.close()
     store.close()  # idempotent
@@ -586,22 +630,23 @@ def test_closed_store_refuses_work(db_path: Path) -> None:
         store.status(1)
 
 
-def test_refuses_memory_and_unknown_schema(tmp_path: Path) -> None:
+def test_refuses_memory_and_unknown_schema(tmp_path: Path, writer: Any) -> None:
     with pytest.raises(StoreError, match="memory"):
-        MessageStore(":memory:")
+        MessageStore(":memory:", writer=writer)
     path = tmp_path / "future.sqlite3"
     conn = sqlite3.connect(path)
     conn.execute("PRAGMA user_version = 99")
     conn.close()
+    # In process mode the child's error comes back with its type and message.
     with pytest.raises(StoreError, match="schema version 99"):
-        MessageStore(path)
+        MessageStore(path, writer=writer)
 
 
-def test_reopen_keeps_everything(db_path: Path) -> None:
-    with MessageStore(db_path) as first:
+def test_reopen_keeps_everything(db_path: Path, writer: Any) -> None:
+    with MessageStore(db_path, writer=writer) as first:
         mid = _submitted(first, ["k1"])
         first.suppress("0901", "opt_out", T0)
-    with MessageStore(db_path) as second:
+    with MessageStore(db_path, writer=writer) as second:
         assert second.status(mid).state is SD
         assert second.is_suppressed("0901")
         assert second.record_receipt("k1", "DELIVRD", T0 + 9).message_id == mid

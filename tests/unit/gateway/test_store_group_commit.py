@@ -1,5 +1,6 @@
 """Group commit: many concurrent accepts share few transactions, and every awaited accept is
-already on disk (visible to a fresh connection) when the await returns."""
+already on disk (visible to a fresh connection) when the await returns. Each test runs with
+both writers (thread and process): the batches form the same way."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 import sqlite3
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,6 +17,7 @@ from gateway.store import MessageState, MessageStore, ReceiptStatus
 from tests.unit.gateway.conftest import T0, new_message
 
 CALLERS = 2000
+WRITERS = pytest.mark.parametrize("writer", ["thread", "process"])
 
 
 def _ids_on_disk(path: Path) -> set[int]:
@@ -27,8 +30,11 @@ def _ids_on_disk(path: Path) -> set[int]:
 
 @pytest.mark.asyncio
 @pytest.mark.parametrize("synchronous", ["FULL", "NORMAL"])
-async def test_concurrent_accepts_share_transactions(db_path: Path, synchronous: str) -> None:
-    store = MessageStore(db_path, synchronous=synchronous)  # type: ignore[arg-type]
+@WRITERS
+async def test_concurrent_accepts_share_transactions(
+    db_path: Path, synchronous: str, writer: Any
+) -> None:
+    store = MessageStore(db_path, synchronous=synchronous, writer=writer)  # type: ignore[arg-type]
     try:
 
         async def one(i: int) -> int:
@@ -52,8 +58,9 @@ async def test_concurrent_accepts_share_transactions(db_path: Path, synchronous:
         assert reopened.counts()[MessageState.QUEUED] == CALLERS
 
 
-def test_sync_callers_on_threads_are_batched(db_path: Path) -> None:
-    with MessageStore(db_path, synchronous="NORMAL", linger=0.002) as store:
+@WRITERS
+def test_sync_callers_on_threads_are_batched(db_path: Path, writer: Any) -> None:
+    with MessageStore(db_path, synchronous="NORMAL", linger=0.002, writer=writer) as store:
         results: list[int] = []
         lock = threading.Lock()
 
@@ -73,8 +80,9 @@ def test_sync_callers_on_threads_are_batched(db_path: Path) -> None:
 
 
 @pytest.mark.asyncio
-async def test_a_failing_op_is_rolled_back_alone(db_path: Path) -> None:
-    with MessageStore(db_path, synchronous="NORMAL", linger=0.01) as store:
+@WRITERS
+async def test_a_failing_op_is_rolled_back_alone(db_path: Path, writer: Any) -> None:
+    with MessageStore(db_path, synchronous="NORMAL", linger=0.01, writer=writer) as store:
         [flying] = await store.aio.accept([new_message()], T0)
         await store.aio.claim(T0, 1)
         before = store.writer_stats().batches
@@ -95,8 +103,9 @@ async def test_a_failing_op_is_rolled_back_alone(db_path: Path) -> None:
 
 
 @pytest.mark.asyncio
-async def test_cancelled_awaiter_does_not_undo_the_write(db_path: Path) -> None:
-    with MessageStore(db_path, synchronous="NORMAL", linger=0.05) as store:
+@WRITERS
+async def test_cancelled_awaiter_does_not_undo_the_write(db_path: Path, writer: Any) -> None:
+    with MessageStore(db_path, synchronous="NORMAL", linger=0.05, writer=writer) as store:
         task = asyncio.create_task(store.aio.accept([new_message()], T0))
         await asyncio.sleep(0)
         task.cancel()
@@ -108,8 +117,9 @@ async def test_cancelled_awaiter_does_not_undo_the_write(db_path: Path) -> None:
 
 
 @pytest.mark.asyncio
-async def test_async_api_round_trip(db_path: Path) -> None:
-    store = MessageStore(db_path, synchronous="NORMAL")
+@WRITERS
+async def test_async_api_round_trip(db_path: Path, writer: Any) -> None:
+    store = MessageStore(db_path, synchronous="NORMAL", writer=writer)
     aio = store.aio
     async with asyncio.timeout(10):
         [mid] = await aio.accept([new_message(parts_total=1)], T0)

@@ -74,7 +74,7 @@ class _Traced:
 
     def group(self, run: object, facts: Sequence[tuple[object, ...]]) -> list[object]:
         """One group op (as `_op_group` runs the facts of a loop pass)."""
-        results = self.tx(s._op_group, run, [(args, lambda _r, _e: None) for args in facts])
+        results = self.tx(s._op_group, run, list(facts))
         assert isinstance(results, list)
         for _value, error in results:
             assert error is None, error
@@ -136,34 +136,29 @@ def test_statements_per_one_part_message_on_the_hot_path(traced: _Traced) -> Non
     traced.statements.clear()
     traced.group(s._op_resp, [(norm, m.id, 1, T0 + 2, 0, f"R{m.id}", None) for m in batch.messages])
     per_resp = [q for q in traced.statements if q not in ("BEGIN IMMEDIATE", "COMMIT")]
-    # the group's look for waiting receipts, then per response: part, attempt, message and
-    # the counters (one statement: submitting -1, submitted +1)
-    assert len(per_resp) == 1 + 4 * 50
+    # the group's look for waiting receipts, then per response: part, attempt, message; and
+    # the counters once for the group (one statement: submitting -50, submitted +50)
+    assert len(per_resp) == 1 + 3 * 50 + 1
     traced.statements.clear()
     outcomes = traced.group(
         s._op_receipt,
         [(norm, f"R{m.id}", "DELIVRD", T0 + 3, "000", None, None) for m in batch.messages],
     )
     per_receipt = [q for q in traced.statements if q not in ("BEGIN IMMEDIATE", "COMMIT")]
-    # read, part, receipt, message, counters (one statement for 3 rows)
-    assert len(per_receipt) == 5 * 50
+    # read, part, receipt, message; the counters once for the group (one statement, 3 rows)
+    assert len(per_receipt) == 4 * 50 + 1
     assert {o.message_state for o in outcomes} == {MessageState.DELIVERED}  # type: ignore[attr-defined]
     assert traced.counters_match()
 
 
 def test_a_batched_group_writes_the_counters_once(traced: _Traced) -> None:
     ids = _claimed_ids(traced, 20)
-    facts = [((mid, 1, T0, "b", mid), lambda _r, _e: None) for mid in ids]
+    facts = [(mid, 1, T0, "b", mid) for mid in ids]
     traced.tx(s._op_group, s._op_part_submit, facts)
     norm = s.default_normalize
-    resps = [((norm, mid, 1, T0, 0, f"R{mid}", None), lambda _r, _e: None) for mid in ids]
-
-    def grouped(conn: sqlite3.Connection) -> object:
-        with s._batched_counts(conn):
-            return s._op_group(conn, s._op_resp, resps)
-
+    resps = [(norm, mid, 1, T0, 0, f"R{mid}", None) for mid in ids]
     traced.statements.clear()
-    traced.tx(grouped)
+    traced.tx(s._op_group, s._op_resp, resps)  # `_op_group` batches its facts' counters
     writes = [q for q in traced.statements if q.startswith("INSERT INTO counters")]
     assert len(writes) == 1  # submitting -20 and submitted +20, once for the group
     assert traced.counters_match()
