@@ -51,6 +51,15 @@ Invariants:
     * With `events` False (nobody listens: a server without a bus) no `NetworkEvent` is built,
       scheduled or returned; fates, ids, receipts, MO replies and handsets are the same as with
       events on (only the audit facts are not written).
+    * Shortcuts (on unless `shortcuts=False`, which a property test compares against): the
+      fate of an ordinary delivery (handset without windows, not drawn absent) returns before
+      the retry bookkeeping; a single message whose filing nobody reads at delivery (events
+      off, no reply possible, no brand, no intended owner or obtained date) is filed as its
+      raw fields and decoded when a handset view needs it (`Inbox.file_deferred`). Each gives
+      exactly what the general path gives.
+    * Per message the hot path allocates one `_Drop` (delivered parts only: the submission,
+      fate and ids an outage needs), one `Fate`, the receipts and the `SubmitOutcome`; nothing
+      per message outlives its delivery except what the handset keeps.
 """
 
 from __future__ import annotations
@@ -87,7 +96,7 @@ from simulator.network.effects import (
     SubmitOutcome,
 )
 from simulator.network.errors import NetworkModelError
-from simulator.network.fate import FateSource, content_digest, threshold, uniform
+from simulator.network.fate import FateSource, content_digest, threshold, uniform, words_at
 from simulator.network.faults import (
     CarrierOutageFault,
     FaultPlan,
@@ -110,8 +119,7 @@ from simulator.network.twoway import TwoWay
 from simulator.smpp.constants import CommandStatus, MessageState
 from sms.alphabet import decode, encoding_for_data_coding
 from sms.errors import SmsError
-from sms.segments import FlushReason, Reassembled, Reassembler, Sar
-from sms.udh import Concat
+from sms.segments import FlushReason, Reassembled, Reassembler
 
 __all__ = ["CarrierNetwork"]
 
@@ -130,6 +138,12 @@ _P_LATENCY, _P_RECEIPT_LATENCY, _P_LOSS, _P_DUPLICATE, _P_DUPLICATE_DELAY = 0, 1
 _P_LATE, _P_LATE_DELAY, _P_MALFORMED, _P_MALFORMED_VARIANT, _P_BEFORE = 5, 6, 7, 8, 9
 _P_FAKE, _P_SLOW, _P_OUTCOME, _P_ABSENT, _P_RETURN = 10, 11, 12, 13, 14
 _RD_INTERMEDIATE: Final = 0x10
+_NO_FLAGS: Final[frozenset[str]] = frozenset()
+_PREVIEW_OCTETS: Final = 44
+_PREVIEW_CACHE: Final = 4096
+# `uniform(word)` written out on the hot path: (word + 0.5) / 2**32.
+_SCALE32: Final[float] = 2.0**-32
+_HALF32: Final[float] = 0.5 * 2.0**-32
 _YEAR_DAYS: Final = 365.25
 
 
@@ -184,28 +198,32 @@ class _Account:
 
 @dataclass(slots=True)
 class _Drop:
-    """A part on its way to the handset."""
+    """A part on its way to the handset, with the submission behind it (one object per
+    delivered part; what the receipts are rebuilt from when a carrier outage moves or fails the
+    delivery)."""
 
     at: float
+    """When the handset gets it (epoch seconds; moved by a carrier outage)."""
     key: str
     account: str
     number: str
-    destination_addr: str
-    source_addr: str
+    """The recipient's national number."""
+    msg: SubmittedMessage
     verdict: SenderVerdict
-    concat: Concat | Sar | None
-    body: bytes
-    data_coding: int
-    part: int
-    total: int
-    intended_owner: str | None
-    obtained_date: date | None
     words: tuple[int, ...]
     """The message's "msg" stream; words 4-7 decide the reply."""
     subscriber: Subscriber
     """The recipient."""
-    origin: _Origin
-    """What the receipts are rebuilt from when a carrier outage moves or fails the delivery."""
+    submitted_at: float
+    acct: _Account
+    route: str
+    fate: Fate
+    id_number: int
+    """The id number of `message_id` (receipts may write it in another base)."""
+    message_id: str
+    part_words: tuple[int, ...]
+    validity_s: float
+    """The message expires this long after submission while an outage holds it."""
     retried: tuple[float, ...] = ()
     """Attempts (seconds after submission) that carrier outages failed so far."""
     parked: bool = False
@@ -213,25 +231,6 @@ class _Drop:
     follow: list[tuple[float, _Item]] = field(default_factory=list)
     """Items due at or after the delivery (final receipt, its duplicate or loss event, the
     queue release): scheduled only when the delivery happens, so an outage can replace them."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Origin:
-    """The submission behind a delivery (read only when an outage hits it)."""
-
-    msg: SubmittedMessage
-    submitted_at: float
-    acct: _Account
-    route: str
-    fate: Fate
-    number: int
-    message_id: str
-    part_words: tuple[int, ...]
-    first_s: float
-    """Latency of one delivery attempt: a delayed delivery is made this long after the
-    outage ends."""
-    validity_s: float
-    """The message expires this long after submission while an outage holds it."""
 
 
 @dataclass(slots=True)
@@ -292,7 +291,13 @@ class CarrierNetwork:
     """The simulated carrier network of one scenario."""
 
     def __init__(
-        self, config: NetworkConfig, seed: int, scenario_id: str, *, events: bool = True
+        self,
+        config: NetworkConfig,
+        seed: int,
+        scenario_id: str,
+        *,
+        events: bool = True,
+        shortcuts: bool = True,
     ) -> None:
         """Compile the configuration and draw the population.
 
@@ -301,7 +306,11 @@ class CarrierNetwork:
             seed: The scenario seed.
             scenario_id: The scenario's identifier (part of every random stream's name).
             events: Build the audit facts (`NetworkEvent`); see `events`.
+            shortcuts: Take the hot path's shortcuts for ordinary messages (see the module
+                docstring); False forces the general path everywhere. Both give the same
+                answers, fates, effects and handsets (a property test compares them).
         """
+        self._shortcuts = shortcuts
         self.events = events
         """Build `NetworkEvent`s; False: `submit` and `advance` return none (may be changed
         at any time; it changes no fate, id, receipt, reply or handset)."""
@@ -309,6 +318,8 @@ class CarrierNetwork:
         self.seed = seed
         self.scenario_id = scenario_id
         self._fates = FateSource(seed, scenario_id)
+        self._msg_stream = self._fates.stream("msg")
+        self._part_stream = self._fates.stream("part")
         self._tz = zoneinfo.ZoneInfo(config.timezone)
         self._epoch = config.epoch_s
         self.population = Population(config, self._fates)
@@ -326,6 +337,8 @@ class CarrierNetwork:
         )
         self._writer = ReceiptWriter(self._tz, config.receipts.seconds_in_dates)
         self._two_way = TwoWay(config.two_way)
+        self._replies = self._two_way.enabled
+        self._reply_alphanumeric = config.two_way.reply_to_alphanumeric
         self._errors = config.errors
         self._absence_mean = config.absence.return_mean_s
         self._carriers = {
@@ -370,6 +383,7 @@ class CarrierNetwork:
         self._counter = itertools.count()
         self._next_id = config.message_ids.start
         self._occurrences: dict[str, int] = {}
+        self._previews: dict[tuple[bytes, int], str] = {}
         self._attempts: dict[str, int] = {}
         self._tps: dict[str, tuple[int, int]] = {}
         self._inflight: dict[str, int] = {}
@@ -589,6 +603,19 @@ class CarrierNetwork:
             return any(host in text for host in self._dangerous_hosts)
         return False
 
+    def _preview(self, msg: SubmittedMessage) -> str:
+        """The receipt's ``text:`` (20 characters of the body), memoised per body prefix."""
+        body = msg.short_message
+        key = (body if len(body) <= _PREVIEW_OCTETS else body[:_PREVIEW_OCTETS], msg.data_coding)
+        preview = self._previews.get(key)
+        if preview is None:
+            # 44 octets hold 20 characters in every encoding.
+            preview = self._text(msg, _PREVIEW_OCTETS)[:20]
+            if len(self._previews) >= _PREVIEW_CACHE:
+                self._previews.clear()
+            self._previews[key] = preview
+        return preview
+
     @staticmethod
     def _text(msg: SubmittedMessage, octets: int | None = None) -> str:
         if msg.text is not None:
@@ -615,30 +642,41 @@ class CarrierNetwork:
         errors = self._errors
         rc = acct.receipts
         seq = msg.part
-        carrier = None if sub is None else self._carriers[sub.carrier]
-        latency = (
-            carrier.latency
-            if carrier is not None and carrier.latency is not None
-            else self._route_latency[route]
-        )
-        first = latency(uniform(m[_M_LATENCY] if rc.per_message else p[_P_LATENCY]))
         displayed = verdict.displayed
-
-        def final(outcome: str, stat: str, err: int, after: float, reason: str) -> Fate:
-            return Fate(key, seq, outcome, stat, err, after, (), displayed, reason)
-
-        if sub is None or carrier is None:
-            return final("unassigned", "UNDELIV", errors.unknown_subscriber, 0.0, "not in service")
+        if sub is None:
+            return Fate(
+                key, seq, "unassigned", "UNDELIV", errors.unknown_subscriber, 0.0, (), displayed,
+                "not in service",
+            )  # fmt: skip
+        carrier = self._carriers[sub.carrier]
+        latency = carrier.latency
+        if latency is None:
+            latency = self._route_latency[route]
+        first = latency((m[_M_LATENCY] if rc.per_message else p[_P_LATENCY]) * _SCALE32 + _HALF32)
         if sub.history.tenure_at(now) is None:
-            return final("unassigned", "UNDELIV", errors.unknown_subscriber, 0.0, "disconnected")
+            return Fate(
+                key, seq, "unassigned", "UNDELIV", errors.unknown_subscriber, 0.0, (), displayed,
+                "disconnected",
+            )  # fmt: skip
         if verdict.blocked:
-            return final("blocked", "REJECTD", errors.screening, 0.0, "registry")
+            return Fate(
+                key, seq, "blocked", "REJECTD", errors.screening, 0.0, (), displayed, "registry"
+            )
         if sub.reject_all:
-            return final("filtered", "REJECTD", errors.call_barred, first, "reject_all")
+            return Fate(
+                key, seq, "filtered", "REJECTD", errors.call_barred, first, (), displayed,
+                "reject_all",
+            )  # fmt: skip
         if route == "international" and sub.reject_international:
-            return final("filtered", "REJECTD", errors.call_barred, first, "reject_international")
+            return Fate(
+                key, seq, "filtered", "REJECTD", errors.call_barred, first, (), displayed,
+                "reject_international",
+            )  # fmt: skip
         if sub.dangerous_filter and self._dangerous(msg, acct, verdict):
-            return final("filtered", "REJECTD", errors.call_barred, first, "dangerous_sms")
+            return Fate(
+                key, seq, "filtered", "REJECTD", errors.call_barred, first, (), displayed,
+                "dangerous_sms",
+            )  # fmt: skip
 
         mix = self._mix_for(sub, route)
         w = p if rc.part_scope else m
@@ -647,14 +685,23 @@ class CarrierNetwork:
         validity = carrier.max_validity
         if msg.validity_s is not None and msg.validity_s < validity:
             validity = msg.validity_s
+        if outcome == "delivered":
+            if first >= validity:
+                return Fate(
+                    key, seq, "expired", "EXPIRED", errors.absent, validity, (), displayed,
+                    "validity",
+                )  # fmt: skip
+            if self._shortcuts and not sub.handset and w[o + 1] >= mix.absent_delivered:
+                # The common case: handset on, not absent; delivered at the first attempt.
+                return Fate(
+                    key, seq, "delivered", "DELIVRD", 0, first, (), displayed, "mix", first, None
+                )
         offsets = carrier.offsets
         give_up = validity
         if carrier.expire_after_last and offsets:
             give_up = min(validity, first + offsets[-1])
 
         if outcome == "delivered":
-            if first >= validity:
-                return final("expired", "EXPIRED", errors.absent, validity, "validity")
             at = first
             attempts: list[float] = []
             state = sub.handset_state(now + first) if sub.handset else None
@@ -722,12 +769,14 @@ class CarrierNetwork:
                 key, seq, outcome, "EXPIRED", err, give_up, tuple(attempts), displayed, "mix"
             )
         if outcome == "unknown_subscriber":
-            return final(outcome, "UNDELIV", errors.unknown_subscriber, first, "mix")
-        if outcome == "rejected":
-            return final(outcome, "REJECTD", errors.call_barred, first, "mix")
-        if outcome == "system_failure":
-            return final(outcome, "UNDELIV", errors.system_failure, first, "mix")
-        return final(outcome, "UNKNOWN", errors.unknown, first, "mix")
+            stat, err = "UNDELIV", errors.unknown_subscriber
+        elif outcome == "rejected":
+            stat, err = "REJECTD", errors.call_barred
+        elif outcome == "system_failure":
+            stat, err = "UNDELIV", errors.system_failure
+        else:
+            stat, err = "UNKNOWN", errors.unknown
+        return Fate(key, seq, outcome, stat, err, first, (), displayed, "mix")
 
     def _accept_events(
         self,
@@ -820,16 +869,15 @@ class CarrierNetwork:
         fault_kind: str | None,
     ) -> SubmitOutcome:
         sub = self.population.get(national)
-        m = self._fates.words("msg", key)
-        p = self._fates.words("part", f"{key}/{msg.part}")
+        m = words_at(self._msg_stream, key)
+        p = words_at(self._part_stream, f"{key}/{msg.part}")
         fate = self._fate(msg, now, acct, route, sub, key, verdict, m, p)
         account = msg.account
+        events: tuple[NetworkEvent, ...] = ()
         if self.events:
-            events = self._accept_events(
-                msg, now, key, national, verdict, route, fault_kind, message_id
+            events = tuple(
+                self._accept_events(msg, now, key, national, verdict, route, fault_kind, message_id)
             )
-        else:
-            events = []
 
         final_at = now + fate.final_after_s
         drop: _Drop | None = None
@@ -839,32 +887,20 @@ class CarrierNetwork:
                 key,
                 account,
                 national,
-                msg.destination_addr,
-                msg.source_addr,
+                msg,
                 verdict,
-                msg.concat,
-                msg.short_message,
-                msg.data_coding,
-                msg.part,
-                msg.total,
-                msg.intended_owner,
-                msg.obtained_date,
                 m,
                 sub,
-                _Origin(
-                    msg,
-                    now,
-                    acct,
-                    route,
-                    fate,
-                    number,
-                    message_id,
-                    p,
-                    fate.first_attempt_s,
-                    self._validity(msg, sub),
-                ),
+                now,
+                acct,
+                route,
+                fate,
+                number,
+                message_id,
+                p,
+                self._validity(msg, sub),
             )
-            self._push(final_at, drop)
+            heapq.heappush(self._heap, (final_at, next(self._counter), drop))
         elif self.events:
             kind = EventKind.FILTERED if fate.outcome == "filtered" else EventKind.FAILED
             self._push(
@@ -905,16 +941,7 @@ class CarrierNetwork:
             msg, now, acct, route, national, fate, number, message_id, p, drop
         )
         return SubmitOutcome(
-            status=0,
-            message_id=message_id,
-            key=key,
-            part=msg.part,
-            respond=respond,
-            response_delay_s=delay,
-            before_response=before,
-            scheduled=scheduled,
-            events=tuple(events),
-            fate=fate,
+            0, message_id, key, msg.part, respond, False, delay, before, scheduled, events, fate
         )
 
     def _alert_when_available(
@@ -989,13 +1016,9 @@ class CarrierNetwork:
             if rc.id_base is None
             else format_id(number, self.config.message_ids, rc.id_base)
         )
-        body = (
-            msg.text[:20]
-            if msg.text is not None
-            else self._text(msg, 44)[:20]  # 44 octets hold 20 characters in every encoding
-        )
+        body = msg.text[:20] if msg.text is not None else self._preview(msg)
         done = now + fate.final_after_s
-        due = done + rc.latency(uniform(p[_P_RECEIPT_LATENCY]))
+        due = done + rc.latency(p[_P_RECEIPT_LATENCY] * _SCALE32 + _HALF32)
         if p[_P_LATE] < rc.late:
             due += rc.late_delay(uniform(p[_P_LATE_DELAY]))
             flags.add("late")
@@ -1015,22 +1038,22 @@ class CarrierNetwork:
             text = damage(text, rid, stat, err, uniform(p[_P_MALFORMED_VARIANT]))
             flags.add("malformed")
         receipt = ReceiptDue(
-            at=due,
-            key=fate.key,
-            account=account,
-            message_id=rid,
-            resp_message_id=message_id,
-            part=msg.part,
-            stat=stat,
-            message_state=_STATE[stat],
-            err=err,
-            text=text,
-            source_addr=msg.destination_addr,
-            destination_addr=msg.source_addr,
-            esm_class=ESM_CLASS_RECEIPT,
-            submitted_at=now,
-            done_at=done,
-            flags=frozenset(flags),
+            due,
+            fate.key,
+            account,
+            rid,
+            message_id,
+            msg.part,
+            stat,
+            _STATE[stat],
+            err,
+            text,
+            msg.destination_addr,
+            msg.source_addr,
+            ESM_CLASS_RECEIPT,
+            now,
+            done,
+            frozenset(flags) if flags else _NO_FLAGS,
         )
         out: list[ReceiptDue] = []
         if (
@@ -1212,10 +1235,9 @@ class CarrierNetwork:
         err: int,
         out: list[Effect],
     ) -> None:
-        origin = drop.origin
-        fate = origin.fate
+        fate = drop.fate
         when = drop.at
-        after = when - origin.submitted_at
+        after = when - drop.submitted_at
         first_failure = not fate.attempts_after_s and not drop.retried
         releases: list[tuple[float, _Item]] = [
             (when, item) for _, item in drop.follow if isinstance(item, _Release)
@@ -1236,19 +1258,19 @@ class CarrierNetwork:
                         drop.key,
                         drop.account,
                         drop.number,
-                        {"part": drop.part, "retries": 1, "reason": "carrier outage"},
+                        {"part": drop.msg.part, "retries": 1, "reason": "carrier outage"},
                     )
                 )
             self._receipts(
-                origin.msg,
-                origin.submitted_at,
-                origin.acct,
-                origin.route,
+                drop.msg,
+                drop.submitted_at,
+                drop.acct,
+                drop.route,
                 drop.number,
                 replace(fate, attempts_after_s=(after,)),
-                origin.number,
-                origin.message_id,
-                origin.part_words,
+                drop.id_number,
+                drop.message_id,
+                drop.part_words,
                 final=False,
             )
         parked = self._parked.get(id(fault))
@@ -1258,22 +1280,21 @@ class CarrierNetwork:
                 self._push(until, _OutageEnd(fault))
         parked[1].append(drop)
         drop.parked = True
-        if origin.validity_s < math.inf:
-            self._push(origin.submitted_at + origin.validity_s, _Expiry(drop))
+        if drop.validity_s < math.inf:
+            self._push(drop.submitted_at + drop.validity_s, _Expiry(drop))
 
     def _end_undelivered(
         self, drop: _Drop, when: float, outcome: str, stat: str, err: int, out: list[Effect]
     ) -> None:
         """A held or attempted delivery ends without reaching the handset: rebuild its receipts."""
-        origin = drop.origin
-        fate = origin.fate
+        fate = drop.fate
         reason = "carrier outage" if stat == "UNDELIV" else "carrier outage, validity"
         ended = replace(
             fate,
             outcome=outcome,
             stat=stat,
             err=err,
-            final_after_s=when - origin.submitted_at,
+            final_after_s=when - drop.submitted_at,
             attempts_after_s=fate.attempts_after_s + drop.retried,
             reason=reason,
         )
@@ -1285,22 +1306,22 @@ class CarrierNetwork:
                     drop.key,
                     drop.account,
                     drop.number,
-                    {"stat": stat, "err": err, "part": drop.part, "reason": reason},
+                    {"stat": stat, "err": err, "part": drop.msg.part, "reason": reason},
                 )
             )
         for _, item in drop.follow:
             self._push(when, item)
         drop.follow = []
         self._receipts(
-            origin.msg,
-            origin.submitted_at,
-            origin.acct,
-            origin.route,
+            drop.msg,
+            drop.submitted_at,
+            drop.acct,
+            drop.route,
             drop.number,
             ended,
-            origin.number,
-            origin.message_id,
-            origin.part_words,
+            drop.id_number,
+            drop.message_id,
+            drop.part_words,
             replay=True,
             intermediate=False,
         )
@@ -1324,29 +1345,29 @@ class CarrierNetwork:
         if parked is None:
             return
         for drop in parked[1]:
-            origin = drop.origin
-            if at + origin.first_s >= origin.submitted_at + origin.validity_s:
+            fate = drop.fate
+            first_s = fate.first_attempt_s
+            if at + first_s >= drop.submitted_at + drop.validity_s:
                 continue  # too late to deliver: its _Expiry item ends it as EXPIRED
             drop.parked = False
-            fate = origin.fate
-            drop.at = at + origin.first_s
+            drop.at = at + first_s
             drop.follow = [(drop.at, item) for _, item in drop.follow]
             delayed = replace(
                 fate,
-                final_after_s=drop.at - origin.submitted_at,
+                final_after_s=drop.at - drop.submitted_at,
                 attempts_after_s=fate.attempts_after_s + drop.retried,
                 reason="carrier outage, delayed",
             )
             self._receipts(
-                origin.msg,
-                origin.submitted_at,
-                origin.acct,
-                origin.route,
+                drop.msg,
+                drop.submitted_at,
+                drop.acct,
+                drop.route,
                 drop.number,
                 delayed,
-                origin.number,
-                origin.message_id,
-                origin.part_words,
+                drop.id_number,
+                drop.message_id,
+                drop.part_words,
                 drop,
                 replay=True,
                 intermediate=False,
@@ -1359,22 +1380,48 @@ class CarrierNetwork:
 
     def _deliver(self, drop: _Drop, out: list[Effect]) -> None:
         at = drop.at
-        sub = drop.subscriber
-        events = self.events
-        if self._quiet is not None and events:
-            tz = self._tz if sub.tz is None else sub.tz
-            if self._quiet.is_quiet(at, tz):
-                out.append(
-                    NetworkEvent(
-                        at,
-                        EventKind.DELIVERED_IN_QUIET_HOURS,
-                        drop.key,
-                        drop.account,
-                        drop.number,
-                        {"part": drop.part},
-                    )
+        msg = drop.msg
+        verdict = drop.verdict
+        concat = msg.concat
+        if not self.events:
+            if (
+                self._shortcuts
+                and concat is None
+                and verdict.brand is None
+                and msg.intended_owner is None
+                and msg.obtained_date is None
+                and not (self._replies and (verdict.replyable or self._reply_alphanumeric))
+            ):
+                # Nothing reads this message now (no bus, no reply, no misdelivery or spoof
+                # to book): file it as itself and build what the handset shows when viewed.
+                inbox = self._inboxes.get(drop.number)
+                if inbox is None:
+                    inbox = self._inboxes[drop.number] = Inbox(drop.number, self._keep)
+                inbox.file_deferred(
+                    at,
+                    verdict.displayed,
+                    drop.key,
+                    drop.account,
+                    verdict.flags,
+                    msg.short_message,
+                    msg.data_coding,
                 )
-        if events:
+                return
+        else:
+            sub = drop.subscriber
+            if self._quiet is not None:
+                tz = self._tz if sub.tz is None else sub.tz
+                if self._quiet.is_quiet(at, tz):
+                    out.append(
+                        NetworkEvent(
+                            at,
+                            EventKind.DELIVERED_IN_QUIET_HOURS,
+                            drop.key,
+                            drop.account,
+                            drop.number,
+                            {"part": msg.part},
+                        )
+                    )
             out.append(
                 NetworkEvent(
                     at,
@@ -1382,29 +1429,28 @@ class CarrierNetwork:
                     drop.key,
                     drop.account,
                     drop.number,
-                    {"part": drop.part, "total": drop.total, "sender": drop.verdict.displayed},
+                    {"part": msg.part, "total": msg.total, "sender": verdict.displayed},
                 )
             )
-        concat = drop.concat
         if concat is None:
             # A single message needs no reassembly: decode it as the handset would.
             try:
-                encoding = encoding_for_data_coding(drop.data_coding)
-                text = decode(drop.body, encoding, strict=False)
+                encoding = encoding_for_data_coding(msg.data_coding)
+                text = decode(msg.short_message, encoding, strict=False)
             except SmsError:
                 text = ""
             self._complete([drop], text, 1, (), at, out)
             return
-        slot = (drop.verdict.displayed, drop.number, concat.reference, concat.total)
+        slot = (verdict.displayed, drop.number, concat.reference, concat.total)
         self._parts.setdefault(slot, []).append(drop)
         try:
             flushed = self._reassembler.add(
-                drop.verdict.displayed,
+                verdict.displayed,
                 drop.number,
                 concat,
-                drop.body,
+                msg.short_message,
                 at,
-                data_coding=drop.data_coding,
+                data_coding=msg.data_coding,
             )
         except SmsError:
             flushed = []
@@ -1440,13 +1486,15 @@ class CarrierNetwork:
         if not complete:
             flags = flags | {"incomplete"}
         misdelivered = False
-        if head.intended_owner is not None or head.obtained_date is not None:
+        intended_owner = head.msg.intended_owner
+        obtained_date = head.msg.obtained_date
+        if intended_owner is not None or obtained_date is not None:
             # Only when the sender said whom it means to reach can a delivery be wrong.
             tenure = sub.history.tenure_at(at)
-            if head.intended_owner is not None:
-                misdelivered = tenure is None or tenure.owner != head.intended_owner
-            elif head.obtained_date is not None:
-                misdelivered = sub.history.changed_since(head.obtained_date, at)
+            if intended_owner is not None:
+                misdelivered = tenure is None or tenure.owner != intended_owner
+            elif obtained_date is not None:
+                misdelivered = sub.history.changed_since(obtained_date, at)
             if misdelivered:
                 flags = flags | {"misdelivery"}
             if misdelivered and self.events:
@@ -1459,10 +1507,10 @@ class CarrierNetwork:
                         head.number,
                         {
                             "owner": None if tenure is None else tenure.owner,
-                            "intended_owner": head.intended_owner,
+                            "intended_owner": intended_owner,
                             "obtained_date": None
-                            if head.obtained_date is None
-                            else head.obtained_date.isoformat(),
+                            if obtained_date is None
+                            else obtained_date.isoformat(),
                         },
                     )
                 )
@@ -1483,11 +1531,7 @@ class CarrierNetwork:
         spoofs = inbox.file(message, verdict.brand)
         if self.events:
             self._filed_events(head, verdict, spoofs, total, complete, text, at, out)
-        if (
-            complete
-            and self._two_way.enabled
-            and (verdict.replyable or self.config.two_way.reply_to_alphanumeric)
-        ):
+        if complete and self._replies and (verdict.replyable or self._reply_alphanumeric):
             self._reply(head, sub, at, misdelivered)
 
     def _filed_events(
@@ -1558,7 +1602,7 @@ class CarrierNetwork:
             key=reply_key,
             in_reply_to=head.key,
             account=head.account,
-            source_addr=head.destination_addr,
+            source_addr=head.msg.destination_addr,
             destination_addr=head.verdict.displayed,
         ):
             self._push(when, mo)
