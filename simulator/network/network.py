@@ -73,7 +73,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from hashlib import blake2b
-from typing import Final
+from typing import Final, cast
 
 from simulator.network.config import (
     OUTCOMES,
@@ -113,7 +113,7 @@ from simulator.network.messages import SubmittedMessage
 from simulator.network.ownership import NumberHistory, OwnerCheckResult, OwnershipDatabase
 from simulator.network.population import Population, Subscriber
 from simulator.network.quiet import QuietHours
-from simulator.network.receipts import ReceiptWriter, damage, format_id
+from simulator.network.receipts import ReceiptWriter, damage, format_id, id_formatter
 from simulator.network.senders import SenderRules, SenderVerdict
 from simulator.network.twoway import TwoWay
 from simulator.smpp.constants import CommandStatus, MessageState
@@ -382,6 +382,7 @@ class CarrierNetwork:
         self._heap: list[tuple[float, int, _Item]] = []
         self._counter = itertools.count()
         self._next_id = config.message_ids.start
+        self._format_id = id_formatter(config.message_ids)
         self._occurrences: dict[str, int] = {}
         self._previews: dict[tuple[bytes, int], str] = {}
         self._attempts: dict[str, int] = {}
@@ -571,7 +572,7 @@ class CarrierNetwork:
         self._tps[msg.account] = (second, tps_count + 1)
         number = self._next_id
         self._next_id = number + 1
-        message_id = format_id(number, self.config.message_ids)
+        message_id = self._format_id(number)
         return self._accept(
             msg,
             now,
@@ -1183,9 +1184,12 @@ class CarrierNetwork:
                 continue
             if at > now:
                 break
-            _, _, item = heapq.heappop(heap)
-            if isinstance(item, _Drop):
-                if self._attempt(item, out):
+            item = heapq.heappop(heap)[2]
+            kind = type(item)  # (none of the item classes is subclassed)
+            if kind is ReceiptDue:
+                out.append(cast(ReceiptDue, item))
+            elif kind is _Drop:
+                if self._attempt(cast(_Drop, item), out):
                     deadline = self._reassembler.next_deadline()
             elif isinstance(item, _Release):
                 self._inflight[item.account] = self._inflight.get(item.account, 1) - 1
@@ -1197,7 +1201,7 @@ class CarrierNetwork:
             elif isinstance(item, _Expiry):
                 if item.drop.parked:
                     self._expire_parked(item.drop, at, out)
-            else:
+            elif not isinstance(item, _Drop):
                 out.append(item)
         return out
 
@@ -1214,16 +1218,24 @@ class CarrierNetwork:
 
     def _attempt(self, drop: _Drop, out: list[Effect]) -> bool:
         """Make a delivery attempt; False when a carrier outage delays or fails it."""
-        outages = self._live_outages()
+        outages = (
+            self._outages
+            if self._faults.revision == self._outages_revision
+            else self._live_outages()
+        )
         if outages:
             hit = outage_decision(outages, drop.subscriber.carrier, drop.at)
             if hit is not None and hit.fault is not None:
                 self._outage_hit(drop, hit.fault, hit.mode, hit.until, hit.err, out)
                 return False
         self._deliver(drop, out)
-        for at, item in drop.follow:
-            self._push(at, item)
-        drop.follow = []
+        follow = drop.follow
+        if follow:
+            heap = self._heap
+            counter = self._counter
+            for at, item in follow:
+                heapq.heappush(heap, (at, next(counter), item))
+            drop.follow = []
         return True
 
     def _outage_hit(

@@ -15,13 +15,14 @@ Invariants:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta, tzinfo
 from typing import Final
 
 from simulator.network.config import MessageIdConfig
 from sms.receipt import Receipt, format_receipt
 
-__all__ = ["ReceiptWriter", "damage", "format_id"]
+__all__ = ["ReceiptWriter", "damage", "format_id", "id_formatter"]
 
 _PLACEHOLDER_ID: Final = "X"
 _CACHE_LIMIT: Final = 4096
@@ -45,6 +46,21 @@ def format_id(number: int, cfg: MessageIdConfig, base: str | None = None) -> str
         )
         return cfg.prefix + digits.zfill(cfg.width)
     return format(number, "x") if base == "hex" else str(number)
+
+
+def id_formatter(cfg: MessageIdConfig) -> Callable[[int], str]:
+    """`format_id` without a base override, compiled once (the hot path's form).
+
+    Args:
+        cfg: Id settings.
+
+    Returns:
+        A function of the id number giving exactly ``format_id(number, cfg)``.
+    """
+    spec = ("X" if cfg.uppercase else "x") if cfg.format == "hex" else "d"
+    # A zero-padded field of the configured width; ids are non-negative, so "{:0Nx}" writes
+    # what format(number, "x").zfill(N) writes.
+    return (cfg.prefix.replace("{", "{{").replace("}", "}}") + f"{{:0{cfg.width}{spec}}}").format
 
 
 class ReceiptWriter:
