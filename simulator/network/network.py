@@ -53,7 +53,9 @@ Invariants:
       events on (only the audit facts are not written).
     * Shortcuts (on unless `shortcuts=False`, which a property test compares against): the
       fate of an ordinary delivery (handset without windows, not drawn absent) returns before
-      the retry bookkeeping; a single message whose filing nobody reads at delivery (events
+      the retry bookkeeping; with a plain receipt configuration (`_Receipts.plain`: every part,
+      same id, no knob but loss) and no fault in the plan, `_accept` builds the receipt itself;
+      a single message whose filing nobody reads at delivery (events
       off, no reply possible, no brand, no intended owner or obtained date) is filed as its
       raw fields and decoded when a handset view needs it (`Inbox.file_deferred`). Each gives
       exactly what the general path gives.
@@ -184,6 +186,9 @@ class _Receipts:
     before: int
     malformed: int
     fake: int
+    plain: bool
+    """Every part gets its receipt (or loses it), with the response's id and no other knob:
+    the shortcut in `_accept` may build it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,6 +284,13 @@ def _compile_receipts(cfg: ReceiptConfig) -> _Receipts:
         before=threshold(cfg.before_resp_rate),
         malformed=threshold(cfg.malformed_rate),
         fake=threshold(cfg.fake_delivered_rate),
+        plain=cfg.policy == "every_part"
+        and cfg.id_in_receipt == "same"
+        and threshold(cfg.duplicate_rate) == 0
+        and threshold(cfg.late_rate) == 0
+        and threshold(cfg.before_resp_rate) == 0
+        and threshold(cfg.malformed_rate) == 0
+        and threshold(cfg.fake_delivered_rate) == 0,
     )
 
 
@@ -938,9 +950,68 @@ class CarrierNetwork:
         if msg.set_dpf and fate.attempts_after_s and fate.available_after_s is not None:
             self._alert_when_available(msg, now + fate.available_after_s, key, national)
 
-        before, scheduled = self._receipts(
-            msg, now, acct, route, national, fate, number, message_id, p, drop
-        )
+        rc = acct.receipts
+        rd = msg.registered_delivery
+        if (
+            rc.plain
+            and self._shortcuts
+            and self._faults.empty
+            and not (fate.attempts_after_s and rd & _RD_INTERMEDIATE and rc.intermediate)
+        ):
+            # What `_receipts` does for a plain receipt configuration, straight through.
+            before: tuple[ReceiptDue, ...] = ()
+            scheduled: tuple[ReceiptDue, ...] = ()
+            want = rd & 0x03
+            stat = fate.stat
+            if want != 0 and not (
+                (want == 2 and stat == "DELIVRD") or (want == 3 and stat != "DELIVRD")
+            ):
+                err = fate.err
+                due = final_at + rc.latency(p[_P_RECEIPT_LATENCY] * _SCALE32 + _HALF32)
+                if p[_P_LOSS] < rc.loss:
+                    if self.events:
+                        self._schedule(
+                            due,
+                            NetworkEvent(
+                                due,
+                                EventKind.RECEIPT_LOST,
+                                key,
+                                account,
+                                national,
+                                {"message_id": message_id, "part": msg.part, "stat": stat},
+                            ),
+                            drop,
+                        )
+                else:
+                    body = msg.text[:20] if msg.text is not None else self._preview(msg)
+                    dlvrd = 1 if stat == "DELIVRD" else 0
+                    receipt = ReceiptDue(
+                        due,
+                        key,
+                        account,
+                        message_id,
+                        message_id,
+                        msg.part,
+                        stat,
+                        _STATE[stat],
+                        err,
+                        self._writer.text(message_id, now, final_at, stat, err, dlvrd, body),
+                        msg.destination_addr,
+                        msg.source_addr,
+                        ESM_CLASS_RECEIPT,
+                        now,
+                        final_at,
+                        _NO_FLAGS,
+                    )
+                    if drop is not None and due >= final_at:
+                        drop.follow.append((due, receipt))
+                    else:
+                        heapq.heappush(self._heap, (due, next(self._counter), receipt))
+                    scheduled = (receipt,)
+        else:
+            before, scheduled = self._receipts(
+                msg, now, acct, route, national, fate, number, message_id, p, drop
+            )
         return SubmitOutcome(
             0, message_id, key, msg.part, respond, False, delay, before, scheduled, events, fate
         )

@@ -33,7 +33,10 @@ BODIES = [
 ]
 
 
-def _config(replies: bool) -> NetworkConfig:
+def _config(replies: bool, plain: bool) -> NetworkConfig:
+    receipts: dict[str, Any] = {"loss_rate": 0.05, "intermediate": True}
+    if not plain:  # knobs the plain-receipt shortcut must decline
+        receipts |= {"duplicate_rate": 0.1, "late_rate": 0.1, "id_in_receipt": "decimal"}
     return NetworkConfig.model_validate(
         {
             "population": {"size": 40},
@@ -57,13 +60,13 @@ def _config(replies: bool) -> NetworkConfig:
             "default_account": {"alphanumeric_policy": "allow", "max_tps": None},
             "registry": {"mode": "protected", "protected": [{"sender_id": "DOCOMO"}]},
             "absence": {"p_absent": 0.3},
-            "receipts": {"loss_rate": 0.05, "duplicate_rate": 0.1, "intermediate": True},
+            "receipts": receipts,
             "two_way": {"enabled": replies, "reply_probability": 0.5},
         }
     )
 
 
-CONFIGS = {True: _config(True), False: _config(False)}
+CONFIGS = {(r, p): _config(r, p) for r in (True, False) for p in (True, False)}
 
 
 @st.composite
@@ -91,7 +94,7 @@ def workloads(draw: st.DrawFn) -> list[tuple[float, SubmittedMessage]]:
                         source_ton=ton,
                         concat=None if total == 1 else Concat(i % 256, total, seq),
                         intended_owner=owner,
-                        registered_delivery=draw(st.sampled_from([0x01, 0x11, 0x02])),
+                        registered_delivery=draw(st.sampled_from([0x01, 0x11, 0x02, 0x03, 0x00])),
                     ),
                 )
             )
@@ -99,9 +102,12 @@ def workloads(draw: st.DrawFn) -> list[tuple[float, SubmittedMessage]]:
 
 
 def _run(
-    parts: list[tuple[float, SubmittedMessage]], replies: bool, events: bool, shortcuts: bool
+    parts: list[tuple[float, SubmittedMessage]],
+    config: tuple[bool, bool],
+    events: bool,
+    shortcuts: bool,
 ) -> dict[str, Any]:
-    net = CarrierNetwork(CONFIGS[replies], 5, "shortcuts", events=events, shortcuts=shortcuts)
+    net = CarrierNetwork(CONFIGS[config], 5, "shortcuts", events=events, shortcuts=shortcuts)
     answers: list[Any] = []
     effects: list[Any] = []
     for at, message in parts:
@@ -115,12 +121,16 @@ def _run(
     return {"answers": answers, "effects": effects, "handsets": handsets}
 
 
-@settings(max_examples=80, deadline=None)
-@given(parts=workloads(), replies=st.booleans(), events=st.booleans())
+@settings(max_examples=120, deadline=None)
+@given(
+    parts=workloads(),
+    config=st.tuples(st.booleans(), st.booleans()),
+    events=st.booleans(),
+)
 def test_shortcuts_change_nothing(
-    parts: list[tuple[float, SubmittedMessage]], replies: bool, events: bool
+    parts: list[tuple[float, SubmittedMessage]], config: tuple[bool, bool], events: bool
 ) -> None:
-    assert _run(parts, replies, events, True) == _run(parts, replies, events, False)
+    assert _run(parts, config, events, True) == _run(parts, config, events, False)
 
 
 def test_the_shortcuts_are_taken() -> None:
@@ -136,7 +146,9 @@ def test_the_shortcuts_are_taken() -> None:
     ]
     runs = []
     for shortcuts in (True, False):
-        net = CarrierNetwork(CONFIGS[False], 5, "shortcuts", events=False, shortcuts=shortcuts)
+        net = CarrierNetwork(
+            CONFIGS[(False, True)], 5, "shortcuts", events=False, shortcuts=shortcuts
+        )
         for at, message in parts:
             net.submit(message, at)
         net.advance(EPOCH + 10 * 86_400)
