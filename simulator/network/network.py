@@ -51,7 +51,11 @@ Invariants:
     * With `events` False (nobody listens: a server without a bus) no `NetworkEvent` is built,
       scheduled or returned; fates, ids, receipts, MO replies and handsets are the same as with
       events on (only the audit facts are not written).
-    * Shortcuts (on unless `shortcuts=False`, which a property test compares against): the
+    * Shortcuts (on unless `shortcuts=False`, which a property test compares against): with
+      events off and no fault in the plan, a single message that will be delivered at the
+      first attempt (and has a plain receipt configuration, no queue limit, no set_dpf) is
+      taken by `_submit_plain`, which checks everything before it changes anything and falls
+      back to the general path otherwise; in the general path the
       fate of an ordinary delivery (handset without windows, not drawn absent) returns before
       the retry bookkeeping; with a plain receipt configuration (`_Receipts.plain`: every part,
       same id, no knob but loss) and no fault in the plan, `_accept` builds the receipt itself;
@@ -140,6 +144,7 @@ _P_LATENCY, _P_RECEIPT_LATENCY, _P_LOSS, _P_DUPLICATE, _P_DUPLICATE_DELAY = 0, 1
 _P_LATE, _P_LATE_DELAY, _P_MALFORMED, _P_MALFORMED_VARIANT, _P_BEFORE = 5, 6, 7, 8, 9
 _P_FAKE, _P_SLOW, _P_OUTCOME, _P_ABSENT, _P_RETURN = 10, 11, 12, 13, 14
 _RD_INTERMEDIATE: Final = 0x10
+_DELIVERED: Final[int] = int(MessageState.DELIVERED)
 _NO_FLAGS: Final[frozenset[str]] = frozenset()
 _PREVIEW_OCTETS: Final = 44
 _PREVIEW_CACHE: Final = 4096
@@ -526,6 +531,126 @@ class CarrierNetwork:
         Returns:
             The answer (status, id, fault behaviour) and what was scheduled.
         """
+        if (
+            msg.concat is None
+            and not self.events
+            and self._shortcuts
+            and self._faults.empty
+            and not msg.set_dpf
+        ):
+            outcome = self._submit_plain(msg, now)
+            if outcome is not None:
+                return outcome
+        return self._submit(msg, now)
+
+    def _submit_plain(self, msg: SubmittedMessage, now: float) -> SubmitOutcome | None:
+        """The shortcut for an ordinary single message that is delivered at the first attempt.
+
+        Exactly what `_submit` answers and schedules for it (events off, no fault in the plan,
+        no set_dpf, a plain receipt configuration, no queue limit), or None, having changed
+        nothing, when the message is anything else.
+        """
+        acct = self._accounts.get(msg.account)
+        if acct is None or acct.max_queue is not None or not acct.receipts.plain:
+            return None
+        route = msg.route or acct.route
+        if route not in self._route_mix:
+            return None
+        population = self.population
+        national = population.canonical(msg.destination_addr)
+        if national is None:
+            return None
+        sub = population.get(national)
+        if (
+            sub is None
+            or sub.handset
+            or sub.reject_all
+            or sub.forced_outcome is not None
+            or (route == "international" and sub.reject_international)
+            or sub.history.tenure_at(now) is None
+        ):
+            return None
+        second = int(now)
+        tps_second, tps_count = self._tps.get(msg.account, (second, 0))
+        if tps_second != second:
+            tps_count = 0
+        if acct.max_tps is not None and tps_count >= acct.max_tps:
+            return None
+        verdict = self._senders.check(msg.account, acct.cfg, route, msg.source_addr, msg.source_ton)
+        if verdict.status != 0 or verdict.blocked:
+            return None
+        if sub.dangerous_filter and self._dangerous(msg, acct, verdict):
+            return None
+        base = self._base_key(msg, national)
+        counter_key = base + "/1"
+        occurrence = self._occurrences.get(counter_key, 0)
+        key = f"{base}#{occurrence}"
+        m = words_at(self._msg_stream, key)
+        p = words_at(self._part_stream, key + "/1")
+        rc = acct.receipts
+        mix = self._mix_for(sub, route)
+        w, o = (p, _P_OUTCOME) if rc.part_scope else (m, _M_OUTCOME)
+        if w[o] >= mix.cum[0]:
+            return None  # `_pick` gives OUTCOMES[0] ("delivered") exactly below cum[0]
+        if w[o + 1] < mix.absent_delivered:
+            return None  # absent first
+        carrier = self._carriers[sub.carrier]
+        latency = carrier.latency
+        if latency is None:
+            latency = self._route_latency[route]
+        first = latency((m[_M_LATENCY] if rc.per_message else p[_P_LATENCY]) * _SCALE32 + _HALF32)
+        validity = carrier.max_validity
+        if msg.validity_s is not None and msg.validity_s < validity:
+            validity = msg.validity_s
+        if first >= validity:
+            return None
+
+        # Delivered at the first attempt: count, number, schedule (as `_submit` / `_accept`).
+        account = msg.account
+        self._occurrences[counter_key] = occurrence + 1
+        self._tps[account] = (second, tps_count + 1)
+        number = self._next_id
+        self._next_id = number + 1
+        message_id = self._format_id(number)
+        fate = Fate(key, 1, "delivered", "DELIVRD", 0, first, (), verdict.displayed, "mix", first)
+        final_at = now + first
+        drop = _Drop(
+            final_at, key, account, national, msg, verdict, m, sub, now, acct, route, fate,
+            number, message_id, p, validity,
+        )  # fmt: skip
+        heap = self._heap
+        heapq.heappush(heap, (final_at, next(self._counter), drop))
+        scheduled: tuple[ReceiptDue, ...] = ()
+        if msg.registered_delivery & 0x03 in (1, 3) and p[_P_LOSS] >= rc.loss:
+            due = final_at + rc.latency(p[_P_RECEIPT_LATENCY] * _SCALE32 + _HALF32)
+            body = msg.text[:20] if msg.text is not None else self._preview(msg)
+            receipt = ReceiptDue(
+                due,
+                key,
+                account,
+                message_id,
+                message_id,
+                1,
+                "DELIVRD",
+                _DELIVERED,
+                0,
+                self._writer.text(message_id, now, final_at, "DELIVRD", 0, 1, body),
+                msg.destination_addr,
+                msg.source_addr,
+                ESM_CLASS_RECEIPT,
+                now,
+                final_at,
+                _NO_FLAGS,
+            )
+            if due >= final_at:
+                drop.follow.append((due, receipt))
+            else:
+                heapq.heappush(heap, (due, next(self._counter), receipt))
+            scheduled = (receipt,)
+        return SubmitOutcome(0, message_id, key, 1, True, False, 0.0, (), scheduled, (), fate)
+
+    def _submit(self, msg: SubmittedMessage, now: float) -> SubmitOutcome:
+        """`submit`'s general path."""
         acct = self._account(msg.account)
         route = msg.route or acct.route
         if route not in self._route_mix:
