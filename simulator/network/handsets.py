@@ -20,14 +20,15 @@ Invariants:
       eager filing would have shown. The network defers when nothing reads the message at
       filing time (no bus, no reply), so the decode and the `InboxMessage` are paid only for
       messages someone looks at (and only for the newest `keep` of a thread). The tuple holds
-      no reference to the network's per-message objects, so they die young.
+      only atoms (the flags joined into one string), so the network's per-message objects die
+      young and the cyclic GC stops tracking the tuple: a long run keeps many.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from typing import TypeAlias
+from typing import Final, TypeAlias
 
 from sms.alphabet import decode, encoding_for_data_coding
 from sms.errors import SmsError
@@ -106,16 +107,32 @@ class HandsetView:
         return None
 
 
-_Raw: TypeAlias = tuple[float, str, str, str, frozenset[str], bytes, int]
-"""A deferred single message: at, sender, key, account, flags, body octets, data_coding."""
+_Raw: TypeAlias = tuple[float, str, str, str, str, bytes, int]
+"""A deferred single message: at, sender, key, account, flags (`_FLAG_SEP`-joined), body
+octets, data_coding. Only atoms, so the cyclic GC stops tracking it (a handset keeps many)."""
+
+_FLAG_SEP: Final = "\x1f"  # flag names are non-empty words without control characters
+#: frozenset of flags -> its joined form (the network uses a handful of sets); bounded.
+_FLAG_TEXT: dict[frozenset[str], str] = {}
+_FLAG_TEXT_LIMIT: Final = 1024
+
+
+def _flag_text(flags: frozenset[str]) -> str:
+    text = _FLAG_TEXT.get(flags)
+    if text is None:
+        text = _FLAG_SEP.join(sorted(flags))
+        if len(_FLAG_TEXT) < _FLAG_TEXT_LIMIT:
+            _FLAG_TEXT[flags] = text
+    return text
 
 
 def _build(raw: _Raw) -> InboxMessage:
-    at, sender, key, account, flags, body, data_coding = raw
+    at, sender, key, account, flag_text, body, data_coding = raw
     try:
         text = decode(body, encoding_for_data_coding(data_coding), strict=False)
     except SmsError:
         text = ""
+    flags = frozenset(flag_text.split(_FLAG_SEP)) if flag_text else frozenset()
     return InboxMessage(at, sender, text, (key,), account, flags, 1, ())
 
 
@@ -203,7 +220,7 @@ class Inbox:
         thread = self._threads.get(sender)
         if thread is None:
             thread = self._threads[sender] = _Thread(self._keep)
-        thread.messages.append((at, sender, key, account, flags, body, data_coding))
+        thread.messages.append((at, sender, key, account, _flag_text(flags), body, data_coding))
 
     @staticmethod
     def _built(thread: _Thread) -> tuple[InboxMessage, ...]:
