@@ -149,6 +149,7 @@ _DELIVERED: Final[int] = int(MessageState.DELIVERED)
 _NO_FLAGS: Final[frozenset[str]] = frozenset()
 _PREVIEW_OCTETS: Final = 44
 _PREVIEW_CACHE: Final = 4096
+_META_CACHE: Final = 4096
 # `uniform(word)` written out on the hot path: (word + 0.5) / 2**32.
 _SCALE32: Final[float] = 2.0**-32
 _HALF32: Final[float] = 0.5 * 2.0**-32
@@ -403,6 +404,8 @@ class CarrierNetwork:
         self._format_id = id_formatter(config.message_ids)
         self._occurrences: dict[str, int] = {}
         self._previews: dict[tuple[bytes, int], str] = {}
+        self._meta_heads: dict[tuple[str, str, int], str] = {}
+        self._meta_tails: dict[tuple[int, int, int, str | None, date | None], str] = {}
         self._attempts: dict[str, int] = {}
         self._tps: dict[str, tuple[int, int]] = {}
         self._inflight: dict[str, int] = {}
@@ -478,11 +481,41 @@ class CarrierNetwork:
         # a base key only when they are interchangeable (then counting them is order-free).
         # SMPP addresses are C-octet strings: NUL cannot occur in them, so NUL-separated fields
         # followed by the body are unambiguous.
-        meta = (
-            f"{msg.account}\0{msg.source_addr}\0{msg.source_ton}\0{dest}\0{msg.data_coding}\0"
-            f"{msg.esm_class}\0{msg.registered_delivery}\0{msg.validity_s}\0"
-            f"{msg.intended_owner}\0{msg.obtained_date}\0"
+        ton, coding, esm, rd = (
+            msg.source_ton,
+            msg.data_coding,
+            msg.esm_class,
+            msg.registered_delivery,
         )
+        if (
+            type(ton) is int  # exact types: 1 == 1.0 == True as keys, but not as text
+            and type(coding) is int
+            and type(esm) is int
+            and type(rd) is int
+            and msg.validity_s is None
+        ):
+            # The common case, from memoised head and tail (formatting costs more).
+            head_key = (msg.account, msg.source_addr, ton)
+            head = self._meta_heads.get(head_key)
+            if head is None:
+                head = f"{msg.account}\0{msg.source_addr}\0{ton}\0"
+                if len(self._meta_heads) >= _META_CACHE:
+                    self._meta_heads.clear()
+                self._meta_heads[head_key] = head
+            tail_key = (coding, esm, rd, msg.intended_owner, msg.obtained_date)
+            tail = self._meta_tails.get(tail_key)
+            if tail is None:
+                tail = f"{coding}\0{esm}\0{rd}\0None\0{msg.intended_owner}\0{msg.obtained_date}\0"
+                if len(self._meta_tails) >= _META_CACHE:
+                    self._meta_tails.clear()
+                self._meta_tails[tail_key] = tail
+            meta = head + dest + "\0" + tail
+        else:
+            meta = (
+                f"{msg.account}\0{msg.source_addr}\0{ton}\0{dest}\0{coding}\0"
+                f"{esm}\0{rd}\0{msg.validity_s}\0"
+                f"{msg.intended_owner}\0{msg.obtained_date}\0"
+            )
         c = msg.concat
         if c is None:
             return "h:" + blake2b(meta.encode() + msg.short_message, digest_size=12).hexdigest()

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import zoneinfo
-from datetime import datetime
+from datetime import date, datetime
+from hashlib import blake2b
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from simulator.network import CarrierNetwork, NetworkConfig, SubmittedMessage
 from simulator.network.config import MessageIdConfig
 from simulator.network.fate import FateSource, words_at
 from simulator.network.receipts import ReceiptWriter, format_id, id_formatter
@@ -60,3 +63,47 @@ def test_receipt_dates_are_format_receipts(minute: int, zone: str, seconds: bool
     except ReceiptError:
         got = None
     assert got == expected
+
+
+def _formula_key(msg: SubmittedMessage, dest: str) -> str:
+    """The content key as `simulator.network.fate` documents it (no memoisation)."""
+    meta = (
+        f"{msg.account}\0{msg.source_addr}\0{msg.source_ton}\0{dest}\0{msg.data_coding}\0"
+        f"{msg.esm_class}\0{msg.registered_delivery}\0{msg.validity_s}\0"
+        f"{msg.intended_owner}\0{msg.obtained_date}\0"
+    )
+    return "h:" + blake2b(meta.encode() + msg.short_message, digest_size=12).hexdigest()
+
+
+_NUMBER = st.sampled_from([0, 1, True, False, 1.0, 0.0])
+_MOSTLY_INT = st.sampled_from([0, 1, 0, 1, 0, True, 1.0])
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["acme", "beta"]),
+            st.sampled_from(["ACME", "00051234"]),
+            _NUMBER,
+            st.sampled_from(["09011112222", "09033334444"]),
+            _MOSTLY_INT,
+            _MOSTLY_INT,
+            _MOSTLY_INT,
+            st.sampled_from([None, None, 60, 60.0, 3600.5]),
+            st.sampled_from([None, "a"]),
+            st.sampled_from([None, date(2020, 1, 1), datetime(2020, 1, 1)]),
+        ),
+        max_size=40,
+    )
+)
+@settings(max_examples=400)
+def test_content_keys_follow_the_formula(rows: list[tuple[Any, ...]]) -> None:
+    """The memoised key equals the documented formula, whatever came before (1 == 1.0 == True
+    are one dict key but three texts)."""
+    net = CarrierNetwork(NetworkConfig.model_validate({"population": {"size": 0}}), 1, "k")
+    for account, source, ton, dest, coding, esm, rd, validity, owner, obtained in rows:
+        msg = SubmittedMessage(
+            account, source, dest, b"body", coding, ton, 0, esm, rd, validity,
+            intended_owner=owner, obtained_date=obtained,
+        )  # fmt: skip
+        assert net._base_key(msg, dest) == _formula_key(msg, dest)
