@@ -42,7 +42,16 @@ import struct
 from hashlib import blake2b
 from typing import Final
 
-__all__ = ["FateRandom", "FateSource", "content_digest", "threshold", "uniform", "words_at"]
+__all__ = [
+    "FateRandom",
+    "FateSource",
+    "content_digest",
+    "digest_at",
+    "threshold",
+    "uniform",
+    "words_at",
+    "words_of",
+]
 
 _WORDS: Final = struct.Struct(">8Q")
 _SCALE: Final[float] = 2.0**-53
@@ -60,6 +69,31 @@ def uniform(word: int) -> float:
         `(word + 0.5) / 2**32`.
     """
     return (word + 0.5) * _SCALE32
+
+
+def digest_at(stream: bytes, key: str) -> bytes:
+    """The 64 octets behind `words_at` (kept instead of the words when few are read now).
+
+    Args:
+        stream: ``FateSource.stream(label)``.
+        key: Whose fate it is.
+
+    Returns:
+        The blake2b digest whose 32-bit big-endian words are ``words_at(stream, key)``.
+    """
+    return blake2b(stream + key.encode(), digest_size=64).digest()
+
+
+def words_of(digest: bytes) -> tuple[int, ...]:
+    """The 16 words of a `digest_at` digest.
+
+    Args:
+        digest: 64 octets.
+
+    Returns:
+        ``words_at`` of the same stream and key.
+    """
+    return _WORDS32.unpack(digest)
 
 
 def words_at(stream: bytes, key: str) -> tuple[int, ...]:

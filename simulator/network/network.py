@@ -65,8 +65,9 @@ Invariants:
       is filed as its raw fields and decoded when a handset view needs it
       (`Inbox.file_deferred`). Each gives exactly what the general path gives.
     * Per message the hot path allocates one `_Drop` (delivered parts only: the submission,
-      fate and ids an outage needs), one `Fate`, the receipts and the `SubmitOutcome`; nothing
-      per message outlives its delivery except what the handset keeps.
+      fate, ids and the two stream digests an outage or a reply needs; their words are
+      unpacked when read), one `Fate`, the receipts and the `SubmitOutcome`; nothing per
+      message outlives its delivery except what the handset keeps.
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ import bisect
 import heapq
 import itertools
 import math
+import struct
 import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -103,7 +105,14 @@ from simulator.network.effects import (
     SubmitOutcome,
 )
 from simulator.network.errors import NetworkModelError
-from simulator.network.fate import FateSource, content_digest, threshold, uniform, words_at
+from simulator.network.fate import (
+    FateSource,
+    content_digest,
+    digest_at,
+    threshold,
+    uniform,
+    words_of,
+)
 from simulator.network.faults import (
     CarrierOutageFault,
     FaultPlan,
@@ -146,6 +155,11 @@ _P_LATE, _P_LATE_DELAY, _P_MALFORMED, _P_MALFORMED_VARIANT, _P_BEFORE = 5, 6, 7,
 _P_FAKE, _P_SLOW, _P_OUTCOME, _P_ABSENT, _P_RETURN = 10, 11, 12, 13, 14
 _RD_INTERMEDIATE: Final = 0x10
 _DELIVERED: Final[int] = int(MessageState.DELIVERED)
+# The leading words of a stream digest (see `simulator.network.fate.words_at`), for the
+# shortcut that reads only these: "msg" 0-3 (_M_OUTCOME.._M_LATENCY), "part" 0-2
+# (_P_LATENCY, _P_RECEIPT_LATENCY, _P_LOSS).
+_FIRST_FOUR: Final = struct.Struct(">4I")
+_FIRST_THREE: Final = struct.Struct(">3I")
 _NO_FLAGS: Final[frozenset[str]] = frozenset()
 _PREVIEW_OCTETS: Final = 44
 _PREVIEW_CACHE: Final = 4096
@@ -222,8 +236,8 @@ class _Drop:
     """The recipient's national number."""
     msg: SubmittedMessage
     verdict: SenderVerdict
-    words: tuple[int, ...]
-    """The message's "msg" stream; words 4-7 decide the reply."""
+    msg_digest: bytes
+    """The digest of the message's "msg" stream (`words`)."""
     subscriber: Subscriber
     """The recipient."""
     submitted_at: float
@@ -233,7 +247,8 @@ class _Drop:
     id_number: int
     """The id number of `message_id` (receipts may write it in another base)."""
     message_id: str
-    part_words: tuple[int, ...]
+    part_digest: bytes
+    """The digest of the part's "part" stream (`part_words`)."""
     validity_s: float
     """The message expires this long after submission while an outage holds it."""
     retried: tuple[float, ...] = ()
@@ -243,6 +258,16 @@ class _Drop:
     follow: list[tuple[float, _Item]] = field(default_factory=list)
     """Items due at or after the delivery (final receipt, its duplicate or loss event, the
     queue release): scheduled only when the delivery happens, so an outage can replace them."""
+
+    @property
+    def words(self) -> tuple[int, ...]:
+        """The message's "msg" stream; words 4-7 decide the reply."""
+        return words_of(self.msg_digest)
+
+    @property
+    def part_words(self) -> tuple[int, ...]:
+        """The part's "part" stream (what its receipts are rebuilt from)."""
+        return words_of(self.part_digest)
 
 
 @dataclass(slots=True)
@@ -619,20 +644,24 @@ class CarrierNetwork:
         counter_key = base + "/1"
         occurrence = self._occurrences.get(counter_key, 0)
         key = f"{base}#{occurrence}"
-        m = words_at(self._msg_stream, key)
-        p = words_at(self._part_stream, key + "/1")
         rc = acct.receipts
+        if rc.part_scope:
+            return None
+        # Only the words read here are unpacked (the drop keeps the digests).
+        m_digest = digest_at(self._msg_stream, key)
+        p_digest = digest_at(self._part_stream, key + "/1")
+        m_outcome, m_absent, _, m_latency = _FIRST_FOUR.unpack_from(m_digest)
+        p_latency, p_receipt_latency, p_loss = _FIRST_THREE.unpack_from(p_digest)
         mix = self._mix_for(sub, route)
-        w, o = (p, _P_OUTCOME) if rc.part_scope else (m, _M_OUTCOME)
-        if w[o] >= mix.cum[0]:
+        if m_outcome >= mix.cum[0]:
             return None  # `_pick` gives OUTCOMES[0] ("delivered") exactly below cum[0]
-        if w[o + 1] < mix.absent_delivered:
+        if m_absent < mix.absent_delivered:
             return None  # absent first
         carrier = self._carriers[sub.carrier]
         latency = carrier.latency
         if latency is None:
             latency = self._route_latency[route]
-        first = latency((m[_M_LATENCY] if rc.per_message else p[_P_LATENCY]) * _SCALE32 + _HALF32)
+        first = latency((m_latency if rc.per_message else p_latency) * _SCALE32 + _HALF32)
         validity = carrier.max_validity
         if msg.validity_s is not None and msg.validity_s < validity:
             validity = msg.validity_s
@@ -649,14 +678,14 @@ class CarrierNetwork:
         fate = Fate(key, 1, "delivered", "DELIVRD", 0, first, (), verdict.displayed, "mix", first)
         final_at = now + first
         drop = _Drop(
-            final_at, key, account, national, msg, verdict, m, sub, now, acct, route, fate,
-            number, message_id, p, validity,
+            final_at, key, account, national, msg, verdict, m_digest, sub, now, acct, route,
+            fate, number, message_id, p_digest, validity,
         )  # fmt: skip
         heap = self._heap
         heapq.heappush(heap, (final_at, next(self._counter), drop))
         scheduled: tuple[ReceiptDue, ...] = ()
-        if msg.registered_delivery & 0x03 in (1, 3) and p[_P_LOSS] >= rc.loss:
-            due = final_at + rc.latency(p[_P_RECEIPT_LATENCY] * _SCALE32 + _HALF32)
+        if msg.registered_delivery & 0x03 in (1, 3) and p_loss >= rc.loss:
+            due = final_at + rc.latency(p_receipt_latency * _SCALE32 + _HALF32)
             body = msg.text[:20] if msg.text is not None else self._preview(msg)
             receipt = ReceiptDue(
                 due,
@@ -1041,8 +1070,10 @@ class CarrierNetwork:
         fault_kind: str | None,
     ) -> SubmitOutcome:
         sub = self.population.get(national)
-        m = words_at(self._msg_stream, key)
-        p = words_at(self._part_stream, f"{key}/{msg.part}")
+        m_digest = digest_at(self._msg_stream, key)
+        p_digest = digest_at(self._part_stream, f"{key}/{msg.part}")
+        m = words_of(m_digest)
+        p = words_of(p_digest)
         fate = self._fate(msg, now, acct, route, sub, key, verdict, m, p)
         account = msg.account
         events: tuple[NetworkEvent, ...] = ()
@@ -1061,7 +1092,7 @@ class CarrierNetwork:
                 national,
                 msg,
                 verdict,
-                m,
+                m_digest,
                 sub,
                 now,
                 acct,
@@ -1069,7 +1100,7 @@ class CarrierNetwork:
                 fate,
                 number,
                 message_id,
-                p,
+                p_digest,
                 self._validity(msg, sub),
             )
             heapq.heappush(self._heap, (final_at, next(self._counter), drop))

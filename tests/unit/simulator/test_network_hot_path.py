@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from simulator.network import CarrierNetwork, NetworkConfig, SubmittedMessage
 from simulator.network.config import MessageIdConfig
-from simulator.network.fate import FateSource, words_at
+from simulator.network.fate import FateSource, digest_at, words_at, words_of
 from simulator.network.receipts import ReceiptWriter, format_id, id_formatter
 from sms.receipt import ReceiptError
 
@@ -37,7 +37,9 @@ def test_id_formatter_is_format_id(
        key=st.text(max_size=40))  # fmt: skip
 def test_words_at_is_words(seed: int, scenario: str, label: str, key: str) -> None:
     source = FateSource(seed, scenario)
-    assert words_at(source.stream(label), key) == source.words(label, key)
+    words = source.words(label, key)
+    assert words_at(source.stream(label), key) == words
+    assert words_of(digest_at(source.stream(label), key)) == words
 
 
 @settings(max_examples=300)
