@@ -16,6 +16,12 @@ Figures of `drive` (messages per second):
 * ``receipt_rate``: all receipts / (first send -> last receipt of any session);
 * ``accepted``, ``receipts``, ``errors``, ``timed_out`` as counted by the client.
 
+``python -m bench.capacity`` runs one case (default 1x100) with the fixed fate and with the
+carrier model, interleaved, several times, and prints each run's submit_sm/s and the server
+child's CPU time per accepted message (utime + stime from /proc, over the measured run: less
+sensitive to a busy machine than the wall-clock rate), then medians with min-max and the
+model's cost (1 - carrier rate / fixed rate, and the CPU difference per message).
+
 Invariants: every server started here is a child of the calling process and is stopped by the
 context manager that started it (stdin closed, then SIGKILL after 5 s); nothing listens on
 anything but 127.0.0.1.
@@ -23,9 +29,11 @@ anything but 127.0.0.1.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import os
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -167,6 +175,11 @@ class SimulatorChild:
         assert self.process is not None
         return rss_mib(self.process.pid)
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the child has used so far, in seconds."""
+        assert self.process is not None
+        return cpu_seconds(self.process.pid)
+
     def stats(self) -> dict[str, int]:
         """The server's counters (binds, accepted, receipts sent)."""
         assert self.process is not None
@@ -206,6 +219,14 @@ def rss_mib(pid: int) -> float:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (utime + stime, all threads) of process `pid` in seconds (Linux /proc)."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    # After the ")" that ends comm: state is field 3, utime field 14, stime field 15.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def drive(
@@ -276,3 +297,90 @@ async def drive(
         "submit_rate": accepted / submit_span if submit_span > 0 else 0.0,
         "receipt_rate": got / receipt_span if receipt_span > 0 else 0.0,
     }
+
+
+def measure(*, carrier: bool, sessions: int, window: int, count: int) -> dict[str, Any]:
+    """One capacity run as `bench.suite.measure_sim` makes it, plus the server's CPU time.
+
+    Args:
+        carrier: with the carrier model (`simulator_config`) instead of the fixed fate.
+        sessions: concurrent connections.
+        window: submit_sm in flight per connection.
+        count: submit_sm in the measured run (after the warm-up).
+
+    Returns:
+        `drive`'s figures plus ``server_cpu_us`` (child CPU microseconds per accepted message
+        over the measured run, warm-up excluded).
+    """
+    mapping = simulator_config(carrier=carrier, delivery_window=100, receipt_delay=0.0)
+    with SimulatorChild(mapping) as sim:
+        destinations = carrier_destinations() if carrier else None
+        warmup = CARRIER_SUBSCRIBERS if carrier else min(count // 4, 5_000)
+        if warmup:
+            asyncio.run(
+                drive(
+                    "127.0.0.1",
+                    sim.port,
+                    sessions=1,
+                    window=window,
+                    count=warmup,
+                    destinations=destinations,
+                )
+            )
+        before = sim.cpu_seconds()
+        result = asyncio.run(
+            drive(
+                "127.0.0.1",
+                sim.port,
+                sessions=sessions,
+                window=window,
+                count=count,
+                destinations=destinations,
+            )
+        )
+        used = sim.cpu_seconds() - before
+    result["server_cpu_us"] = used * 1e6 / max(int(result["accepted"]), 1)
+    return result
+
+
+def _summary(values: list[float]) -> str:
+    return f"{statistics.median(values):,.1f} ({min(values):,.1f}-{max(values):,.1f})"
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Rate the simulator with the fixed fate and with the carrier model, interleaved."""
+    parser = argparse.ArgumentParser(prog="python -m bench.capacity", description=main.__doc__)
+    parser.add_argument("--sessions", type=int, default=1)
+    parser.add_argument("--window", type=int, default=100)
+    parser.add_argument("--count", type=int, default=50_000, help="submit_sm per measured run")
+    parser.add_argument("--runs", type=int, default=3, help="runs of each (median, min-max)")
+    parser.add_argument("--only", choices=("fixed", "carrier"), help="one side only")
+    args = parser.parse_args(argv)
+    sides = [False, True] if args.only is None else [args.only == "carrier"]
+    figures: dict[bool, dict[str, list[float]]] = {side: {"rate": [], "cpu": []} for side in sides}
+    for run in range(args.runs):
+        for carrier in sides:
+            r = measure(
+                carrier=carrier, sessions=args.sessions, window=args.window, count=args.count
+            )
+            figures[carrier]["rate"].append(r["submit_rate"])
+            figures[carrier]["cpu"].append(r["server_cpu_us"])
+            print(
+                f"run {run + 1} {'carrier' if carrier else 'fixed  '}: "
+                f"{r['submit_rate']:,.0f} submit_sm/s, {r['receipts']:,} receipts, "
+                f"server {r['server_cpu_us']:.1f} us CPU/msg",
+                flush=True,
+            )
+    for carrier in sides:
+        name = "carrier" if carrier else "fixed  "
+        f = figures[carrier]
+        print(f"{name}: {_summary(f['rate'])} submit_sm/s, {_summary(f['cpu'])} us CPU/msg")
+    if len(sides) == 2:
+        fixed, model = figures[False], figures[True]
+        cost = 1 - statistics.median(model["rate"]) / statistics.median(fixed["rate"])
+        extra = statistics.median(model["cpu"]) - statistics.median(fixed["cpu"])
+        print(f"carrier model cost: {cost:.0%} of throughput, +{extra:.1f} us CPU/msg (medians)")
+
+
+if __name__ == "__main__":
+    main()

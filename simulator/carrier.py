@@ -77,7 +77,7 @@ from simulator.network.effects import (
     SubmitOutcome,
 )
 from simulator.network.faults import FaultPlan, SessionDecision
-from simulator.network.messages import SubmittedMessage, VendorFields, vendor_fields
+from simulator.network.messages import SubmittedMessage, vendor_fields
 from simulator.network.network import CarrierNetwork
 from simulator.smpp.constants import CommandId, Tag
 from simulator.smpp.pdu import AlertNotification, DeliverSm, Tlv, tlv_u8, tlv_u16
@@ -99,7 +99,6 @@ __all__ = ["CarrierNetworkHandler", "carrier_handler", "to_order", "to_submitted
 logger = logging.getLogger("smsh.simulator.carrier")
 
 _VENDOR_TAGS: Final[frozenset[int]] = frozenset({0x1500, 0x1501, 0x1502})
-_NO_VENDOR: Final[VendorFields] = vendor_fields({})
 #: At most this many submit_multi destination ids are remembered (oldest dropped first).
 MAX_ALIASES: Final[int] = 100_000
 
@@ -127,20 +126,33 @@ def to_submitted(submission: Submission) -> SubmittedMessage:
     validity_s: float | None = None
     if submission.validity_at is not None:
         validity_s = max(submission.validity_at - submission.submitted_at, 0.0)
-    umr: int | None = None
-    set_dpf = False
     tlvs = submission.tlvs
     if not tlvs:  # the common case: no vendor fields, no user_message_reference, no set_dpf
-        vendor = _NO_VENDOR
-    else:
-        vendor = vendor_fields({tag: value for tag, value in tlvs if tag in _VENDOR_TAGS})
-        for problem in vendor.problems:
-            logger.warning("unreadable vendor TLV: %s", problem)
-        for tag, value in tlvs:
-            if tag == Tag.USER_MESSAGE_REFERENCE and len(value) == 2:
-                umr = int.from_bytes(value, "big")
-            elif tag == Tag.SET_DPF and len(value) == 1:
-                set_dpf = value[0] == 1
+        return SubmittedMessage(
+            submission.account,
+            submission.source_addr,
+            submission.destination_addr,
+            submission.body,
+            submission.data_coding,
+            submission.source_addr_ton,
+            submission.source_addr_npi,
+            submission.esm_class,
+            submission.registered_delivery,
+            validity_s,
+            submission.place,
+            dest_ton=submission.dest_addr_ton,
+            dest_npi=submission.dest_addr_npi,
+        )
+    umr: int | None = None
+    set_dpf = False
+    vendor = vendor_fields({tag: value for tag, value in tlvs if tag in _VENDOR_TAGS})
+    for problem in vendor.problems:
+        logger.warning("unreadable vendor TLV: %s", problem)
+    for tag, value in tlvs:
+        if tag == Tag.USER_MESSAGE_REFERENCE and len(value) == 2:
+            umr = int.from_bytes(value, "big")
+        elif tag == Tag.SET_DPF and len(value) == 1:
+            set_dpf = value[0] == 1
     return SubmittedMessage(
         account=submission.account,
         source_addr=submission.source_addr,
@@ -170,14 +182,14 @@ def _receipt_order(due: ReceiptDue, stored_id: str | None = None) -> ReceiptOrde
     if stored_id is not None and own_id:
         text = text.replace(f"id:{due.message_id}", f"id:{stored_id}", 1)
     return ReceiptOrder(
-        at=due.done_at,
-        message_id=stored_id or due.resp_message_id,
-        stat=due.stat,
-        err=due.err,
-        receipt_id=None if own_id else due.message_id,
-        text=text,
-        intermediate=due.esm_class == ESM_CLASS_INTERMEDIATE,
-        destination=due.source_addr,
+        due.done_at,
+        stored_id or due.resp_message_id,
+        due.stat,
+        due.err,
+        None if own_id else due.message_id,
+        text,
+        due.esm_class == ESM_CLASS_INTERMEDIATE,
+        due.source_addr,
     )
 
 
@@ -283,10 +295,11 @@ class CarrierNetworkHandler:
             The verdict: status, the network's id, response behaviour, early receipts.
         """
         outcome = self.network.submit(to_submitted(submission), now)
-        for event in outcome.events:
-            alert = to_alert(event)
-            if alert is not None:
-                self._pending.append(alert)
+        if outcome.events:
+            for event in outcome.events:
+                alert = to_alert(event)
+                if alert is not None:
+                    self._pending.append(alert)
         network_id = outcome.message_id
         stored_id: str | None = None
         if network_id is not None and outcome.status == 0:
@@ -300,12 +313,12 @@ class CarrierNetworkHandler:
                 stored_id = submission.message_id
                 _remember(self._aliases, network_id, stored_id, MAX_ALIASES)
         return Verdict(
-            status=outcome.status,
-            message_id=network_id,
-            respond=outcome.respond,
-            generic_nack=outcome.generic_nack,
-            delay_s=outcome.response_delay_s,
-            before=tuple(_receipt_order(r, stored_id) for r in outcome.before_response)
+            outcome.status,
+            network_id,
+            outcome.respond,
+            outcome.generic_nack,
+            outcome.response_delay_s,
+            tuple(_receipt_order(r, stored_id) for r in outcome.before_response)
             if outcome.before_response
             else (),
         )
@@ -327,8 +340,10 @@ class CarrierNetworkHandler:
         aliases = self._aliases
         effects: Iterable[Effect] = self.network.advance(now)
         for effect in effects:
-            if isinstance(effect, ReceiptDue):
-                out.append(_receipt_order(effect, aliases.get(effect.resp_message_id)))
+            if type(effect) is ReceiptDue:  # the common effect first (effects are not subclassed)
+                out.append(
+                    _receipt_order(effect, aliases.get(effect.resp_message_id) if aliases else None)
+                )
                 continue
             if isinstance(effect, NetworkEvent) and effect.kind is EventKind.MESSAGE_COMPLETED:
                 out.append(self.handset_delivered(effect))

@@ -42,7 +42,16 @@ import struct
 from hashlib import blake2b
 from typing import Final
 
-__all__ = ["FateRandom", "FateSource", "content_digest", "threshold", "uniform"]
+__all__ = [
+    "FateRandom",
+    "FateSource",
+    "content_digest",
+    "digest_at",
+    "threshold",
+    "uniform",
+    "words_at",
+    "words_of",
+]
 
 _WORDS: Final = struct.Struct(">8Q")
 _SCALE: Final[float] = 2.0**-53
@@ -60,6 +69,44 @@ def uniform(word: int) -> float:
         `(word + 0.5) / 2**32`.
     """
     return (word + 0.5) * _SCALE32
+
+
+def digest_at(stream: bytes, key: str) -> bytes:
+    """The 64 octets behind `words_at` (kept instead of the words when few are read now).
+
+    Args:
+        stream: ``FateSource.stream(label)``.
+        key: Whose fate it is.
+
+    Returns:
+        The blake2b digest whose 32-bit big-endian words are ``words_at(stream, key)``.
+    """
+    return blake2b(stream + key.encode(), digest_size=64).digest()
+
+
+def words_of(digest: bytes) -> tuple[int, ...]:
+    """The 16 words of a `digest_at` digest.
+
+    Args:
+        digest: 64 octets.
+
+    Returns:
+        ``words_at`` of the same stream and key.
+    """
+    return _WORDS32.unpack(digest)
+
+
+def words_at(stream: bytes, key: str) -> tuple[int, ...]:
+    """`FateSource.words` for a stream prefix from `FateSource.stream` (the hot path's form).
+
+    Args:
+        stream: ``FateSource.stream(label)``.
+        key: Whose fate it is.
+
+    Returns:
+        The same 16 integers in [0, 2**32) as ``words(label, key)``.
+    """
+    return _WORDS32.unpack(blake2b(stream + key.encode(), digest_size=64).digest())
 
 
 def threshold(rate: float) -> int:
@@ -142,6 +189,17 @@ class FateSource:
             self._prefix + label.encode() + b"\x1f" + key.encode(), digest_size=64
         ).digest()
         return _WORDS32.unpack(digest)
+
+    def stream(self, label: str) -> bytes:
+        """The hash material in front of every key of one label (for `words_at`).
+
+        Args:
+            label: As for `rng`.
+
+        Returns:
+            ``seed|scenario|label|`` as bytes.
+        """
+        return self._prefix + label.encode() + b"\x1f"
 
     def rng(self, label: str, key: str) -> FateRandom:
         """The stream for one purpose (`label`) of one entity (`key`).

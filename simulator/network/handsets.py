@@ -14,12 +14,24 @@ Invariants:
       ever held genuine messages of a brand is remembered regardless.
     * Views (`HandsetView`, `ThreadView`) are immutable snapshots; `InboxMessage` is a slots
       dataclass built once per message and never mutated (not frozen, for construction speed).
+    * A single message filed with `file_deferred` (no brand: nothing to book for spoofs) is
+      held as one flat tuple of its raw fields (body octets undecoded) and built into an
+      `InboxMessage` the first time a view needs it, then kept built: a view shows exactly what
+      eager filing would have shown. The network defers when nothing reads the message at
+      filing time (no bus, no reply), so the decode and the `InboxMessage` are paid only for
+      messages someone looks at (and only for the newest `keep` of a thread). The tuple holds
+      only atoms (the flags joined into one string), so the network's per-message objects die
+      young and the cyclic GC stops tracking the tuple: a long run keeps many.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from typing import Final, TypeAlias
+
+from sms.alphabet import decode, encoding_for_data_coding
+from sms.errors import SmsError
 
 __all__ = ["HandsetView", "Inbox", "InboxMessage", "ThreadView"]
 
@@ -95,11 +107,40 @@ class HandsetView:
         return None
 
 
+_Raw: TypeAlias = tuple[float, str, str, str, str, bytes, int]
+"""A deferred single message: at, sender, key, account, flags (`_FLAG_SEP`-joined), body
+octets, data_coding. Only atoms, so the cyclic GC stops tracking it (a handset keeps many)."""
+
+_FLAG_SEP: Final = "\x1f"  # flag names are non-empty words without control characters
+#: frozenset of flags -> its joined form (the network uses a handful of sets); bounded.
+_FLAG_TEXT: dict[frozenset[str], str] = {}
+_FLAG_TEXT_LIMIT: Final = 1024
+
+
+def _flag_text(flags: frozenset[str]) -> str:
+    text = _FLAG_TEXT.get(flags)
+    if text is None:
+        text = _FLAG_SEP.join(sorted(flags))
+        if len(_FLAG_TEXT) < _FLAG_TEXT_LIMIT:
+            _FLAG_TEXT[flags] = text
+    return text
+
+
+def _build(raw: _Raw) -> InboxMessage:
+    at, sender, key, account, flag_text, body, data_coding = raw
+    try:
+        text = decode(body, encoding_for_data_coding(data_coding), strict=False)
+    except SmsError:
+        text = ""
+    flags = frozenset(flag_text.split(_FLAG_SEP)) if flag_text else frozenset()
+    return InboxMessage(at, sender, text, (key,), account, flags, 1, ())
+
+
 class _Thread:
     __slots__ = ("genuine_brands", "messages", "unreported_spoofs")
 
     def __init__(self, keep: int | None) -> None:
-        self.messages: deque[InboxMessage] = deque(maxlen=keep)
+        self.messages: deque[InboxMessage | _Raw] = deque(maxlen=keep)
         self.genuine_brands: set[str] = set()
         self.unreported_spoofs: list[tuple[InboxMessage, str]] = []
 
@@ -144,14 +185,54 @@ class Inbox:
         if not thread.unreported_spoofs or not thread.genuine_brands:
             return []
         merged = [m for m, b in thread.unreported_spoofs if b in thread.genuine_brands]
+        # (Spoofs are always filed eagerly: `file_deferred` takes no brand.)
         thread.unreported_spoofs = [
             (m, b) for m, b in thread.unreported_spoofs if b not in thread.genuine_brands
         ]
         return merged
 
+    def file_deferred(
+        self,
+        at: float,
+        sender: str,
+        key: str,
+        account: str,
+        flags: frozenset[str],
+        body: bytes,
+        data_coding: int,
+    ) -> None:
+        """File a single (unconcatenated) message without a brand; decode it when viewed.
+
+        Equivalent, for every view taken afterwards, to ``file(InboxMessage(at, sender,
+        decode(body), (key,), account, flags), None)`` (which returns no spoofs), the body
+        decoded as a handset would (undecodable octets replaced; an unknown data_coding
+        shows as "").
+
+        Args:
+            at: When it became visible.
+            sender: The displayed sender (the thread key).
+            key: Its message key.
+            account: system_id that sent it.
+            flags: Its flags.
+            body: The short_message octets (no UDH).
+            data_coding: Their data_coding.
+        """
+        thread = self._threads.get(sender)
+        if thread is None:
+            thread = self._threads[sender] = _Thread(self._keep)
+        thread.messages.append((at, sender, key, account, _flag_text(flags), body, data_coding))
+
+    @staticmethod
+    def _built(thread: _Thread) -> tuple[InboxMessage, ...]:
+        messages = thread.messages
+        for i, m in enumerate(messages):
+            if not isinstance(m, InboxMessage):
+                messages[i] = _build(m)
+        return tuple(m for m in messages if isinstance(m, InboxMessage))
+
     def view(self) -> HandsetView:
         """An immutable snapshot."""
         return HandsetView(
             self.number,
-            tuple(ThreadView(s, tuple(t.messages)) for s, t in self._threads.items()),
+            tuple(ThreadView(s, self._built(t)) for s, t in self._threads.items()),
         )

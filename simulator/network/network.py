@@ -51,6 +51,23 @@ Invariants:
     * With `events` False (nobody listens: a server without a bus) no `NetworkEvent` is built,
       scheduled or returned; fates, ids, receipts, MO replies and handsets are the same as with
       events on (only the audit facts are not written).
+    * Shortcuts (on unless `shortcuts=False`, which a property test compares against): with
+      events off and no fault in the plan, a single message that will be delivered at the
+      first attempt (and has a plain receipt configuration, no queue limit, no set_dpf) is
+      taken by `_submit_plain`, which checks everything before it changes anything and falls
+      back to the general path otherwise; in the general path the
+      fate of an ordinary delivery (handset without windows, not drawn absent) returns before
+      the retry bookkeeping; with a plain receipt configuration (`_Receipts.plain`: every part,
+      same id, no knob but loss) and no fault in the plan, `_accept` builds the receipt itself;
+      a delivery's receipt due at the same instant, with nothing else due then, is returned
+      directly instead of through the heap; a single message whose filing nobody reads at
+      delivery (events off, no reply possible, no brand, no intended owner or obtained date)
+      is filed as its raw fields and decoded when a handset view needs it
+      (`Inbox.file_deferred`). Each gives exactly what the general path gives.
+    * Per message the hot path allocates one `_Drop` (delivered parts only: the submission,
+      fate, ids and the two stream digests an outage or a reply needs; their words are
+      unpacked when read), one `Fate`, the receipts and the `SubmitOutcome`; nothing per
+      message outlives its delivery except what the handset keeps.
 """
 
 from __future__ import annotations
@@ -59,12 +76,13 @@ import bisect
 import heapq
 import itertools
 import math
+import struct
 import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from hashlib import blake2b
-from typing import Final
+from typing import Final, cast
 
 from simulator.network.config import (
     OUTCOMES,
@@ -87,7 +105,14 @@ from simulator.network.effects import (
     SubmitOutcome,
 )
 from simulator.network.errors import NetworkModelError
-from simulator.network.fate import FateSource, content_digest, threshold, uniform
+from simulator.network.fate import (
+    FateSource,
+    content_digest,
+    digest_at,
+    threshold,
+    uniform,
+    words_of,
+)
 from simulator.network.faults import (
     CarrierOutageFault,
     FaultPlan,
@@ -104,14 +129,13 @@ from simulator.network.messages import SubmittedMessage
 from simulator.network.ownership import NumberHistory, OwnerCheckResult, OwnershipDatabase
 from simulator.network.population import Population, Subscriber
 from simulator.network.quiet import QuietHours
-from simulator.network.receipts import ReceiptWriter, damage, format_id
+from simulator.network.receipts import ReceiptWriter, damage, format_id, id_formatter
 from simulator.network.senders import SenderRules, SenderVerdict
 from simulator.network.twoway import TwoWay
 from simulator.smpp.constants import CommandStatus, MessageState
 from sms.alphabet import decode, encoding_for_data_coding
 from sms.errors import SmsError
-from sms.segments import FlushReason, Reassembled, Reassembler, Sar
-from sms.udh import Concat
+from sms.segments import FlushReason, Reassembled, Reassembler
 
 __all__ = ["CarrierNetwork"]
 
@@ -130,6 +154,19 @@ _P_LATENCY, _P_RECEIPT_LATENCY, _P_LOSS, _P_DUPLICATE, _P_DUPLICATE_DELAY = 0, 1
 _P_LATE, _P_LATE_DELAY, _P_MALFORMED, _P_MALFORMED_VARIANT, _P_BEFORE = 5, 6, 7, 8, 9
 _P_FAKE, _P_SLOW, _P_OUTCOME, _P_ABSENT, _P_RETURN = 10, 11, 12, 13, 14
 _RD_INTERMEDIATE: Final = 0x10
+_DELIVERED: Final[int] = int(MessageState.DELIVERED)
+# The leading words of a stream digest (see `simulator.network.fate.words_at`), for the
+# shortcut that reads only these: "msg" 0-3 (_M_OUTCOME.._M_LATENCY), "part" 0-2
+# (_P_LATENCY, _P_RECEIPT_LATENCY, _P_LOSS).
+_FIRST_FOUR: Final = struct.Struct(">4I")
+_FIRST_THREE: Final = struct.Struct(">3I")
+_NO_FLAGS: Final[frozenset[str]] = frozenset()
+_PREVIEW_OCTETS: Final = 44
+_PREVIEW_CACHE: Final = 4096
+_META_CACHE: Final = 4096
+# `uniform(word)` written out on the hot path: (word + 0.5) / 2**32.
+_SCALE32: Final[float] = 2.0**-32
+_HALF32: Final[float] = 0.5 * 2.0**-32
 _YEAR_DAYS: Final = 365.25
 
 
@@ -170,6 +207,9 @@ class _Receipts:
     before: int
     malformed: int
     fake: int
+    plain: bool
+    """Every part gets its receipt (or loses it), with the response's id and no other knob:
+    the shortcut in `_accept` may build it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,28 +224,33 @@ class _Account:
 
 @dataclass(slots=True)
 class _Drop:
-    """A part on its way to the handset."""
+    """A part on its way to the handset, with the submission behind it (one object per
+    delivered part; what the receipts are rebuilt from when a carrier outage moves or fails the
+    delivery)."""
 
     at: float
+    """When the handset gets it (epoch seconds; moved by a carrier outage)."""
     key: str
     account: str
     number: str
-    destination_addr: str
-    source_addr: str
+    """The recipient's national number."""
+    msg: SubmittedMessage
     verdict: SenderVerdict
-    concat: Concat | Sar | None
-    body: bytes
-    data_coding: int
-    part: int
-    total: int
-    intended_owner: str | None
-    obtained_date: date | None
-    words: tuple[int, ...]
-    """The message's "msg" stream; words 4-7 decide the reply."""
+    msg_digest: bytes
+    """The digest of the message's "msg" stream (`words`)."""
     subscriber: Subscriber
     """The recipient."""
-    origin: _Origin
-    """What the receipts are rebuilt from when a carrier outage moves or fails the delivery."""
+    submitted_at: float
+    acct: _Account
+    route: str
+    fate: Fate
+    id_number: int
+    """The id number of `message_id` (receipts may write it in another base)."""
+    message_id: str
+    part_digest: bytes
+    """The digest of the part's "part" stream (`part_words`)."""
+    validity_s: float
+    """The message expires this long after submission while an outage holds it."""
     retried: tuple[float, ...] = ()
     """Attempts (seconds after submission) that carrier outages failed so far."""
     parked: bool = False
@@ -214,24 +259,15 @@ class _Drop:
     """Items due at or after the delivery (final receipt, its duplicate or loss event, the
     queue release): scheduled only when the delivery happens, so an outage can replace them."""
 
+    @property
+    def words(self) -> tuple[int, ...]:
+        """The message's "msg" stream; words 4-7 decide the reply."""
+        return words_of(self.msg_digest)
 
-@dataclass(frozen=True, slots=True)
-class _Origin:
-    """The submission behind a delivery (read only when an outage hits it)."""
-
-    msg: SubmittedMessage
-    submitted_at: float
-    acct: _Account
-    route: str
-    fate: Fate
-    number: int
-    message_id: str
-    part_words: tuple[int, ...]
-    first_s: float
-    """Latency of one delivery attempt: a delayed delivery is made this long after the
-    outage ends."""
-    validity_s: float
-    """The message expires this long after submission while an outage holds it."""
+    @property
+    def part_words(self) -> tuple[int, ...]:
+        """The part's "part" stream (what its receipts are rebuilt from)."""
+        return words_of(self.part_digest)
 
 
 @dataclass(slots=True)
@@ -280,6 +316,13 @@ def _compile_receipts(cfg: ReceiptConfig) -> _Receipts:
         before=threshold(cfg.before_resp_rate),
         malformed=threshold(cfg.malformed_rate),
         fake=threshold(cfg.fake_delivered_rate),
+        plain=cfg.policy == "every_part"
+        and cfg.id_in_receipt == "same"
+        and threshold(cfg.duplicate_rate) == 0
+        and threshold(cfg.late_rate) == 0
+        and threshold(cfg.before_resp_rate) == 0
+        and threshold(cfg.malformed_rate) == 0
+        and threshold(cfg.fake_delivered_rate) == 0,
     )
 
 
@@ -292,7 +335,13 @@ class CarrierNetwork:
     """The simulated carrier network of one scenario."""
 
     def __init__(
-        self, config: NetworkConfig, seed: int, scenario_id: str, *, events: bool = True
+        self,
+        config: NetworkConfig,
+        seed: int,
+        scenario_id: str,
+        *,
+        events: bool = True,
+        shortcuts: bool = True,
     ) -> None:
         """Compile the configuration and draw the population.
 
@@ -301,7 +350,11 @@ class CarrierNetwork:
             seed: The scenario seed.
             scenario_id: The scenario's identifier (part of every random stream's name).
             events: Build the audit facts (`NetworkEvent`); see `events`.
+            shortcuts: Take the hot path's shortcuts for ordinary messages (see the module
+                docstring); False forces the general path everywhere. Both give the same
+                answers, fates, effects and handsets (a property test compares them).
         """
+        self._shortcuts = shortcuts
         self.events = events
         """Build `NetworkEvent`s; False: `submit` and `advance` return none (may be changed
         at any time; it changes no fate, id, receipt, reply or handset)."""
@@ -309,6 +362,8 @@ class CarrierNetwork:
         self.seed = seed
         self.scenario_id = scenario_id
         self._fates = FateSource(seed, scenario_id)
+        self._msg_stream = self._fates.stream("msg")
+        self._part_stream = self._fates.stream("part")
         self._tz = zoneinfo.ZoneInfo(config.timezone)
         self._epoch = config.epoch_s
         self.population = Population(config, self._fates)
@@ -326,6 +381,8 @@ class CarrierNetwork:
         )
         self._writer = ReceiptWriter(self._tz, config.receipts.seconds_in_dates)
         self._two_way = TwoWay(config.two_way)
+        self._replies = self._two_way.enabled
+        self._reply_alphanumeric = config.two_way.reply_to_alphanumeric
         self._errors = config.errors
         self._absence_mean = config.absence.return_mean_s
         self._carriers = {
@@ -369,7 +426,11 @@ class CarrierNetwork:
         self._heap: list[tuple[float, int, _Item]] = []
         self._counter = itertools.count()
         self._next_id = config.message_ids.start
+        self._format_id = id_formatter(config.message_ids)
         self._occurrences: dict[str, int] = {}
+        self._previews: dict[tuple[bytes, int], str] = {}
+        self._meta_heads: dict[tuple[str, str, int], str] = {}
+        self._meta_tails: dict[tuple[int, int, int, str | None, date | None], str] = {}
         self._attempts: dict[str, int] = {}
         self._tps: dict[str, tuple[int, int]] = {}
         self._inflight: dict[str, int] = {}
@@ -445,11 +506,41 @@ class CarrierNetwork:
         # a base key only when they are interchangeable (then counting them is order-free).
         # SMPP addresses are C-octet strings: NUL cannot occur in them, so NUL-separated fields
         # followed by the body are unambiguous.
-        meta = (
-            f"{msg.account}\0{msg.source_addr}\0{msg.source_ton}\0{dest}\0{msg.data_coding}\0"
-            f"{msg.esm_class}\0{msg.registered_delivery}\0{msg.validity_s}\0"
-            f"{msg.intended_owner}\0{msg.obtained_date}\0"
+        ton, coding, esm, rd = (
+            msg.source_ton,
+            msg.data_coding,
+            msg.esm_class,
+            msg.registered_delivery,
         )
+        if (
+            type(ton) is int  # exact types: 1 == 1.0 == True as keys, but not as text
+            and type(coding) is int
+            and type(esm) is int
+            and type(rd) is int
+            and msg.validity_s is None
+        ):
+            # The common case, from memoised head and tail (formatting costs more).
+            head_key = (msg.account, msg.source_addr, ton)
+            head = self._meta_heads.get(head_key)
+            if head is None:
+                head = f"{msg.account}\0{msg.source_addr}\0{ton}\0"
+                if len(self._meta_heads) >= _META_CACHE:
+                    self._meta_heads.clear()
+                self._meta_heads[head_key] = head
+            tail_key = (coding, esm, rd, msg.intended_owner, msg.obtained_date)
+            tail = self._meta_tails.get(tail_key)
+            if tail is None:
+                tail = f"{coding}\0{esm}\0{rd}\0None\0{msg.intended_owner}\0{msg.obtained_date}\0"
+                if len(self._meta_tails) >= _META_CACHE:
+                    self._meta_tails.clear()
+                self._meta_tails[tail_key] = tail
+            meta = head + dest + "\0" + tail
+        else:
+            meta = (
+                f"{msg.account}\0{msg.source_addr}\0{ton}\0{dest}\0{coding}\0"
+                f"{esm}\0{rd}\0{msg.validity_s}\0"
+                f"{msg.intended_owner}\0{msg.obtained_date}\0"
+            )
         c = msg.concat
         if c is None:
             return "h:" + blake2b(meta.encode() + msg.short_message, digest_size=12).hexdigest()
@@ -499,6 +590,130 @@ class CarrierNetwork:
         Returns:
             The answer (status, id, fault behaviour) and what was scheduled.
         """
+        if (
+            msg.concat is None
+            and not self.events
+            and self._shortcuts
+            and self._faults.empty
+            and not msg.set_dpf
+        ):
+            outcome = self._submit_plain(msg, now)
+            if outcome is not None:
+                return outcome
+        return self._submit(msg, now)
+
+    def _submit_plain(self, msg: SubmittedMessage, now: float) -> SubmitOutcome | None:
+        """The shortcut for an ordinary single message that is delivered at the first attempt.
+
+        Exactly what `_submit` answers and schedules for it (events off, no fault in the plan,
+        no set_dpf, a plain receipt configuration, no queue limit), or None, having changed
+        nothing, when the message is anything else.
+        """
+        acct = self._accounts.get(msg.account)
+        if acct is None or acct.max_queue is not None or not acct.receipts.plain:
+            return None
+        route = msg.route or acct.route
+        if route not in self._route_mix:
+            return None
+        population = self.population
+        national = population.canonical(msg.destination_addr)
+        if national is None:
+            return None
+        sub = population.get(national)
+        if (
+            sub is None
+            or sub.handset
+            or sub.reject_all
+            or sub.forced_outcome is not None
+            or (route == "international" and sub.reject_international)
+            or sub.history.tenure_at(now) is None
+        ):
+            return None
+        second = int(now)
+        tps_second, tps_count = self._tps.get(msg.account, (second, 0))
+        if tps_second != second:
+            tps_count = 0
+        if acct.max_tps is not None and tps_count >= acct.max_tps:
+            return None
+        verdict = self._senders.check(msg.account, acct.cfg, route, msg.source_addr, msg.source_ton)
+        if verdict.status != 0 or verdict.blocked:
+            return None
+        if sub.dangerous_filter and self._dangerous(msg, acct, verdict):
+            return None
+        base = self._base_key(msg, national)
+        counter_key = base + "/1"
+        occurrence = self._occurrences.get(counter_key, 0)
+        key = f"{base}#{occurrence}"
+        rc = acct.receipts
+        if rc.part_scope:
+            return None
+        # Only the words read here are unpacked (the drop keeps the digests).
+        m_digest = digest_at(self._msg_stream, key)
+        p_digest = digest_at(self._part_stream, key + "/1")
+        m_outcome, m_absent, _, m_latency = _FIRST_FOUR.unpack_from(m_digest)
+        p_latency, p_receipt_latency, p_loss = _FIRST_THREE.unpack_from(p_digest)
+        mix = self._mix_for(sub, route)
+        if m_outcome >= mix.cum[0]:
+            return None  # `_pick` gives OUTCOMES[0] ("delivered") exactly below cum[0]
+        if m_absent < mix.absent_delivered:
+            return None  # absent first
+        carrier = self._carriers[sub.carrier]
+        latency = carrier.latency
+        if latency is None:
+            latency = self._route_latency[route]
+        first = latency((m_latency if rc.per_message else p_latency) * _SCALE32 + _HALF32)
+        validity = carrier.max_validity
+        if msg.validity_s is not None and msg.validity_s < validity:
+            validity = msg.validity_s
+        if first >= validity:
+            return None
+
+        # Delivered at the first attempt: count, number, schedule (as `_submit` / `_accept`).
+        account = msg.account
+        self._occurrences[counter_key] = occurrence + 1
+        self._tps[account] = (second, tps_count + 1)
+        number = self._next_id
+        self._next_id = number + 1
+        message_id = self._format_id(number)
+        fate = Fate(key, 1, "delivered", "DELIVRD", 0, first, (), verdict.displayed, "mix", first)
+        final_at = now + first
+        drop = _Drop(
+            final_at, key, account, national, msg, verdict, m_digest, sub, now, acct, route,
+            fate, number, message_id, p_digest, validity,
+        )  # fmt: skip
+        heap = self._heap
+        heapq.heappush(heap, (final_at, next(self._counter), drop))
+        scheduled: tuple[ReceiptDue, ...] = ()
+        if msg.registered_delivery & 0x03 in (1, 3) and p_loss >= rc.loss:
+            due = final_at + rc.latency(p_receipt_latency * _SCALE32 + _HALF32)
+            body = msg.text[:20] if msg.text is not None else self._preview(msg)
+            receipt = ReceiptDue(
+                due,
+                key,
+                account,
+                message_id,
+                message_id,
+                1,
+                "DELIVRD",
+                _DELIVERED,
+                0,
+                self._writer.text(message_id, now, final_at, "DELIVRD", 0, 1, body),
+                msg.destination_addr,
+                msg.source_addr,
+                ESM_CLASS_RECEIPT,
+                now,
+                final_at,
+                _NO_FLAGS,
+            )
+            if due >= final_at:
+                drop.follow.append((due, receipt))
+            else:
+                heapq.heappush(heap, (due, next(self._counter), receipt))
+            scheduled = (receipt,)
+        return SubmitOutcome(0, message_id, key, 1, True, False, 0.0, (), scheduled, (), fate)
+
+    def _submit(self, msg: SubmittedMessage, now: float) -> SubmitOutcome:
+        """`submit`'s general path."""
         acct = self._account(msg.account)
         route = msg.route or acct.route
         if route not in self._route_mix:
@@ -557,7 +772,7 @@ class CarrierNetwork:
         self._tps[msg.account] = (second, tps_count + 1)
         number = self._next_id
         self._next_id = number + 1
-        message_id = format_id(number, self.config.message_ids)
+        message_id = self._format_id(number)
         return self._accept(
             msg,
             now,
@@ -589,6 +804,19 @@ class CarrierNetwork:
             return any(host in text for host in self._dangerous_hosts)
         return False
 
+    def _preview(self, msg: SubmittedMessage) -> str:
+        """The receipt's ``text:`` (20 characters of the body), memoised per body prefix."""
+        body = msg.short_message
+        key = (body if len(body) <= _PREVIEW_OCTETS else body[:_PREVIEW_OCTETS], msg.data_coding)
+        preview = self._previews.get(key)
+        if preview is None:
+            # 44 octets hold 20 characters in every encoding.
+            preview = self._text(msg, _PREVIEW_OCTETS)[:20]
+            if len(self._previews) >= _PREVIEW_CACHE:
+                self._previews.clear()
+            self._previews[key] = preview
+        return preview
+
     @staticmethod
     def _text(msg: SubmittedMessage, octets: int | None = None) -> str:
         if msg.text is not None:
@@ -615,30 +843,41 @@ class CarrierNetwork:
         errors = self._errors
         rc = acct.receipts
         seq = msg.part
-        carrier = None if sub is None else self._carriers[sub.carrier]
-        latency = (
-            carrier.latency
-            if carrier is not None and carrier.latency is not None
-            else self._route_latency[route]
-        )
-        first = latency(uniform(m[_M_LATENCY] if rc.per_message else p[_P_LATENCY]))
         displayed = verdict.displayed
-
-        def final(outcome: str, stat: str, err: int, after: float, reason: str) -> Fate:
-            return Fate(key, seq, outcome, stat, err, after, (), displayed, reason)
-
-        if sub is None or carrier is None:
-            return final("unassigned", "UNDELIV", errors.unknown_subscriber, 0.0, "not in service")
+        if sub is None:
+            return Fate(
+                key, seq, "unassigned", "UNDELIV", errors.unknown_subscriber, 0.0, (), displayed,
+                "not in service",
+            )  # fmt: skip
+        carrier = self._carriers[sub.carrier]
+        latency = carrier.latency
+        if latency is None:
+            latency = self._route_latency[route]
+        first = latency((m[_M_LATENCY] if rc.per_message else p[_P_LATENCY]) * _SCALE32 + _HALF32)
         if sub.history.tenure_at(now) is None:
-            return final("unassigned", "UNDELIV", errors.unknown_subscriber, 0.0, "disconnected")
+            return Fate(
+                key, seq, "unassigned", "UNDELIV", errors.unknown_subscriber, 0.0, (), displayed,
+                "disconnected",
+            )  # fmt: skip
         if verdict.blocked:
-            return final("blocked", "REJECTD", errors.screening, 0.0, "registry")
+            return Fate(
+                key, seq, "blocked", "REJECTD", errors.screening, 0.0, (), displayed, "registry"
+            )
         if sub.reject_all:
-            return final("filtered", "REJECTD", errors.call_barred, first, "reject_all")
+            return Fate(
+                key, seq, "filtered", "REJECTD", errors.call_barred, first, (), displayed,
+                "reject_all",
+            )  # fmt: skip
         if route == "international" and sub.reject_international:
-            return final("filtered", "REJECTD", errors.call_barred, first, "reject_international")
+            return Fate(
+                key, seq, "filtered", "REJECTD", errors.call_barred, first, (), displayed,
+                "reject_international",
+            )  # fmt: skip
         if sub.dangerous_filter and self._dangerous(msg, acct, verdict):
-            return final("filtered", "REJECTD", errors.call_barred, first, "dangerous_sms")
+            return Fate(
+                key, seq, "filtered", "REJECTD", errors.call_barred, first, (), displayed,
+                "dangerous_sms",
+            )  # fmt: skip
 
         mix = self._mix_for(sub, route)
         w = p if rc.part_scope else m
@@ -647,14 +886,23 @@ class CarrierNetwork:
         validity = carrier.max_validity
         if msg.validity_s is not None and msg.validity_s < validity:
             validity = msg.validity_s
+        if outcome == "delivered":
+            if first >= validity:
+                return Fate(
+                    key, seq, "expired", "EXPIRED", errors.absent, validity, (), displayed,
+                    "validity",
+                )  # fmt: skip
+            if self._shortcuts and not sub.handset and w[o + 1] >= mix.absent_delivered:
+                # The common case: handset on, not absent; delivered at the first attempt.
+                return Fate(
+                    key, seq, "delivered", "DELIVRD", 0, first, (), displayed, "mix", first, None
+                )
         offsets = carrier.offsets
         give_up = validity
         if carrier.expire_after_last and offsets:
             give_up = min(validity, first + offsets[-1])
 
         if outcome == "delivered":
-            if first >= validity:
-                return final("expired", "EXPIRED", errors.absent, validity, "validity")
             at = first
             attempts: list[float] = []
             state = sub.handset_state(now + first) if sub.handset else None
@@ -722,12 +970,14 @@ class CarrierNetwork:
                 key, seq, outcome, "EXPIRED", err, give_up, tuple(attempts), displayed, "mix"
             )
         if outcome == "unknown_subscriber":
-            return final(outcome, "UNDELIV", errors.unknown_subscriber, first, "mix")
-        if outcome == "rejected":
-            return final(outcome, "REJECTD", errors.call_barred, first, "mix")
-        if outcome == "system_failure":
-            return final(outcome, "UNDELIV", errors.system_failure, first, "mix")
-        return final(outcome, "UNKNOWN", errors.unknown, first, "mix")
+            stat, err = "UNDELIV", errors.unknown_subscriber
+        elif outcome == "rejected":
+            stat, err = "REJECTD", errors.call_barred
+        elif outcome == "system_failure":
+            stat, err = "UNDELIV", errors.system_failure
+        else:
+            stat, err = "UNKNOWN", errors.unknown
+        return Fate(key, seq, outcome, stat, err, first, (), displayed, "mix")
 
     def _accept_events(
         self,
@@ -820,16 +1070,17 @@ class CarrierNetwork:
         fault_kind: str | None,
     ) -> SubmitOutcome:
         sub = self.population.get(national)
-        m = self._fates.words("msg", key)
-        p = self._fates.words("part", f"{key}/{msg.part}")
+        m_digest = digest_at(self._msg_stream, key)
+        p_digest = digest_at(self._part_stream, f"{key}/{msg.part}")
+        m = words_of(m_digest)
+        p = words_of(p_digest)
         fate = self._fate(msg, now, acct, route, sub, key, verdict, m, p)
         account = msg.account
+        events: tuple[NetworkEvent, ...] = ()
         if self.events:
-            events = self._accept_events(
-                msg, now, key, national, verdict, route, fault_kind, message_id
+            events = tuple(
+                self._accept_events(msg, now, key, national, verdict, route, fault_kind, message_id)
             )
-        else:
-            events = []
 
         final_at = now + fate.final_after_s
         drop: _Drop | None = None
@@ -839,32 +1090,20 @@ class CarrierNetwork:
                 key,
                 account,
                 national,
-                msg.destination_addr,
-                msg.source_addr,
+                msg,
                 verdict,
-                msg.concat,
-                msg.short_message,
-                msg.data_coding,
-                msg.part,
-                msg.total,
-                msg.intended_owner,
-                msg.obtained_date,
-                m,
+                m_digest,
                 sub,
-                _Origin(
-                    msg,
-                    now,
-                    acct,
-                    route,
-                    fate,
-                    number,
-                    message_id,
-                    p,
-                    fate.first_attempt_s,
-                    self._validity(msg, sub),
-                ),
+                now,
+                acct,
+                route,
+                fate,
+                number,
+                message_id,
+                p_digest,
+                self._validity(msg, sub),
             )
-            self._push(final_at, drop)
+            heapq.heappush(self._heap, (final_at, next(self._counter), drop))
         elif self.events:
             kind = EventKind.FILTERED if fate.outcome == "filtered" else EventKind.FAILED
             self._push(
@@ -901,20 +1140,70 @@ class CarrierNetwork:
         if msg.set_dpf and fate.attempts_after_s and fate.available_after_s is not None:
             self._alert_when_available(msg, now + fate.available_after_s, key, national)
 
-        before, scheduled = self._receipts(
-            msg, now, acct, route, national, fate, number, message_id, p, drop
-        )
+        rc = acct.receipts
+        rd = msg.registered_delivery
+        if (
+            rc.plain
+            and self._shortcuts
+            and self._faults.empty
+            and not (fate.attempts_after_s and rd & _RD_INTERMEDIATE and rc.intermediate)
+        ):
+            # What `_receipts` does for a plain receipt configuration, straight through.
+            before: tuple[ReceiptDue, ...] = ()
+            scheduled: tuple[ReceiptDue, ...] = ()
+            want = rd & 0x03
+            stat = fate.stat
+            if want != 0 and not (
+                (want == 2 and stat == "DELIVRD") or (want == 3 and stat != "DELIVRD")
+            ):
+                err = fate.err
+                due = final_at + rc.latency(p[_P_RECEIPT_LATENCY] * _SCALE32 + _HALF32)
+                if p[_P_LOSS] < rc.loss:
+                    if self.events:
+                        self._schedule(
+                            due,
+                            NetworkEvent(
+                                due,
+                                EventKind.RECEIPT_LOST,
+                                key,
+                                account,
+                                national,
+                                {"message_id": message_id, "part": msg.part, "stat": stat},
+                            ),
+                            drop,
+                        )
+                else:
+                    body = msg.text[:20] if msg.text is not None else self._preview(msg)
+                    dlvrd = 1 if stat == "DELIVRD" else 0
+                    receipt = ReceiptDue(
+                        due,
+                        key,
+                        account,
+                        message_id,
+                        message_id,
+                        msg.part,
+                        stat,
+                        _STATE[stat],
+                        err,
+                        self._writer.text(message_id, now, final_at, stat, err, dlvrd, body),
+                        msg.destination_addr,
+                        msg.source_addr,
+                        ESM_CLASS_RECEIPT,
+                        now,
+                        final_at,
+                        _NO_FLAGS,
+                    )
+                    if drop is not None and due >= final_at:
+                        drop.follow.append((due, receipt))
+                    else:
+                        heapq.heappush(self._heap, (due, next(self._counter), receipt))
+                    scheduled = (receipt,)
+        else:
+            before, scheduled = self._receipts(
+                msg, now, acct, route, national, fate, number, message_id, p, drop
+            )
         return SubmitOutcome(
-            status=0,
-            message_id=message_id,
-            key=key,
-            part=msg.part,
-            respond=respond,
-            response_delay_s=delay,
-            before_response=before,
-            scheduled=scheduled,
-            events=tuple(events),
-            fate=fate,
+            0, message_id, key, msg.part, respond, False, delay, before, scheduled, events, fate
         )
 
     def _alert_when_available(
@@ -989,13 +1278,9 @@ class CarrierNetwork:
             if rc.id_base is None
             else format_id(number, self.config.message_ids, rc.id_base)
         )
-        body = (
-            msg.text[:20]
-            if msg.text is not None
-            else self._text(msg, 44)[:20]  # 44 octets hold 20 characters in every encoding
-        )
+        body = msg.text[:20] if msg.text is not None else self._preview(msg)
         done = now + fate.final_after_s
-        due = done + rc.latency(uniform(p[_P_RECEIPT_LATENCY]))
+        due = done + rc.latency(p[_P_RECEIPT_LATENCY] * _SCALE32 + _HALF32)
         if p[_P_LATE] < rc.late:
             due += rc.late_delay(uniform(p[_P_LATE_DELAY]))
             flags.add("late")
@@ -1015,22 +1300,22 @@ class CarrierNetwork:
             text = damage(text, rid, stat, err, uniform(p[_P_MALFORMED_VARIANT]))
             flags.add("malformed")
         receipt = ReceiptDue(
-            at=due,
-            key=fate.key,
-            account=account,
-            message_id=rid,
-            resp_message_id=message_id,
-            part=msg.part,
-            stat=stat,
-            message_state=_STATE[stat],
-            err=err,
-            text=text,
-            source_addr=msg.destination_addr,
-            destination_addr=msg.source_addr,
-            esm_class=ESM_CLASS_RECEIPT,
-            submitted_at=now,
-            done_at=done,
-            flags=frozenset(flags),
+            due,
+            fate.key,
+            account,
+            rid,
+            message_id,
+            msg.part,
+            stat,
+            _STATE[stat],
+            err,
+            text,
+            msg.destination_addr,
+            msg.source_addr,
+            ESM_CLASS_RECEIPT,
+            now,
+            done,
+            frozenset(flags) if flags else _NO_FLAGS,
         )
         out: list[ReceiptDue] = []
         if (
@@ -1160,9 +1445,12 @@ class CarrierNetwork:
                 continue
             if at > now:
                 break
-            _, _, item = heapq.heappop(heap)
-            if isinstance(item, _Drop):
-                if self._attempt(item, out):
+            item = heapq.heappop(heap)[2]
+            kind = type(item)  # (none of the item classes is subclassed)
+            if kind is ReceiptDue:
+                out.append(cast(ReceiptDue, item))
+            elif kind is _Drop:
+                if self._attempt(cast(_Drop, item), out):
                     deadline = self._reassembler.next_deadline()
             elif isinstance(item, _Release):
                 self._inflight[item.account] = self._inflight.get(item.account, 1) - 1
@@ -1174,7 +1462,7 @@ class CarrierNetwork:
             elif isinstance(item, _Expiry):
                 if item.drop.parked:
                     self._expire_parked(item.drop, at, out)
-            else:
+            elif not isinstance(item, _Drop):
                 out.append(item)
         return out
 
@@ -1191,16 +1479,30 @@ class CarrierNetwork:
 
     def _attempt(self, drop: _Drop, out: list[Effect]) -> bool:
         """Make a delivery attempt; False when a carrier outage delays or fails it."""
-        outages = self._live_outages()
+        outages = (
+            self._outages
+            if self._faults.revision == self._outages_revision
+            else self._live_outages()
+        )
         if outages:
             hit = outage_decision(outages, drop.subscriber.carrier, drop.at)
             if hit is not None and hit.fault is not None:
                 self._outage_hit(drop, hit.fault, hit.mode, hit.until, hit.err, out)
                 return False
         self._deliver(drop, out)
-        for at, item in drop.follow:
-            self._push(at, item)
-        drop.follow = []
+        follow = drop.follow
+        if follow:
+            heap = self._heap
+            counter = self._counter
+            now = drop.at if self._shortcuts else math.nan
+            for at, item in follow:
+                if at == now and type(item) is ReceiptDue and (not heap or heap[0][0] > at):
+                    # Due now and nothing else is due at this instant: the heap would hand it
+                    # back next, so hand it out directly (same order, one push and pop less).
+                    out.append(item)
+                else:
+                    heapq.heappush(heap, (at, next(counter), item))
+            drop.follow = []
         return True
 
     def _outage_hit(
@@ -1212,10 +1514,9 @@ class CarrierNetwork:
         err: int,
         out: list[Effect],
     ) -> None:
-        origin = drop.origin
-        fate = origin.fate
+        fate = drop.fate
         when = drop.at
-        after = when - origin.submitted_at
+        after = when - drop.submitted_at
         first_failure = not fate.attempts_after_s and not drop.retried
         releases: list[tuple[float, _Item]] = [
             (when, item) for _, item in drop.follow if isinstance(item, _Release)
@@ -1236,19 +1537,19 @@ class CarrierNetwork:
                         drop.key,
                         drop.account,
                         drop.number,
-                        {"part": drop.part, "retries": 1, "reason": "carrier outage"},
+                        {"part": drop.msg.part, "retries": 1, "reason": "carrier outage"},
                     )
                 )
             self._receipts(
-                origin.msg,
-                origin.submitted_at,
-                origin.acct,
-                origin.route,
+                drop.msg,
+                drop.submitted_at,
+                drop.acct,
+                drop.route,
                 drop.number,
                 replace(fate, attempts_after_s=(after,)),
-                origin.number,
-                origin.message_id,
-                origin.part_words,
+                drop.id_number,
+                drop.message_id,
+                drop.part_words,
                 final=False,
             )
         parked = self._parked.get(id(fault))
@@ -1258,22 +1559,21 @@ class CarrierNetwork:
                 self._push(until, _OutageEnd(fault))
         parked[1].append(drop)
         drop.parked = True
-        if origin.validity_s < math.inf:
-            self._push(origin.submitted_at + origin.validity_s, _Expiry(drop))
+        if drop.validity_s < math.inf:
+            self._push(drop.submitted_at + drop.validity_s, _Expiry(drop))
 
     def _end_undelivered(
         self, drop: _Drop, when: float, outcome: str, stat: str, err: int, out: list[Effect]
     ) -> None:
         """A held or attempted delivery ends without reaching the handset: rebuild its receipts."""
-        origin = drop.origin
-        fate = origin.fate
+        fate = drop.fate
         reason = "carrier outage" if stat == "UNDELIV" else "carrier outage, validity"
         ended = replace(
             fate,
             outcome=outcome,
             stat=stat,
             err=err,
-            final_after_s=when - origin.submitted_at,
+            final_after_s=when - drop.submitted_at,
             attempts_after_s=fate.attempts_after_s + drop.retried,
             reason=reason,
         )
@@ -1285,22 +1585,22 @@ class CarrierNetwork:
                     drop.key,
                     drop.account,
                     drop.number,
-                    {"stat": stat, "err": err, "part": drop.part, "reason": reason},
+                    {"stat": stat, "err": err, "part": drop.msg.part, "reason": reason},
                 )
             )
         for _, item in drop.follow:
             self._push(when, item)
         drop.follow = []
         self._receipts(
-            origin.msg,
-            origin.submitted_at,
-            origin.acct,
-            origin.route,
+            drop.msg,
+            drop.submitted_at,
+            drop.acct,
+            drop.route,
             drop.number,
             ended,
-            origin.number,
-            origin.message_id,
-            origin.part_words,
+            drop.id_number,
+            drop.message_id,
+            drop.part_words,
             replay=True,
             intermediate=False,
         )
@@ -1324,29 +1624,29 @@ class CarrierNetwork:
         if parked is None:
             return
         for drop in parked[1]:
-            origin = drop.origin
-            if at + origin.first_s >= origin.submitted_at + origin.validity_s:
+            fate = drop.fate
+            first_s = fate.first_attempt_s
+            if at + first_s >= drop.submitted_at + drop.validity_s:
                 continue  # too late to deliver: its _Expiry item ends it as EXPIRED
             drop.parked = False
-            fate = origin.fate
-            drop.at = at + origin.first_s
+            drop.at = at + first_s
             drop.follow = [(drop.at, item) for _, item in drop.follow]
             delayed = replace(
                 fate,
-                final_after_s=drop.at - origin.submitted_at,
+                final_after_s=drop.at - drop.submitted_at,
                 attempts_after_s=fate.attempts_after_s + drop.retried,
                 reason="carrier outage, delayed",
             )
             self._receipts(
-                origin.msg,
-                origin.submitted_at,
-                origin.acct,
-                origin.route,
+                drop.msg,
+                drop.submitted_at,
+                drop.acct,
+                drop.route,
                 drop.number,
                 delayed,
-                origin.number,
-                origin.message_id,
-                origin.part_words,
+                drop.id_number,
+                drop.message_id,
+                drop.part_words,
                 drop,
                 replay=True,
                 intermediate=False,
@@ -1359,22 +1659,48 @@ class CarrierNetwork:
 
     def _deliver(self, drop: _Drop, out: list[Effect]) -> None:
         at = drop.at
-        sub = drop.subscriber
-        events = self.events
-        if self._quiet is not None and events:
-            tz = self._tz if sub.tz is None else sub.tz
-            if self._quiet.is_quiet(at, tz):
-                out.append(
-                    NetworkEvent(
-                        at,
-                        EventKind.DELIVERED_IN_QUIET_HOURS,
-                        drop.key,
-                        drop.account,
-                        drop.number,
-                        {"part": drop.part},
-                    )
+        msg = drop.msg
+        verdict = drop.verdict
+        concat = msg.concat
+        if not self.events:
+            if (
+                self._shortcuts
+                and concat is None
+                and verdict.brand is None
+                and msg.intended_owner is None
+                and msg.obtained_date is None
+                and not (self._replies and (verdict.replyable or self._reply_alphanumeric))
+            ):
+                # Nothing reads this message now (no bus, no reply, no misdelivery or spoof
+                # to book): file it as itself and build what the handset shows when viewed.
+                inbox = self._inboxes.get(drop.number)
+                if inbox is None:
+                    inbox = self._inboxes[drop.number] = Inbox(drop.number, self._keep)
+                inbox.file_deferred(
+                    at,
+                    verdict.displayed,
+                    drop.key,
+                    drop.account,
+                    verdict.flags,
+                    msg.short_message,
+                    msg.data_coding,
                 )
-        if events:
+                return
+        else:
+            sub = drop.subscriber
+            if self._quiet is not None:
+                tz = self._tz if sub.tz is None else sub.tz
+                if self._quiet.is_quiet(at, tz):
+                    out.append(
+                        NetworkEvent(
+                            at,
+                            EventKind.DELIVERED_IN_QUIET_HOURS,
+                            drop.key,
+                            drop.account,
+                            drop.number,
+                            {"part": msg.part},
+                        )
+                    )
             out.append(
                 NetworkEvent(
                     at,
@@ -1382,29 +1708,28 @@ class CarrierNetwork:
                     drop.key,
                     drop.account,
                     drop.number,
-                    {"part": drop.part, "total": drop.total, "sender": drop.verdict.displayed},
+                    {"part": msg.part, "total": msg.total, "sender": verdict.displayed},
                 )
             )
-        concat = drop.concat
         if concat is None:
             # A single message needs no reassembly: decode it as the handset would.
             try:
-                encoding = encoding_for_data_coding(drop.data_coding)
-                text = decode(drop.body, encoding, strict=False)
+                encoding = encoding_for_data_coding(msg.data_coding)
+                text = decode(msg.short_message, encoding, strict=False)
             except SmsError:
                 text = ""
             self._complete([drop], text, 1, (), at, out)
             return
-        slot = (drop.verdict.displayed, drop.number, concat.reference, concat.total)
+        slot = (verdict.displayed, drop.number, concat.reference, concat.total)
         self._parts.setdefault(slot, []).append(drop)
         try:
             flushed = self._reassembler.add(
-                drop.verdict.displayed,
+                verdict.displayed,
                 drop.number,
                 concat,
-                drop.body,
+                msg.short_message,
                 at,
-                data_coding=drop.data_coding,
+                data_coding=msg.data_coding,
             )
         except SmsError:
             flushed = []
@@ -1440,13 +1765,15 @@ class CarrierNetwork:
         if not complete:
             flags = flags | {"incomplete"}
         misdelivered = False
-        if head.intended_owner is not None or head.obtained_date is not None:
+        intended_owner = head.msg.intended_owner
+        obtained_date = head.msg.obtained_date
+        if intended_owner is not None or obtained_date is not None:
             # Only when the sender said whom it means to reach can a delivery be wrong.
             tenure = sub.history.tenure_at(at)
-            if head.intended_owner is not None:
-                misdelivered = tenure is None or tenure.owner != head.intended_owner
-            elif head.obtained_date is not None:
-                misdelivered = sub.history.changed_since(head.obtained_date, at)
+            if intended_owner is not None:
+                misdelivered = tenure is None or tenure.owner != intended_owner
+            elif obtained_date is not None:
+                misdelivered = sub.history.changed_since(obtained_date, at)
             if misdelivered:
                 flags = flags | {"misdelivery"}
             if misdelivered and self.events:
@@ -1459,10 +1786,10 @@ class CarrierNetwork:
                         head.number,
                         {
                             "owner": None if tenure is None else tenure.owner,
-                            "intended_owner": head.intended_owner,
+                            "intended_owner": intended_owner,
                             "obtained_date": None
-                            if head.obtained_date is None
-                            else head.obtained_date.isoformat(),
+                            if obtained_date is None
+                            else obtained_date.isoformat(),
                         },
                     )
                 )
@@ -1483,11 +1810,7 @@ class CarrierNetwork:
         spoofs = inbox.file(message, verdict.brand)
         if self.events:
             self._filed_events(head, verdict, spoofs, total, complete, text, at, out)
-        if (
-            complete
-            and self._two_way.enabled
-            and (verdict.replyable or self.config.two_way.reply_to_alphanumeric)
-        ):
+        if complete and self._replies and (verdict.replyable or self._reply_alphanumeric):
             self._reply(head, sub, at, misdelivered)
 
     def _filed_events(
@@ -1558,7 +1881,7 @@ class CarrierNetwork:
             key=reply_key,
             in_reply_to=head.key,
             account=head.account,
-            source_addr=head.destination_addr,
+            source_addr=head.msg.destination_addr,
             destination_addr=head.verdict.displayed,
         ):
             self._push(when, mo)

@@ -6,8 +6,11 @@ Invariants:
       stat, err, dlvrd) and spliced between `id:` and `text:`; this relies only on the layout
       that module guarantees (id first, text last). A middle not seen yet is its (stat, err,
       dlvrd) template (written by `format_receipt` with two placeholder dates) with the dates
-      put in, each written once per minute by `format_receipt` too: with a fast simulated clock
-      almost every receipt has a new pair of minutes, and a date costs far less than a text.
+      put in, each written once per minute: with a fast simulated clock almost every receipt
+      has a new pair of minutes, and a date costs far less than a text. A date in 2000-2099
+      is written with the strftime layout `format_receipt` uses for it (`_DATE_LAYOUT`, checked
+      against `format_receipt` when the writer is built and by a property test); any other is
+      handed to `format_receipt`, which refuses it as it would a whole text.
     * Damaged texts (`damage`) are deterministic functions of their inputs and one uniform.
     * Id formatting is pure: the id *number* comes from the network's arrival-order counter,
       which is not part of any fate.
@@ -15,15 +18,18 @@ Invariants:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta, tzinfo
 from typing import Final
 
 from simulator.network.config import MessageIdConfig
 from sms.receipt import Receipt, format_receipt
 
-__all__ = ["ReceiptWriter", "damage", "format_id"]
+__all__ = ["ReceiptWriter", "damage", "format_id", "id_formatter"]
 
 _PLACEHOLDER_ID: Final = "X"
+#: How `sms.receipt.format_receipt` writes a date (local time), by `seconds`.
+_DATE_LAYOUT: Final[dict[bool, str]] = {False: "%y%m%d%H%M", True: "%y%m%d%H%M%S"}
 _CACHE_LIMIT: Final = 4096
 
 
@@ -45,6 +51,21 @@ def format_id(number: int, cfg: MessageIdConfig, base: str | None = None) -> str
         )
         return cfg.prefix + digits.zfill(cfg.width)
     return format(number, "x") if base == "hex" else str(number)
+
+
+def id_formatter(cfg: MessageIdConfig) -> Callable[[int], str]:
+    """`format_id` without a base override, compiled once (the hot path's form).
+
+    Args:
+        cfg: Id settings.
+
+    Returns:
+        A function of the id number giving exactly ``format_id(number, cfg)``.
+    """
+    spec = ("X" if cfg.uppercase else "x") if cfg.format == "hex" else "d"
+    # A zero-padded field of the configured width; ids are non-negative, so "{:0Nx}" writes
+    # what format(number, "x").zfill(N) writes.
+    return (cfg.prefix.replace("{", "{{").replace("}", "}}") + f"{{:0{cfg.width}{spec}}}").format
 
 
 class ReceiptWriter:
@@ -70,6 +91,9 @@ class ReceiptWriter:
             self._date_text(first),
             self._date_text(first + timedelta(days=1)),
         )
+        self._layout = _DATE_LAYOUT[seconds]
+        if first.strftime(self._layout) != self._placeholder_text[0]:
+            raise RuntimeError("sms.receipt writes dates in another layout than _DATE_LAYOUT")
 
     def _date_text(self, when: datetime) -> str:
         """A date as `format_receipt` writes it (its layout: id first, text last)."""
@@ -83,7 +107,12 @@ class ReceiptWriter:
     def _date(self, unit_index: int) -> str:
         text = self._dates.get(unit_index)
         if text is None:
-            text = self._date_text(datetime.fromtimestamp(unit_index * self._unit, self._tz))
+            when = datetime.fromtimestamp(unit_index * self._unit, self._tz)
+            text = (
+                when.strftime(self._layout)
+                if 2000 <= when.year <= 2099
+                else self._date_text(when)  # format_receipt's own refusal
+            )
             if len(self._dates) >= _CACHE_LIMIT:
                 self._dates.clear()
             self._dates[unit_index] = text
