@@ -130,6 +130,8 @@ def run_gateway(
     gw_cpu = (after_children.ru_utime + after_children.ru_stime) - (
         before_children.ru_utime + before_children.ru_stime
     )
+    # The store's writer process is a grandchild (forked by its zygote): not in RUSAGE_CHILDREN.
+    gw_cpu += float(report.get("writer_process_cpu_s") or 0.0)
     report["gateway_cpu_pct"] = round(100 * gw_cpu / wall, 1)
     report["smsc_cpu_pct"] = round(100 * smsc_cpu / wall, 1)
     return report

@@ -10,8 +10,9 @@ Invariants:
     * The report counts what the store says (final states) and what the gateway measured
       (latencies: submit_sm written -> response / receipt, from log-scale histograms with a
       4.4 % bound on percentiles). ``cpu_s`` is the process's CPU time over the same span as
-      ``elapsed_s`` (all threads, the store writer included), ``loop_thread_cpu_s`` the event
-      loop thread's alone.
+      ``elapsed_s`` (all threads, a thread store writer included), ``loop_thread_cpu_s`` the
+      event loop thread's alone, ``writer_process_cpu_s`` the store's writer process's (the
+      gateway default ``store.writer: process``; read from /proc, None elsewhere).
     * Nothing is sent that the store has not committed; the temporary database is removed
       afterwards unless a path was given.
     * During a run the cyclic garbage collector is tuned (`GC_THRESHOLD`, start-up objects
@@ -23,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import os
 import resource
 import shutil
 import tempfile
@@ -205,6 +207,19 @@ def _config(options: LoadOptions, db: Path) -> dict[str, Any]:
     return data
 
 
+def _process_cpu(pid: int | None) -> float | None:
+    """User + system CPU seconds of process `pid` from /proc (Linux), or None."""
+    if pid is None:
+        return None
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2 :].split()  # after the command name, which may hold spaces
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _latency(hist: Any) -> dict[str, float]:
     if hist.count == 0:
         return {"count": 0, "p50": 0.0, "p99": 0.0, "max": 0.0}
@@ -249,6 +264,7 @@ async def run_load(options: LoadOptions) -> LoadReport:
             start_wall = clock.now()
             start = time.perf_counter()
             cpu0, loop_cpu0 = time.process_time(), time.thread_time()
+            writer_cpu0 = _process_cpu(store.writer_pid)
             for first in range(0, options.count, ACCEPT_CHUNK):
                 chunk = range(first, min(options.count, first + ACCEPT_CHUNK))
                 await gateway.submit_many(
@@ -276,6 +292,12 @@ async def run_load(options: LoadOptions) -> LoadReport:
                 await asyncio.sleep(0.05)
             elapsed = time.perf_counter() - start
             cpu_s, loop_cpu_s = time.process_time() - cpu0, time.thread_time() - loop_cpu0
+            writer_cpu = _process_cpu(store.writer_pid)
+            writer_cpu_s = (
+                round(writer_cpu - writer_cpu0, 3)
+                if writer_cpu is not None and writer_cpu0 is not None
+                else None
+            )
             stats = gateway.stats
             resp_span = (stats.last_resp_at - start_wall) if stats.last_resp_at else 0.0
             receipt_span = (stats.last_receipt_at - start_wall) if stats.last_receipt_at else 0.0
@@ -312,6 +334,7 @@ async def run_load(options: LoadOptions) -> LoadReport:
                     "synchronous": options.synchronous,
                     "cpu_s": round(cpu_s, 3),
                     "loop_thread_cpu_s": round(loop_cpu_s, 3),
+                    "writer_process_cpu_s": writer_cpu_s,
                 },
             )
     finally:
