@@ -278,21 +278,30 @@ def _spawn() -> tuple[subprocess.Popen[bytes], Connection]:
     """Start a writer process (it boots, then waits for its settings on the socket)."""
     mine, theirs = socket.socketpair()
     conn = Connection(mine.detach())
+    try:
+        proc = _boot(_BOOT, theirs, "the store writer process")
+    except StoreError:
+        conn.close()
+        raise
+    return proc, conn
+
+
+def _boot(code: str, theirs: socket.socket, what: str) -> subprocess.Popen[bytes]:
+    """``python -c code ROOT FD`` with `theirs` as the inherited socket FD; our copy of it is
+    closed either way (the child has its own: EOF reaches us when it exits)."""
     child_fd = theirs.detach()
     root = str(Path(__file__).resolve().parents[1])
     try:
-        proc = subprocess.Popen(
-            [sys.executable, "-c", _BOOT, root, str(child_fd)],
+        return subprocess.Popen(
+            [sys.executable, "-c", code, root, str(child_fd)],
             pass_fds=(child_fd,),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
         )
     except OSError as exc:
-        conn.close()
-        raise StoreError(f"cannot start the store writer process: {exc}") from exc
+        raise StoreError(f"cannot start {what}: {exc}") from exc
     finally:
-        os.close(child_fd)  # the child has its copy: EOF reaches us when it exits
-    return proc, conn
+        os.close(child_fd)
 
 
 class _Process(Protocol):
@@ -413,20 +422,11 @@ class _Zygote:
     def _boot(self) -> None:
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         mine.settimeout(START_TIMEOUT)
-        fd = theirs.detach()
-        root = str(Path(__file__).resolve().parents[1])
         try:
-            proc = subprocess.Popen(
-                [sys.executable, "-c", _ZYGOTE_BOOT, root, str(fd)],
-                pass_fds=(fd,),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-            )
-        except OSError as exc:
+            proc = _boot(_ZYGOTE_BOOT, theirs, "the store writer zygote")
+        except StoreError:
             mine.close()
-            raise StoreError(f"cannot start the store writer zygote: {exc}") from exc
-        finally:
-            os.close(fd)
+            raise
         self._proc, self._sock, self._owner = proc, mine, os.getpid()
 
     def _halt(self) -> None:
