@@ -205,7 +205,7 @@ async def test_campaigns_list_figures_and_flag_an_unapproved_send(bus: InMemoryB
         detail = text_of(app, "#campaign-detail")
         assert "created by sato  approved by tanaka" in detail
         assert "excluded 22 (invalid number 12, opted out 7, owner changed 3)" in detail
-        assert "delivered 610 · queued 65 · undeliverable 20 · expired 5" in detail
+        assert "delivered 610 · queued 65 · failed 20 · expired 5" in detail
         assert "cost 3080.00" in detail
         assert "2 progress events" in detail
 

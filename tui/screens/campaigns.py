@@ -24,30 +24,24 @@ from tui.widgets import LiveTable, Row
 __all__ = ["FAILED_STATES", "CampaignsScreen", "unapproved"]
 
 #: Gateway message states counted as failed in the table (a partial delivery is a failure to
-#: the person who got half a reminder).
+#: the person who got half a reminder). Values of the gateway's ``MessageState`` (the tests
+#: check that each one is).
 FAILED_STATES: Final[tuple[str, ...]] = (
     "failed",
-    "undeliverable",
-    "expired",
     "rejected",
+    "expired",
     "unknown",
     "partially_delivered",
 )
-#: Campaign states in which messages go out (an approver is required by then).
-_SENDING_STATES: Final[frozenset[str]] = frozenset(
-    {"sending", "done", "sent", "completed", "finished"}
-)
+#: Campaign states in which messages go out (an approver is required by then); values of the
+#: gateway's ``CampaignState``, as `CampaignProgress.state` carries them.
+_SENDING_STATES: Final[frozenset[str]] = frozenset({"sending", "done"})
 _STATE_STYLES: Final[dict[str, str]] = {
     "draft": "dim",
     "approved": "cyan",
     "sending": "bold green",
     "done": "green",
-    "sent": "green",
-    "completed": "green",
-    "finished": "green",
-    "paused": "yellow",
     "cancelled": "dim",
-    "failed": "bold red",
 }
 #: Longest campaign name shown in the table (the detail shows it whole).
 _NAME_WIDTH: Final[int] = 13
