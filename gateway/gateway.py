@@ -83,6 +83,7 @@ __all__ = [
     "BindInfo",
     "Gateway",
     "SubmitRequest",
+    "derived_tlvs",
     "message_tlvs",
     "open_store",
     "reference_for",
@@ -216,10 +217,23 @@ def message_tlvs(
         return tuple(out)
     if not derive:
         return ()
+    return derived_tlvs(client_ref, metadata)
+
+
+def derived_tlvs(
+    client_ref: str | None, metadata: Mapping[str, Any] | None
+) -> tuple[tuple[int, bytes], ...]:
+    """The harness vendor TLVs of a message (`sms.harness.harness_tlvs`): its key, and the
+    ``owner`` and ``obtained`` of its metadata; an empty key or owner is left out.
+
+    Raises:
+        SubmitRejected: INVALID_REQUEST for an unreadable ``obtained`` date or a value too long
+            for a TLV.
+    """
     owner = (metadata or {}).get("owner")
     obtained = obtained_date(metadata)
     try:
-        return harness_tlvs(client_ref, str(owner) if owner is not None else None, obtained)
+        return harness_tlvs(client_ref or None, str(owner) if owner else None, obtained)
     except ValueError as exc:
         raise SubmitRejected(RejectReason.INVALID_REQUEST, str(exc)) from None
 

@@ -42,13 +42,12 @@ Invariants:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date
 from typing import Any, Protocol, runtime_checkable
 
 from gateway.campaigns.errors import CampaignError
+from gateway.gateway import derived_tlvs
 from gateway.store import MessageState, MessageStore, MessageSummary, MoRecord, NewMessage
 from sms.clock import Clock
-from sms.harness import harness_tlvs
 from sms.segments import plan
 
 __all__ = [
@@ -58,7 +57,6 @@ __all__ = [
     "StoreSubmitter",
     "StoreView",
     "Submitter",
-    "tlvs_for",
 ]
 
 
@@ -227,28 +225,6 @@ class GatewayApi(Protocol):
         ...
 
 
-def tlvs_for(client_ref: str, metadata: Mapping[str, Any]) -> tuple[tuple[int, bytes], ...]:
-    """The harness vendor TLVs of one campaign message.
-
-    Args:
-        client_ref: The message key (TLV 0x1500).
-        metadata: ``owner`` (TLV 0x1501) and ``obtained`` (ISO date, TLV 0x1502), when present.
-
-    Returns:
-        The ``(tag, value)`` pairs (`sms.harness.harness_tlvs`).
-
-    Raises:
-        ValueError: ``obtained`` is not an ISO date, or a value is too long for a TLV.
-    """
-    owner = metadata.get("owner")
-    obtained = metadata.get("obtained")
-    return harness_tlvs(
-        client_ref or None,
-        str(owner) if owner else None,
-        date.fromisoformat(str(obtained)) if obtained else None,
-    )
-
-
 class GatewaySubmitter:
     """A `Submitter` over a running gateway's ``submit`` (the real path to the SMSC).
 
@@ -256,7 +232,8 @@ class GatewaySubmitter:
         gateway: The gateway (`gateway.gateway.Gateway`).
         route: Gateway route name to use (None: the gateway resolves one by destination).
         priority: Priority of campaign messages.
-        harness: Attach the harness vendor TLVs (`tlvs_for`) to every message. Off by
+        harness: Attach the harness vendor TLVs (`gateway.gateway.derived_tlvs`) to every
+            message. Off by
             default, like on the gateway's routes (`sms.harness`: for the simulator; a real
             SMSC ignores them); with it off, a route with ``harness_tlvs: true`` still derives
             them from the message's client_ref and ``metadata`` (``owner``, ``obtained``).
@@ -300,7 +277,7 @@ class GatewaySubmitter:
                 raise CampaignError(
                     f"{client_ref}: its validity ended {-validity:.0f} s before the hand-off"
                 )
-        tlvs = tlvs_for(client_ref, metadata) if self._harness else ()
+        tlvs = derived_tlvs(client_ref, metadata) if self._harness else ()
         return await self._gateway.submit(
             destination,
             text,

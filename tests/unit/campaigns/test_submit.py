@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from gateway.campaigns.errors import CampaignError
-from gateway.campaigns.submit import GatewaySubmitter, tlvs_for
+from gateway.campaigns.submit import GatewaySubmitter
+from gateway.gateway import derived_tlvs
 from gateway.store import MessageState, MessageSummary
 from sms.clock import Clock, ManualClock
 from sms.harness import harness_tlvs
@@ -113,8 +114,8 @@ def test_hand_off_carries_the_harness_tlvs_and_a_relative_validity() -> None:
 
 
 def test_owner_and_no_obtained_date() -> None:
-    assert tlvs_for("k", {"owner": "cust-7"}) == ((0x1500, b"k\x00"), (0x1501, b"cust-7\x00"))
-    assert tlvs_for("", {}) == ()
+    assert derived_tlvs("k", {"owner": "cust-7"}) == ((0x1500, b"k\x00"), (0x1501, b"cust-7\x00"))
+    assert derived_tlvs("", {}) == ()
 
 
 def test_harness_off_by_default_and_no_validity_means_the_gateway_default() -> None:
