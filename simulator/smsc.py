@@ -301,6 +301,52 @@ class Submission:
     when it is only the server's proposal."""
 
 
+def _submission(
+    account: str,
+    session_id: int,
+    command_id: int,
+    message_id: str,
+    pdu: SubmitSm | DataSm,
+    udh: bytes,
+    body: bytes,
+    place: Concat | Sar | None,
+    submitted_at: float,
+    schedule_at: float | None,
+    validity_at: float | None,
+    priority_flag: int,
+    protocol_id: int,
+    tlvs: tuple[Tlv, ...],
+) -> Submission:
+    """The `Submission` of a submit_sm or data_sm: the addressing and class fields their PDUs
+    share, plus what the caller parsed or checked (data_sm has no schedule, validity, priority
+    or protocol_id)."""
+    return Submission(
+        account,
+        session_id,
+        command_id,
+        message_id,
+        pdu.service_type,
+        pdu.source_addr_ton,
+        pdu.source_addr_npi,
+        pdu.source_addr,
+        pdu.dest_addr_ton,
+        pdu.dest_addr_npi,
+        pdu.destination_addr,
+        pdu.esm_class,
+        pdu.registered_delivery,
+        pdu.data_coding,
+        udh,
+        body,
+        place,
+        submitted_at,
+        schedule_at,
+        validity_at,
+        priority_flag,
+        protocol_id,
+        tlvs,
+    )
+
+
 @dataclass(slots=True)
 class Verdict:
     """A handler's answer to one submission. Treat instances as immutable (``ACCEPT`` is shared)."""
@@ -1525,21 +1571,12 @@ class Smsc:
         udh, body, place = split_user_data(
             payload if payload is not None else pdu.short_message, pdu.esm_class, tlvs
         )
-        submission = Submission(
+        submission = _submission(
             account.system_id,
             link.id,
             _SUBMIT_SM,
             self._ids(),
-            pdu.service_type,
-            pdu.source_addr_ton,
-            pdu.source_addr_npi,
-            pdu.source_addr,
-            pdu.dest_addr_ton,
-            pdu.dest_addr_npi,
-            pdu.destination_addr,
-            pdu.esm_class,
-            pdu.registered_delivery,
-            pdu.data_coding,
+            pdu,
             udh,
             body,
             place,
@@ -1664,26 +1701,21 @@ class Smsc:
         assert account is not None
         payload = pdu.message_payload
         udh, body, place = split_user_data(payload or b"", pdu.esm_class, pdu.tlvs)
-        submission = Submission(
+        submission = _submission(
             account.system_id,
             link.id,
             _C.DATA_SM,
             self._ids(),
-            pdu.service_type,
-            pdu.source_addr_ton,
-            pdu.source_addr_npi,
-            pdu.source_addr,
-            pdu.dest_addr_ton,
-            pdu.dest_addr_npi,
-            pdu.destination_addr,
-            pdu.esm_class,
-            pdu.registered_delivery,
-            pdu.data_coding,
+            pdu,
             udh,
             body,
             place,
             sim_now,
-            tlvs=pdu.tlvs,
+            None,
+            None,
+            0,
+            0,
+            pdu.tlvs,
         )
         verdict = self._decide(submission, sim_now)
         message_id = self._accept(submission, verdict)
