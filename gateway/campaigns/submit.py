@@ -233,10 +233,10 @@ class GatewaySubmitter:
         route: Gateway route name to use (None: the gateway resolves one by destination).
         priority: Priority of campaign messages.
         harness: Attach the harness vendor TLVs (`gateway.gateway.derived_tlvs`) to every
-            message. Off by
-            default, like on the gateway's routes (`sms.harness`: for the simulator; a real
-            SMSC ignores them); with it off, a route with ``harness_tlvs: true`` still derives
-            them from the message's client_ref and ``metadata`` (``owner``, ``obtained``).
+            message. Off by default, like on the gateway's routes (`sms.harness`: for the
+            simulator; a real SMSC ignores them); with it off, a route with
+            ``harness_tlvs: true`` still derives them from the message's client_ref and
+            ``metadata`` (``owner``, ``obtained``).
     """
 
     def __init__(
