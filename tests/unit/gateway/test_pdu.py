@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 import struct
+from collections.abc import Iterator
 from typing import Any, cast
 
 import pytest
@@ -138,11 +139,11 @@ def test_common_pdus_are_taken_and_equal() -> None:
     assert [(p.tag, p.value) for p in receipt.optional_params] == [(0x001E, "123"), (0x0427, 2)]
 
 
-def test_corrupted_pdus_match_aiosmpplib_or_are_refused() -> None:
-    decoder = DeliverSmDecoder("gsm0338", CODECS)
-    rng = random.Random(20261124)
-    taken = 0
-    for _ in range(3000):
+def corrupted_pdus(seed: int, count: int = 3000) -> Iterator[tuple[bytes, list[bytes]]]:
+    """`count` samples damaged 1-3 times (octets changed, cut or inserted), each with its
+    variants whose command_length disagrees with the bytes read."""
+    rng = random.Random(seed)
+    for _ in range(count):
         data = bytearray(rng.choice(SAMPLES[:12]))
         for _ in range(rng.randint(1, 3)):
             if not data:
@@ -155,12 +156,21 @@ def test_corrupted_pdus_match_aiosmpplib_or_are_refused() -> None:
             else:
                 data.insert(rng.randrange(len(data) + 1), rng.randrange(256))
         pdu = pdu_of(bytes(data))
+        wrong = [
+            struct.pack(">I", len(pdu) + delta) + pdu[4:]
+            for delta in (-1, 1)
+            if len(pdu) + delta >= 16
+        ]
+        yield pdu, wrong
+
+
+def test_corrupted_pdus_match_aiosmpplib_or_are_refused() -> None:
+    decoder = DeliverSmDecoder("gsm0338", CODECS)
+    taken = 0
+    for pdu, wrong in corrupted_pdus(20261124):
         taken += check(decoder, pdu) is not None
-        # A command_length that disagrees with the bytes read.
-        for delta in (-1, 1):
-            length = len(pdu) + delta
-            if length >= 16:
-                check(decoder, struct.pack(">I", length) + pdu[4:])
+        for variant in wrong:
+            check(decoder, variant)
     assert taken > 100  # the property was exercised on PDUs the decoder accepted
 
 
