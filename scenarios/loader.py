@@ -12,7 +12,8 @@ item, the line it starts on, indexed by its path (``("gateway", "window")``). Py
 each error with a `loc` path that also holds names that are not in the document (union tags like
 ``generator``, validator names); `_locate` walks the `loc` against the data, keeps the parts that
 exist, and so finds the node and its line. Problems raised by our own cross-field validators
-(`FieldProblem`) and the carrier model's (`NetworkConfigError`) carry a path relative to the
+(`FieldProblem`), the carrier model's (`NetworkConfigError`) and the simulator configuration's
+(`ConfigFieldProblem`, raised by the `wire_faults` models) carry a path relative to the
 model that raised them, which is appended to the `loc` before locating.
 
 YAML dialect (deliberately narrower than PyYAML's YAML 1.1, so values mean what they look like):
@@ -52,6 +53,7 @@ from scenarios.errors import (
     ScenarioValidationError,
 )
 from scenarios.schema import Scenario
+from simulator.config import ConfigFieldProblem
 from simulator.network.errors import NetworkConfigError
 
 __all__ = ["load_scenario", "load_scenario_text", "parse_yaml"]
@@ -402,7 +404,7 @@ def _problem(error: ErrorDetails, data: Any, lines: Mapping[_Path, int], name: s
     if isinstance(cause, FieldProblem):
         loc.extend(cause.path)
         message = cause.detail
-    elif isinstance(cause, NetworkConfigError):
+    elif isinstance(cause, NetworkConfigError | ConfigFieldProblem):
         # Its path is relative to whichever model raised it, and may repeat the end of `loc`:
         # keep only the parts that exist in the document.
         loc.extend(_split_field(cause.field))

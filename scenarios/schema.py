@@ -65,6 +65,7 @@ from pydantic import (
 
 from gateway.policy.retry import RetryConfig, RetryTable
 from scenarios.errors import FieldProblem
+from simulator.config import WireFault
 from simulator.network.config import NetworkConfig
 from simulator.network.faults import Fault
 from sms.receipt import IdBase
@@ -82,7 +83,6 @@ __all__ = [
     "CampaignStream",
     "CountExpectation",
     "CounterMetric",
-    "DeliverBeforeBoundFault",
     "DestinationEntry",
     "Destinations",
     "Duration",
@@ -91,7 +91,6 @@ __all__ = [
     "ExternalEsme",
     "ExternalSmsc",
     "ExternalSpec",
-    "GarbageBytesFault",
     "GatewayBind",
     "GatewayRoute",
     "GatewaySpec",
@@ -99,7 +98,6 @@ __all__ = [
     "LatencyExpectation",
     "LatencyMetric",
     "ListDestinations",
-    "MalformedPduFault",
     "MetricInfo",
     "MoReassembledExpectation",
     "Op",
@@ -555,69 +553,6 @@ class SmscAccount(_Model):
     """Accepted messages not yet final before ESME_RMSGQFUL (queue capacity); None: no cap."""
 
 
-class _WireScope(_Model):
-    """Where and when a wire fault applies."""
-
-    accounts: list[str] | None = None
-    """system_ids whose sessions are affected; None for all."""
-    start_s: float = Field(default=0.0, ge=0)
-    """Start of the window, seconds after the scenario start (inclusive)."""
-    end_s: float | None = None
-    """End of the window, seconds after the scenario start (exclusive); None: open-ended."""
-
-    @model_validator(mode="after")
-    def _window(self) -> _WireScope:
-        if self.end_s is not None and self.end_s <= self.start_s:
-            raise FieldProblem(("end_s",), f"{self.end_s} must be after start_s {self.start_s}")
-        return self
-
-
-class MalformedPduFault(_WireScope):
-    """The simulator writes broken PDUs to the ESME (jasmin's CommandLengthTooShort/TooLong,
-    InvalidCommandId and NonFatalParseError SMSCs, as data)."""
-
-    kind: Literal["malformed_pdu"] = "malformed_pdu"
-    """Discriminator."""
-    variant: Literal[
-        "command_length_too_short",
-        "command_length_too_long",
-        "invalid_command_id",
-        "bad_field",
-    ] = "bad_field"
-    """command_length below 16 or above the maximum; a command_id no PDU has; or a body whose
-    mandatory fields do not parse (a non-fatal parse error: the header is sound)."""
-    pdu: Literal["deliver_sm", "submit_sm_resp", "enquire_link"] = "deliver_sm"
-    """Which PDU the damage is applied to."""
-    rate: float = Field(default=1.0, ge=0, le=1)
-    """Share of those PDUs damaged within the window (drawn from the PDU's own stream)."""
-    max_count: int | None = Field(default=None, ge=1)
-    """Stop after this many damaged PDUs; None for no limit."""
-
-
-class DeliverBeforeBoundFault(_WireScope):
-    """The simulator sends a deliver_sm on a connection that has not finished binding
-    (jasmin's DeliverSMBeforeBoundSMSC)."""
-
-    kind: Literal["deliver_before_bound"] = "deliver_before_bound"
-    """Discriminator."""
-
-
-class GarbageBytesFault(_WireScope):
-    """The simulator writes bytes that are no PDU at all onto each matching session once."""
-
-    kind: Literal["garbage_bytes"] = "garbage_bytes"
-    """Discriminator."""
-    octets: int = Field(default=64, ge=1, le=65536)
-    """How many bytes (drawn from the scenario seed)."""
-
-
-WireFault: TypeAlias = Annotated[
-    MalformedPduFault | DeliverBeforeBoundFault | GarbageBytesFault,
-    Field(discriminator="kind"),
-]
-"""A wire-level fault of the simulator's server shell, tagged by `kind`."""
-
-
 class SimulatorSpec(_Model):
     """Our simulated carrier SMSC: listener, accounts, the carrier model and its faults."""
 
@@ -633,7 +568,9 @@ class SimulatorSpec(_Model):
     """Fault timeline (windows in seconds after the scenario start), appended to
     `network.faults`."""
     wire_faults: list[WireFault] = Field(default_factory=list)
-    """Wire-level faults of the server shell (malformed PDUs, ...)."""
+    """Wire-level faults of the server shell (malformed PDUs, ...), exactly as the simulator
+    configuration's ``wire_faults.faults``; their windows count from the scenario start and
+    their draws from the scenario seed."""
 
     @model_validator(mode="after")
     def _consistent(self) -> SimulatorSpec:

@@ -74,6 +74,7 @@ __all__ = [
     "AccountConfig",
     "AccountLimits",
     "BindModeName",
+    "ConfigFieldProblem",
     "DeliveryConfig",
     "LimitsConfig",
     "LockoutConfig",
@@ -385,7 +386,7 @@ class _WireScope(_Section):
     @model_validator(mode="after")
     def _window(self) -> _WireScope:
         if self.end_s is not None and self.end_s <= self.start_s:
-            raise _FieldProblem("end_s", f"{self.end_s} must be after start_s {self.start_s}")
+            raise ConfigFieldProblem("end_s", f"{self.end_s} must be after start_s {self.start_s}")
         return self
 
 
@@ -492,12 +493,12 @@ class SimulatorConfig(_Section):
         seen: set[str] = set()
         for index, account in enumerate(self.accounts):
             if account.system_id in seen:
-                raise _FieldProblem(
+                raise ConfigFieldProblem(
                     f"accounts[{index}].system_id", f"duplicate system_id {account.system_id!r}"
                 )
             seen.add(account.system_id)
         if self.lookup is not None and self.network is None:
-            raise _FieldProblem("lookup", "the lookup API needs a network section")
+            raise ConfigFieldProblem("lookup", "the lookup API needs a network section")
         return self
 
     @property
@@ -506,8 +507,15 @@ class SimulatorConfig(_Section):
         return not self.accounts if self.open_mode is None else self.open_mode
 
 
-class _FieldProblem(ValueError):
-    """Raised by model validators to blame one field; turned into ``ConfigError``."""
+class ConfigFieldProblem(ValueError):
+    """Raised by model validators to blame one field; turned into ``ConfigError`` here and into
+    a located problem by the scenario loader (whose ``wire_faults`` are this module's models).
+
+    Attributes:
+        field: The field's path relative to the model that raised it (``end_s``,
+            ``accounts[0].system_id``).
+        detail: What is wrong with it.
+    """
 
     def __init__(self, field: str, detail: str) -> None:
         super().__init__(f"{field}: {detail}")
@@ -557,8 +565,10 @@ def config_from_mapping(
         errors = exc.errors(include_url=False)
         first = errors[0]
         ctx_error = first.get("ctx", {}).get("error")
-        if isinstance(ctx_error, _FieldProblem):
-            raise ConfigError(ctx_error.detail, path=path, field=ctx_error.field) from None
+        if isinstance(ctx_error, ConfigFieldProblem):
+            where = _field_path(tuple(first["loc"]))
+            field = f"{where}.{ctx_error.field}" if where else ctx_error.field
+            raise ConfigError(ctx_error.detail, path=path, field=field) from None
         detail = _message(first["msg"])
         if len(errors) > 1:
             others = "; ".join(

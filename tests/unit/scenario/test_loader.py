@@ -149,6 +149,23 @@ def test_carrier_model_errors_are_located() -> None:
     ]
 
 
+def test_wire_fault_errors_are_located() -> None:
+    # wire_faults are the simulator configuration's own models: their cross-field problem
+    # (ConfigFieldProblem) is located like the carrier model's.
+    text = GOOD + (
+        "simulator:\n"
+        "  wire_faults:\n"
+        "    - kind: garbage_bytes\n"
+        "      octets: 8\n"
+        "    - kind: malformed_pdu\n"
+        "      start_s: 10\n"
+        "      end_s: 5\n"
+    )
+    assert _errors(text) == [
+        "library/t.yaml:18: simulator.wire_faults[1].end_s: 5.0 must be after start_s 10.0"
+    ]
+
+
 def test_problem_without_field_or_line() -> None:
     assert str(Problem("f.yaml", None, "", "broken")) == "f.yaml: broken"
     assert str(Problem("f.yaml", 3, "a.b", "bad")) == "f.yaml:3: a.b: bad"

@@ -157,7 +157,9 @@ def test_the_configuration_section_is_strict() -> None:
         config_from_mapping(
             {"wire_faults": {"faults": [{"kind": "malformed_pdu", "variant": "x"}]}}
         )
-    with pytest.raises(ConfigError, match="end_s"):
+    with pytest.raises(ConfigError, match="end_s") as info:
         config_from_mapping(
             {"wire_faults": {"faults": [{"kind": "garbage_bytes", "start_s": 5, "end_s": 1}]}}
         )
+    # The field is named from the document's root, not only relative to the fault.
+    assert info.value.field == "wire_faults.faults[0].garbage_bytes.end_s"
