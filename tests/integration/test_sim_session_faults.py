@@ -10,6 +10,8 @@ the server's own timer has to fire the fault.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -18,6 +20,7 @@ from simulator.carrier import CarrierNetworkHandler
 from simulator.network import CarrierNetwork, NetworkConfig
 from simulator.smpp.pdu import EnquireLink, SubmitSm, SubmitSmResp, Unbind, UnbindResp
 from simulator.testing import RunningSimulator, SmppTestClient, running_simulator
+from sms.bus.bus import Subscription
 from sms.bus.events import BindStateChanged, Event, FaultCleared, FaultInjected
 from sms.bus.memory import InMemoryBus
 from sms.clock import ManualClock, ScaledClock
@@ -53,6 +56,22 @@ async def bound(sim: RunningSimulator, system_id: str) -> SmppTestClient:
     return client
 
 
+@contextlib.asynccontextmanager
+async def observed(
+    fault: dict[str, Any], clock: ManualClock
+) -> AsyncIterator[tuple[RunningSimulator, Subscription]]:
+    """The simulator with this fault on `clock`, and a subscription to its bus events; the
+    whole block has 20 s."""
+    bus = InMemoryBus()
+    async with (
+        asyncio.timeout(20),
+        bus,
+        bus.subscribe("smsh/v1/simulator/#", maxsize=1000) as sub,
+        running_simulator(None, handler=handler(fault), clock=clock, bus=bus) as sim,
+    ):
+        yield sim, sub
+
+
 def simulator_events(seen: list[tuple[str, Event]]) -> list[Event]:
     """The events, without metrics snapshots."""
     return [e for _, e in seen if e.kind != "metrics_snapshot"]
@@ -69,15 +88,8 @@ def closed_reasons(events: list[Event]) -> dict[str, str | None]:
 
 @pytest.mark.asyncio
 async def test_disconnect_after_pdus_closes_only_the_scoped_account() -> None:
-    clock = ManualClock(EPOCH)
-    bus = InMemoryBus()
     fault = {"kind": "disconnect_after_pdus", "pdus": 3, "accounts": ["acme"]}
-    async with (
-        asyncio.timeout(20),
-        bus,
-        bus.subscribe("smsh/v1/simulator/#", maxsize=1000) as sub,
-        running_simulator(None, handler=handler(fault), clock=clock, bus=bus) as sim,
-    ):
+    async with observed(fault, ManualClock(EPOCH)) as (sim, sub):
         victim = await bound(sim, "acme")
         other = await bound(sim, "other")
         resp = await victim.request(submit_sm())  # PDU 2: answered
@@ -106,15 +118,7 @@ async def test_disconnect_after_pdus_closes_only_the_scoped_account() -> None:
 @pytest.mark.asyncio
 async def test_disconnect_at_fires_on_the_clock_without_traffic_and_spares_later_binds() -> None:
     clock = ManualClock(EPOCH)
-    bus = InMemoryBus()
-    async with (
-        asyncio.timeout(20),
-        bus,
-        bus.subscribe("smsh/v1/simulator/#", maxsize=1000) as sub,
-        running_simulator(
-            None, handler=handler({"kind": "disconnect_at", "at_s": 10}), clock=clock, bus=bus
-        ) as sim,
-    ):
+    async with observed({"kind": "disconnect_at", "at_s": 10}, clock) as (sim, sub):
         client = await bound(sim, "acme")
         clock.advance(5)
         sim.server.wake()
@@ -153,15 +157,7 @@ async def test_disconnect_at_fires_from_the_servers_own_timer() -> None:
 @pytest.mark.asyncio
 async def test_server_unbind_sends_unbind_and_closes_on_unbind_resp() -> None:
     clock = ManualClock(EPOCH)
-    bus = InMemoryBus()
-    async with (
-        asyncio.timeout(20),
-        bus,
-        bus.subscribe("smsh/v1/simulator/#", maxsize=1000) as sub,
-        running_simulator(
-            None, handler=handler({"kind": "server_unbind", "at_s": 5}), clock=clock, bus=bus
-        ) as sim,
-    ):
+    async with observed({"kind": "server_unbind", "at_s": 5}, clock) as (sim, sub):
         client = await bound(sim, "acme")
         clock.advance(6)
         sim.server.wake()
@@ -199,18 +195,7 @@ async def test_server_unbind_after_pdus_closes_when_unbind_is_not_answered() -> 
 @pytest.mark.asyncio
 async def test_stall_stops_reading_for_the_window_then_answers() -> None:
     clock = ManualClock(EPOCH)
-    bus = InMemoryBus()
-    async with (
-        asyncio.timeout(20),
-        bus,
-        bus.subscribe("smsh/v1/simulator/#", maxsize=1000) as sub,
-        running_simulator(
-            None,
-            handler=handler({"kind": "stall", "start_s": 10, "end_s": 20}),
-            clock=clock,
-            bus=bus,
-        ) as sim,
-    ):
+    async with observed({"kind": "stall", "start_s": 10, "end_s": 20}, clock) as (sim, sub):
         client = await bound(sim, "acme")
         clock.advance(10)
         sim.server.wake()
