@@ -47,6 +47,11 @@ States of a message (`MessageState`)::
   file is migrated in place when opened). Schema v3 added the state ``rejected`` (its
   counters row). Schema v4 dropped the counter triggers (the ops keep the counters, see
   Invariants); v1, v2 and v3 files are migrated in place, their counters recomputed.
+  Schema v5 made a part's row the record of its latest submit (bind, sequence number,
+  times, response and ``error``) and the ``attempts`` table the log of the submits a resend
+  superseded; the attempt log (`MessageStatus.attempt_log`) is the two together, in sending
+  order. v1 to v4 files are migrated in place (each part's last attempt row moves to the
+  part).
 
 Durability and threading
 ------------------------
@@ -91,7 +96,9 @@ were in flight. The duplicate risk is bounded by what was in flight at the crash
 claimed-but-unanswered messages, i.e. the sum of the binds' windows plus the claim batch
 not yet sent. Parts already answered with ESME_ROK are not resent. The count of parts whose
 submit was recorded without a response is reported as ``parts_in_doubt`` (exact if the ESME
-awaits `record_part_submit` before writing the PDU, a lower bound otherwise).
+awaits `record_part_submit` before writing the PDU, a lower bound otherwise): the parts still
+``submitting`` (a part's row is its latest submit), whose ``error`` becomes "no response
+before restart".
 
 Invariants
 ----------
@@ -111,9 +118,10 @@ Invariants
 
 Statements per one-part message (`tests/unit/gateway/test_store_sql.py` pins them): accept
 one multi-row INSERT per 100 messages (+ the chunk's MAX(id) and counters); claim one
-UPDATE ... RETURNING for the whole claim; part submit 3 (guarded upsert of the part, the
-attempt row, the message); response 3 (guarded part UPDATE, the attempt, a guarded message
-UPDATE); receipt 4 (read, part, receipt, message); plus one counters statement per op
+UPDATE ... RETURNING for the whole claim (it also sets ``first_submitted_at``); part submit 1
+(the guarded INSERT of the part; a resend reads and moves the previous submit to
+``attempts``); response 2 (guarded part UPDATE, a guarded message UPDATE); receipt 4 (read,
+part, receipt, message); plus one counters statement per op
 (`_write_counts`), once per group inside `_batched_counts`. RETURNING is used
 only where it replaces a read of many rows (claim, bulk updates): on a one-row statement it
 costs ~2 us more than the statement itself (SQLite 3.40).
@@ -150,7 +158,7 @@ T = TypeVar("T")
 
 log = logging.getLogger("smsh.gateway.store")
 
-SCHEMA_VERSION: Final[int] = 4
+SCHEMA_VERSION: Final[int] = 5
 #: UPDATE ... RETURNING appeared in SQLite 3.35.
 MIN_SQLITE: Final[tuple[int, int, int]] = (3, 35, 0)
 #: SMPP concatenation carries the part count in one octet (GSM 03.40 §9.2.3.24.1).
@@ -534,7 +542,9 @@ class MessageStatus:
     validity_deadline: float | None
     """Validity deadline."""
     first_submitted_at: float | None
-    """First part submit."""
+    """When the first claim that sent a part was made (set by the claim, cleared again by a
+    `MessageStore.release`, which undoes a claim that sent nothing): the first submit_sm
+    follows it within the claim's round trip."""
     done_at: float | None
     """When it reached a terminal state."""
     last_error: str | None
@@ -713,6 +723,7 @@ CREATE TABLE parts (
     receipt_stat    TEXT,
     receipt_err     TEXT,
     receipt_at      REAL,
+    error           TEXT,
     PRIMARY KEY (message_id, seq)
 ) WITHOUT ROWID;
 CREATE INDEX idx_parts_smsc_id ON parts (smsc_id_norm) WHERE smsc_id_norm IS NOT NULL;
@@ -804,7 +815,7 @@ def _create_schema(conn: sqlite3.Connection) -> None:
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     if version == SCHEMA_VERSION:
         return
-    if version in (1, 2, 3):
+    if version in (1, 2, 3, 4):
         conn.execute("BEGIN IMMEDIATE")
         try:
             _migrate(conn, version)
@@ -833,16 +844,39 @@ def _create_schema(conn: sqlite3.Connection) -> None:
         raise
 
 
+def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
+    return {str(r[1]) for r in conn.execute(f"PRAGMA table_info({table})")}
+
+
 def _migrate(conn: sqlite3.Connection, version: int) -> None:
-    """Bring a v1/v2/v3 file to the current schema, in the caller's transaction."""
+    """Bring a v1/v2/v3/v4 file to the current schema, in the caller's transaction."""
     if version == 1:  # v2 added messages.tlvs (NULL: none) and the state ``unknown``
         conn.execute("ALTER TABLE messages ADD COLUMN tlvs TEXT")
         conn.execute(
             "CREATE INDEX IF NOT EXISTS idx_messages_submitted ON messages (id)"
             " WHERE state = 'submitted'"
         )
-    # v3 added the state ``rejected``; v4 dropped the counter triggers (the ops keep the
-    # counters, `_count`): every row exists, and each is recomputed from GROUP BY.
+    if version <= 3:
+        _migrate_counters(conn)
+    # v5: a part's row is the record of its latest submit (with ``parts.error``), and the
+    # attempts table keeps only the submits a resend superseded (`_op_part_submit`). Up to
+    # v4 every submit wrote an attempt row as well, so each part's last attempt row (highest
+    # id) is its latest submit: its error moves to the part, and the row goes.
+    if "error" not in _columns(conn, "parts"):
+        conn.execute("ALTER TABLE parts ADD COLUMN error TEXT")
+    conn.execute(
+        "UPDATE parts SET error = (SELECT a.error FROM attempts a WHERE a.id = (SELECT MAX(id)"
+        " FROM attempts WHERE message_id = parts.message_id AND part_seq = parts.seq))"
+    )
+    conn.execute(
+        "DELETE FROM attempts WHERE id IN (SELECT MAX(id) FROM attempts"
+        " GROUP BY message_id, part_seq)"
+    )
+
+
+def _migrate_counters(conn: sqlite3.Connection) -> None:
+    """v3 added the state ``rejected``; v4 dropped the counter triggers (the ops keep the
+    counters, `_count`): every row exists, and each is recomputed from GROUP BY."""
     for trigger in _OLD_TRIGGERS:
         conn.execute(f"DROP TRIGGER IF EXISTS {trigger}")
     conn.executemany(
@@ -1506,9 +1540,10 @@ def _op_claim(conn: sqlite3.Connection, now: float, limit: int, bind: str | None
         # queued ones are claimed by one statement (rows as updated: attempts counts this one).
         rows = conn.execute(
             "UPDATE messages SET state = 'submitting', attempts = attempts + 1,"
-            " claimed_bind = ?, updated_at = ? WHERE id IN (SELECT id FROM messages"
+            " claimed_bind = ?1, updated_at = ?2, first_submitted_at ="
+            " COALESCE(first_submitted_at, ?2) WHERE id IN (SELECT id FROM messages"
             " INDEXED BY idx_messages_queued WHERE state = 'queued'"
-            f" ORDER BY priority DESC, id LIMIT ?) RETURNING {_MESSAGE_COLUMNS}",
+            f" ORDER BY priority DESC, id LIMIT ?3) RETURNING {_MESSAGE_COLUMNS}",
             (bind, now, limit),
         ).fetchall()
         _moved(counts, "message", "queued", "submitting", len(rows))
@@ -1537,7 +1572,8 @@ def _op_claim(conn: sqlite3.Connection, now: float, limit: int, bind: str | None
         if live:
             conn.executemany(
                 "UPDATE messages SET state = 'submitting', attempts = attempts + 1,"
-                " claimed_bind = ?, updated_at = ? WHERE id = ?",
+                " claimed_bind = ?1, updated_at = ?2, first_submitted_at ="
+                " COALESCE(first_submitted_at, ?2) WHERE id = ?3",
                 [(bind, now, r[0]) for r in live],
             )
             _moved(counts, "message", "queued", "submitting", len(live))
@@ -1572,7 +1608,9 @@ def _take(
 def _claimed(conn: sqlite3.Connection, r: tuple[Any, ...], attempt: int) -> ClaimedMessage:
     """The claimed message of row `r` (`_MESSAGE_COLUMNS`); `attempt` is this claim's."""
     total = int(r[9])
-    if r[24] is None:  # nothing was ever submitted: every part is pending
+    if attempt == 1:
+        # The first claim that was not released: no part was ever sent (`_op_release`
+        # refuses once a part of the claim was sent), so every part is pending.
         pending = tuple(range(1, total + 1))
     else:
         done = {
@@ -1618,8 +1656,8 @@ def _op_release(
     current = MessageState(row[0])
     if current is not MessageState.SUBMITTING:
         raise IllegalTransitionError(message_id, current.value, target.value, "release")
-    sent = conn.execute(
-        "SELECT 1 FROM attempts WHERE message_id = ? AND attempt_no = ? LIMIT 1",
+    sent = conn.execute(  # a part's row carries the attempt of its latest submit
+        "SELECT 1 FROM parts WHERE message_id = ? AND attempt_no = ? LIMIT 1",
         (message_id, row[1]),
     ).fetchone()
     if sent is not None:
@@ -1633,8 +1671,11 @@ def _op_release(
         target,
         now,
         "release",
-        ", attempts = attempts - 1, next_attempt_at = ?, last_error = COALESCE(?, last_error)",
-        (due, reason),
+        ", attempts = attempts - 1, next_attempt_at = ?, last_error = COALESCE(?, last_error),"
+        # the claim set it; undone with the claim unless a part was ever sent
+        " first_submitted_at = CASE WHEN EXISTS (SELECT 1 FROM parts WHERE message_id = ?)"
+        " THEN first_submitted_at END",
+        (due, reason, message_id),
     )
     return target
 
@@ -1700,52 +1741,65 @@ def _op_part_submit(
     now: float,
     bind: str | None,
     sequence_number: int | None,
-) -> int:
-    # The hot path (one call per submit_sm): one guarded upsert checks everything (the
-    # message is ``submitting``, the part number exists, the part has no SMSC id) and writes
-    # the part; only a refused submit reads more (`_part_submit_refusal`), before anything
-    # is written (see `_op_group`). No RETURNING: it costs ~2 us per statement (SQLite 3.40).
+) -> None:
+    # The hot path (one call per submit_sm): one guarded INSERT checks everything (the
+    # message is ``submitting``, the part number exists) and writes the part, whose row is
+    # the record of its latest submit; the message row is not touched (the claim set
+    # ``first_submitted_at``). A part that has a row already (a resend) takes the slower
+    # way (`_part_resubmit`), as does a refused submit, which reads before writing anything
+    # (see `_op_group`). No RETURNING: it costs ~2 us per statement (SQLite 3.40).
     written = conn.execute(
         "INSERT INTO parts (message_id, seq, total, state, attempt_no, bind, sequence_number,"
         " submitted_at) SELECT id, ?2, parts_total, 'submitting', attempts, ?3, ?4, ?5"
         " FROM messages WHERE id = ?1 AND state = 'submitting' AND ?2 BETWEEN 1 AND parts_total"
-        " ON CONFLICT (message_id, seq) DO UPDATE SET state = 'submitting',"
-        " attempt_no = excluded.attempt_no, bind = excluded.bind,"
-        " sequence_number = excluded.sequence_number, submitted_at = excluded.submitted_at,"
-        f" resp_at = NULL, command_status = NULL WHERE parts.state NOT IN ({_PART_DONE_SQL})",
+        " ON CONFLICT (message_id, seq) DO NOTHING",
         (message_id, part_seq, bind, sequence_number, now),
     ).rowcount
     if not written:
-        raise _part_submit_refusal(conn, message_id, part_seq)
-    cur = conn.execute(
-        "INSERT INTO attempts (message_id, part_seq, attempt_no, bind, sequence_number, sent_at)"
-        " SELECT id, ?, attempts, ?, ?, ? FROM messages WHERE id = ?",
-        (part_seq, bind, sequence_number, now, message_id),
-    )
-    conn.execute(
-        "UPDATE messages SET first_submitted_at = COALESCE(first_submitted_at, ?), updated_at = ?"
-        " WHERE id = ?",
-        (now, now, message_id),
-    )
-    return int(cur.lastrowid or 0)
+        _part_resubmit(conn, message_id, part_seq, now, bind, sequence_number)
 
 
-def _part_submit_refusal(conn: sqlite3.Connection, message_id: int, part_seq: int) -> StoreError:
-    """Why `_op_part_submit` wrote nothing for ``message_id`` part ``part_seq``."""
+def _part_resubmit(
+    conn: sqlite3.Connection,
+    message_id: int,
+    part_seq: int,
+    now: float,
+    bind: str | None,
+    sequence_number: int | None,
+) -> None:
+    """`_op_part_submit` of a part that has a row (or a refused one: raises before writing).
+
+    A part without an SMSC id (no response, or an error response) may be sent again: its
+    previous submit moves to the attempts table (with its response, if any), and the part's
+    row becomes the new submit's."""
     row = conn.execute(
         "SELECT m.state, m.parts_total, p.state FROM messages m"
         " LEFT JOIN parts p ON p.message_id = m.id AND p.seq = ? WHERE m.id = ?",
         (part_seq, message_id),
     ).fetchone()
     if row is None:
-        return UnknownMessageError(message_id)
+        raise UnknownMessageError(message_id)
     state, total = MessageState(row[0]), int(row[1])
     if state is not MessageState.SUBMITTING:
-        return IllegalTransitionError(message_id, state.value, "submitting", "record_part_submit")
+        raise IllegalTransitionError(message_id, state.value, "submitting", "record_part_submit")
     if not 1 <= part_seq <= total:
-        return StoreError(f"message {message_id} has {total} parts; there is no part {part_seq}")
-    return IllegalTransitionError(
-        message_id, f"part {part_seq} {row[2]}", "submitting", "record_part_submit"
+        raise StoreError(f"message {message_id} has {total} parts; there is no part {part_seq}")
+    if row[2] is None or row[2] in PART_DONE:  # None: the INSERT above would have written it
+        raise IllegalTransitionError(
+            message_id, f"part {part_seq} {row[2]}", "submitting", "record_part_submit"
+        )
+    conn.execute(
+        "INSERT INTO attempts (message_id, part_seq, attempt_no, bind, sequence_number, sent_at,"
+        " command_status, resp_at, error) SELECT message_id, seq, attempt_no, bind,"
+        " sequence_number, submitted_at, command_status, resp_at, error FROM parts"
+        " WHERE message_id = ? AND seq = ?",
+        (message_id, part_seq),
+    )
+    conn.execute(
+        "UPDATE parts SET state = 'submitting', attempt_no = (SELECT attempts FROM messages"
+        " WHERE id = ?1), bind = ?3, sequence_number = ?4, submitted_at = ?5, resp_at = NULL,"
+        " command_status = NULL, error = NULL WHERE message_id = ?1 AND seq = ?2",
+        (message_id, part_seq, bind, sequence_number, now),
     )
 
 
@@ -1850,31 +1904,26 @@ def _op_resp(
         raise _resp_refusal(conn, message_id, part_seq) or StoreError(
             f"message {message_id} part {part_seq}: ESME_ROK without a message_id"
         )
+    # The part's row is its outstanding submit's record (`_op_part_submit`): the response
+    # completes it there, with no attempt row to write.
     if command_status != 0:
         answered = conn.execute(
-            "UPDATE parts SET state = 'rejected', resp_at = ?, command_status = ?"
+            "UPDATE parts SET state = 'rejected', resp_at = ?, command_status = ?, error = ?"
             " WHERE message_id = ? AND seq = ? AND state = 'submitting'",
-            (now, command_status, message_id, part_seq),
+            (now, command_status, error, message_id, part_seq),
         ).rowcount
     else:
         answered = conn.execute(
             "UPDATE parts SET state = 'submitted', resp_at = ?, command_status = 0,"
-            " smsc_message_id = ?, smsc_id_norm = ?"
+            " smsc_message_id = ?, smsc_id_norm = ?, error = ?"
             " WHERE message_id = ? AND seq = ? AND state = 'submitting'",
-            (now, smsc_message_id, norm, message_id, part_seq),
+            (now, smsc_message_id, norm, error, message_id, part_seq),
         ).rowcount
     if not answered:
         # The UPDATE matched nothing: the part has no outstanding submit (nothing written).
         raise _resp_refusal(conn, message_id, part_seq) or StoreError(
             f"message {message_id} part {part_seq}: no outstanding submit"
         )
-    conn.execute(
-        # The part's last attempt row is its outstanding submit's (`_op_part_submit` writes
-        # both); its attempt_no is the part's.
-        "UPDATE attempts SET command_status = ?, resp_at = ?, error = ?"
-        " WHERE id = (SELECT MAX(id) FROM attempts WHERE message_id = ? AND part_seq = ?)",
-        (command_status, now, error, message_id, part_seq),
-    )
     if command_status != 0:
         state = conn.execute(
             "UPDATE messages SET last_error = ?, updated_at = ? WHERE id = ? RETURNING state",
@@ -2164,9 +2213,9 @@ def _op_recover(conn: sqlite3.Connection, now: float) -> RecoveryReport:
         "SELECT COUNT(*) FROM parts WHERE state = 'submitting' AND message_id IN"
         " (SELECT id FROM messages WHERE state = 'submitting')"
     ).fetchone()[0]
-    conn.execute(
-        "UPDATE attempts SET error = 'no response before restart'"
-        " WHERE command_status IS NULL AND resp_at IS NULL AND message_id IN"
+    conn.execute(  # a part's row is the record of its latest submit (`_op_part_submit`)
+        "UPDATE parts SET error = 'no response before restart'"
+        " WHERE state = 'submitting' AND message_id IN"
         " (SELECT id FROM messages WHERE state = 'submitting')"
     )
     rows = conn.execute(
@@ -2255,9 +2304,14 @@ def _read_status(conn: sqlite3.Connection, message_id: int) -> MessageStatus:
         parts = conn.execute(
             f"SELECT {_PART_COLUMNS} FROM parts WHERE message_id = ? ORDER BY seq", (message_id,)
         ).fetchall()
+        # The attempt log: the submits a resend superseded (attempts) and each part's latest
+        # (its row), in sending order; an earlier submit of a part first on a tie.
         attempts = conn.execute(
             "SELECT part_seq, attempt_no, bind, sequence_number, sent_at, command_status,"
-            " resp_at, error FROM attempts WHERE message_id = ? ORDER BY id",
+            " resp_at, error, 0 AS latest, id FROM attempts WHERE message_id = ?1"
+            " UNION ALL SELECT seq, attempt_no, bind, sequence_number, submitted_at,"
+            " command_status, resp_at, error, 1, 0 FROM parts WHERE message_id = ?1"
+            " ORDER BY 5, 2, 1, 9, 10",
             (message_id,),
         ).fetchall()
     finally:
@@ -2290,7 +2344,7 @@ def _read_status(conn: sqlite3.Connection, message_id: int) -> MessageStatus:
         campaign_id=r[22],
         metadata=json.loads(r[23]),
         parts=tuple(PartRecord(p[0], p[1], PartState(p[2]), *p[3:]) for p in parts),
-        attempt_log=tuple(AttemptRecord(*a) for a in attempts),
+        attempt_log=tuple(AttemptRecord(*a[:8]) for a in attempts),
     )
 
 
@@ -2596,8 +2650,11 @@ class MessageStore:
         *,
         bind: str | None = None,
         sequence_number: int | None = None,
-    ) -> int:
+    ) -> None:
         """Record that a part's submit_sm is being written to `bind`.
+
+        The part's row records its latest submit (and then its response); a resend moves
+        the previous submit to the attempt log (`MessageStatus.attempt_log` shows both).
 
         Args:
             message_id: The (``submitting``) message.
@@ -2606,16 +2663,13 @@ class MessageStore:
             bind: Bind name.
             sequence_number: SMPP sequence number of the PDU.
 
-        Returns:
-            The attempt row id.
-
         Raises:
             IllegalTransitionError: The message is not ``submitting`` or the part already has
                 an SMSC id.
             StoreError: No such part number.
             UnknownMessageError: No such message.
         """
-        return self._call(_op_part_submit, (message_id, part_seq, now, bind, sequence_number))
+        self._call(_op_part_submit, (message_id, part_seq, now, bind, sequence_number))
 
     def record_resp(
         self,
@@ -2959,11 +3013,9 @@ class AsyncMessageStore:
         *,
         bind: str | None = None,
         sequence_number: int | None = None,
-    ) -> int:
+    ) -> None:
         """See `MessageStore.record_part_submit`."""
-        return await self._s._acall(
-            _op_part_submit, (message_id, part_seq, now, bind, sequence_number)
-        )
+        await self._s._acall(_op_part_submit, (message_id, part_seq, now, bind, sequence_number))
 
     async def record_resp(
         self,
@@ -3142,7 +3194,7 @@ class AsyncMessageStore:
         sequence_number: int | None = None,
         on_done: OpCallback,
     ) -> None:
-        """See `MessageStore.record_part_submit`; `on_done` gets the attempt row id.
+        """See `MessageStore.record_part_submit`; `on_done` gets None.
 
         The part submits queued during one loop pass run as one op (see `_queue_fact`).
         """

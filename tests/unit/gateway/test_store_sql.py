@@ -1,5 +1,6 @@
 """The store's SQL on the hot path: statements per fact, counters without triggers (schema v4),
-refusals that write nothing, and the v3 -> v4 migration.
+refusals that write nothing, a part's row as the record of its latest submit (schema v5), and
+the v3 -> v5 and v4 -> v5 migrations.
 
 The statement counts are measured with ``sqlite3.Connection.set_trace_callback`` on a
 connection that runs the op functions directly (the writer's work without its queue): they
@@ -115,7 +116,7 @@ def _claimed_ids(traced: _Traced, n: int) -> list[int]:
 def test_a_fresh_schema_has_no_triggers(traced: _Traced) -> None:
     triggers = traced.conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
     assert triggers.fetchall() == []
-    assert traced.conn.execute("PRAGMA user_version").fetchone()[0] == s.SCHEMA_VERSION == 4
+    assert traced.conn.execute("PRAGMA user_version").fetchone()[0] == s.SCHEMA_VERSION == 5
 
 
 def test_statements_per_one_part_message_on_the_hot_path(traced: _Traced) -> None:
@@ -131,14 +132,14 @@ def test_statements_per_one_part_message_on_the_hot_path(traced: _Traced) -> Non
     traced.statements.clear()
     traced.group(s._op_part_submit, facts)
     per_submit = [q for q in traced.statements if q not in ("BEGIN IMMEDIATE", "COMMIT")]
-    assert len(per_submit) == 3 * 50  # upsert of the part, attempt row, message
+    assert len(per_submit) == 50  # the part's INSERT (its row records the submit)
     norm = s.default_normalize
     traced.statements.clear()
     traced.group(s._op_resp, [(norm, m.id, 1, T0 + 2, 0, f"R{m.id}", None) for m in batch.messages])
     per_resp = [q for q in traced.statements if q not in ("BEGIN IMMEDIATE", "COMMIT")]
-    # the group's look for waiting receipts, then per response: part, attempt, message; and
-    # the counters once for the group (one statement: submitting -50, submitted +50)
-    assert len(per_resp) == 1 + 3 * 50 + 1
+    # the group's look for waiting receipts, then per response: part, message; and the
+    # counters once for the group (one statement: submitting -50, submitted +50)
+    assert len(per_resp) == 1 + 2 * 50 + 1
     traced.statements.clear()
     outcomes = traced.group(
         s._op_receipt,
@@ -339,26 +340,114 @@ def test_a_version_3_store_is_migrated_without_triggers(db_path: Path) -> None:
         conn.close()
 
 
-def test_first_submitted_at_is_the_first_part_submit_of_the_first_attempt(
-    store: MessageStore,
-) -> None:
+def test_first_submitted_at_is_set_by_the_first_claim_that_sent(store: MessageStore) -> None:
     a, b, c, d = store.accept([new_message(f"0901{i}", parts_total=2) for i in range(4)], T0)
     store.claim(T0, 4)
-    for mid in (a, b, c, d):
+    for mid in (a, b, c):
         store.record_part_submit(mid, 1, T0 + 1)
         store.record_part_submit(mid, 2, T0 + 2)
-    assert store.status(a).first_submitted_at == T0 + 1  # in flight already
+    assert store.status(a).first_submitted_at == T0  # in flight already: the claim's time
+    store.release(d, T0 + 1)  # d sent nothing: the release undoes the claim, and the time
+    assert store.status(d).first_submitted_at is None
     store.record_resp(a, 2, T0 + 3, command_status=0, smsc_message_id="A2")  # one part of two
     store.record_resp(b, 1, T0 + 3, command_status=0x14)  # an error
     store.requeue(c, T0 + 3, error="response timeout")  # no response at all
-    report = store.recover(T0 + 4)  # a restart: d has both parts in flight, a and b one
-    assert report.requeued == (a, b, d)
-    assert report.parts_in_doubt == 4
+    report = store.recover(T0 + 4)  # a restart: a and b have one part in flight each
+    assert report.requeued == (a, b)
+    assert report.parts_in_doubt == 2
     store.claim(T0 + 5, 4)
+    assert store.status(d).first_submitted_at == T0 + 5
     store.record_part_submit(c, 1, T0 + 6)  # a later attempt does not move it
     store.record_resp(c, 1, T0 + 7, command_status=0, smsc_message_id="C1")
-    for mid in (a, b, c, d):
-        assert store.status(mid).first_submitted_at == T0 + 1, mid
+    store.release(b, T0 + 8)  # b sent parts before: a release keeps its time
+    for mid in (a, b, c):
+        assert store.status(mid).first_submitted_at == T0, mid
+
+
+def test_a_resend_moves_the_previous_submit_to_the_attempt_log(traced: _Traced) -> None:
+    [mid] = _claimed_ids(traced, 1)
+    traced.tx(s._op_part_submit, mid, 1, T0 + 1, "b1", 1)
+    traced.tx(s._op_resp, s.default_normalize, mid, 1, T0 + 2, 0x58, None, "throttled")
+    _r, resend = traced.counted(s._op_part_submit, mid, 1, T0 + 3, "b2", 2)  # same claim
+    # the guarded INSERT (a conflict: nothing), the read, the move to attempts, the part
+    assert len(resend) == 4
+    traced.tx(s._op_requeue, mid, T0 + 4, None, "response timeout")  # no response to #2
+    traced.tx(s._op_claim, T0 + 5, 1, "b")
+    traced.tx(s._op_part_submit, mid, 1, T0 + 6, "b3", 3)
+    rows = traced.conn.execute(
+        "SELECT attempt_no, bind, sequence_number, sent_at, command_status, resp_at, error"
+        " FROM attempts WHERE message_id = ? ORDER BY id",
+        (mid,),
+    ).fetchall()
+    assert rows == [
+        (1, "b1", 1, T0 + 1, 0x58, T0 + 2, "throttled"),
+        (1, "b2", 2, T0 + 3, None, None, None),
+    ]
+    part = traced.conn.execute(
+        "SELECT state, attempt_no, bind, sequence_number, submitted_at, resp_at, error"
+        " FROM parts WHERE message_id = ?",
+        (mid,),
+    ).fetchone()
+    assert part == ("submitting", 2, "b3", 3, T0 + 6, None, None)
+    assert traced.counters_match()
+
+
+def test_release_is_refused_once_a_part_of_the_claim_was_sent(store: MessageStore) -> None:
+    [mid] = store.accept([new_message(parts_total=2)], T0)
+    store.claim(T0, 1)
+    store.record_part_submit(mid, 2, T0 + 1)
+    with pytest.raises(IllegalTransitionError):
+        store.release(mid, T0 + 2)
+    store.requeue(mid, T0 + 2)
+    store.claim(T0 + 3, 1)  # a new claim that sent nothing yet may be released
+    assert store.release(mid, T0 + 4) is MessageState.QUEUED
+    [again] = store.claim(T0 + 5, 1).messages
+    assert (again.attempt, again.pending_parts) == (2, (1, 2))  # part 2 had no response
+
+
+def test_a_version_4_store_moves_each_parts_latest_attempt_to_the_part(db_path: Path) -> None:
+    with MessageStore(db_path, synchronous="NORMAL") as store:
+        a, b = store.accept([new_message("09011"), new_message("09012", parts_total=2)], T0)
+        store.claim(T0, 2)
+        store.record_part_submit(a, 1, T0 + 1, bind="b1", sequence_number=1)
+        store.record_part_submit(b, 1, T0 + 1, bind="b1", sequence_number=2)
+        store.record_part_submit(b, 2, T0 + 1, bind="b1", sequence_number=3)
+        store.record_resp(a, 1, T0 + 2, command_status=0, smsc_message_id="r1")
+    # The v4 layout: no parts.error, an attempt row for every submit (the latest included).
+    conn = sqlite3.connect(db_path)
+    conn.execute("ALTER TABLE parts DROP COLUMN error")
+    conn.execute("DELETE FROM attempts")
+    v4_attempts = [
+        (a, 1, 1, "b1", 1, T0 + 1, 0, T0 + 2, None),
+        (b, 1, 1, "b1", 2, T0 + 0.5, None, None, None),  # superseded by the resend below
+        (b, 1, 1, "b1", 2, T0 + 1, 0x58, T0 + 2, "throttled"),
+        (b, 2, 1, "b1", 3, T0 + 1, None, None, "no response before restart"),
+    ]
+    conn.executemany(
+        "INSERT INTO attempts (message_id, part_seq, attempt_no, bind, sequence_number,"
+        " sent_at, command_status, resp_at, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        v4_attempts,
+    )
+    conn.execute("PRAGMA user_version = 4")
+    conn.commit()
+    conn.close()
+    with MessageStore(db_path, synchronous="NORMAL") as store:
+        log_a = store.status(a).attempt_log
+        log_b = store.status(b).attempt_log
+    assert [(x.part_seq, x.command_status, x.error) for x in log_a] == [(1, 0, None)]
+    assert [(x.part_seq, x.sent_at, x.error) for x in log_b] == [
+        (1, T0 + 0.5, None),  # the superseded submit stays an attempt row
+        (1, T0 + 1, "throttled"),  # each part's latest is its row, with its error
+        (2, T0 + 1, "no response before restart"),  # moved to the part
+    ]
+    conn = sqlite3.connect(db_path)
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 5
+        assert conn.execute("SELECT COUNT(*) FROM attempts").fetchone()[0] == 1
+        errors = conn.execute("SELECT seq, error FROM parts WHERE message_id = ?", (b,))
+        assert sorted(errors.fetchall()) == [(1, "throttled"), (2, "no response before restart")]
+    finally:
+        conn.close()
 
 
 def test_accept_inserts_whole_hundreds_in_one_statement_each(traced: _Traced) -> None:
