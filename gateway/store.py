@@ -726,7 +726,7 @@ CREATE TABLE parts (
     error           TEXT,
     PRIMARY KEY (message_id, seq)
 ) WITHOUT ROWID;
-CREATE INDEX idx_parts_smsc_id ON parts (smsc_id_norm) WHERE smsc_id_norm IS NOT NULL;
+CREATE INDEX idx_parts_smsc_id ON parts (smsc_id_norm, resp_at) WHERE smsc_id_norm IS NOT NULL;
 
 CREATE TABLE attempts (
     id              INTEGER PRIMARY KEY,
@@ -864,6 +864,12 @@ def _migrate(conn: sqlite3.Connection, version: int) -> None:
     # id) is its latest submit: its error moves to the part, and the row goes.
     if "error" not in _columns(conn, "parts"):
         conn.execute("ALTER TABLE parts ADD COLUMN error TEXT")
+    # v5: receipts find their part's latest answer from the index alone (`_op_receipt`)
+    conn.execute("DROP INDEX IF EXISTS idx_parts_smsc_id")
+    conn.execute(
+        "CREATE INDEX idx_parts_smsc_id ON parts (smsc_id_norm, resp_at)"
+        " WHERE smsc_id_norm IS NOT NULL"
+    )
     conn.execute(
         "UPDATE parts SET error = (SELECT a.error FROM attempts a WHERE a.id = (SELECT MAX(id)"
         " FROM attempts WHERE message_id = parts.message_id AND part_seq = parts.seq))"
@@ -2072,6 +2078,9 @@ def _all_rejected(conn: sqlite3.Connection, message_id: int, total: int) -> bool
     return int(rejected) == total
 
 
+#: `PartState` -> its value as a plain str (what SQL parameters get).
+_PART_VALUE: Final[Mapping[PartState, str]] = {s: s.value for s in PartState}
+
 #: The message state a one-part message takes when its part becomes final.
 _SINGLE_PART_FINAL: Final[Mapping[PartState, MessageState]] = {
     PartState.DELIVERED: MessageState.DELIVERED,
@@ -2097,43 +2106,44 @@ def _op_receipt(
     # the receipt (written once, already matched or duplicate) and, when the part's final
     # receipt ends a one-part message, one UPDATE of the message. (An UPDATE ... RETURNING
     # of the part instead of the read costs more: ~8 us against ~6 us, SQLite 3.40.)
-    # The part this receipt is for: the one answered last with this SMSC id. MAX(resp_at) in
-    # a subquery (``IS``: NULL if none was answered) instead of ORDER BY resp_at DESC LIMIT 1:
-    # the same row, found from idx_parts_smsc_id without a sorter per receipt.
+    # The part this receipt is for: the one answered last with this SMSC id, the last entry
+    # of idx_parts_smsc_id (smsc_id_norm, resp_at) for it: one index seek, no sorter
+    # (measured: ~1.5 us less per receipt than a MAX(resp_at) subquery on an index of
+    # smsc_id_norm alone). Each matched part has a resp_at (`_op_resp` sets both).
     part = conn.execute(
-        "SELECT p.message_id, p.seq, p.state, m.state, m.parts_total FROM parts p"
-        " JOIN messages m ON m.id = p.message_id WHERE p.smsc_id_norm = ?1"
-        " AND p.resp_at IS (SELECT MAX(resp_at) FROM parts WHERE smsc_id_norm = ?1) LIMIT 1",
+        "SELECT p.message_id, p.seq, p.state, m.state, m.parts_total"
+        " FROM parts p INDEXED BY idx_parts_smsc_id JOIN messages m ON m.id = p.message_id"
+        " WHERE p.smsc_id_norm = ? ORDER BY p.resp_at DESC LIMIT 1",
         (norm,),
     ).fetchone()
     if part is None:
         return _receipt_pending(conn, smsc_message_id, norm, stat, now, err, raw, done_at)
-    message_id, seq = int(part[0]), int(part[1])
-    # The receipt row is written once, already matched (or duplicate).
-    counts: _Counts = {}
+    message_id, seq, part_state, message_state, total = part
+    # The receipt row is written once, already matched (or duplicate). Plain str values for
+    # SQL and the counters: a StrEnum member costs an adaptation per bound parameter.
     final: PartState | None = None
     stat_key = stat.strip().upper()
-    if part[2] in PART_FINAL:  # a str compares and hashes as the StrEnum member
-        status = ReceiptStatus.DUPLICATE
+    if part_state in PART_FINAL:  # a str compares and hashes as the StrEnum member
+        status = "duplicate"
     else:
-        status = ReceiptStatus.MATCHED
+        status = "matched"
         final = RECEIPT_FINAL_STATS.get(stat_key)
         conn.execute(
             "UPDATE parts SET state = ?, receipt_stat = ?, receipt_err = ?, receipt_at = ?"
             " WHERE message_id = ? AND seq = ?",
-            (final.value if final is not None else part[2], stat, err, now, message_id, seq),
+            (part_state if final is None else _PART_VALUE[final], stat, err, now, message_id, seq),
         )
     cur = conn.execute(
         "INSERT INTO receipts (smsc_message_id, smsc_id_norm, stat, err, raw, done_at,"
         " received_at, status, message_id, part_seq, matched_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (smsc_message_id, norm, stat, err, raw, done_at, now, status.value, message_id, seq, now),
+        (smsc_message_id, norm, stat, err, raw, done_at, now, status, message_id, seq, now),
     )
-    _added(counts, "receipt", status.value)
+    counts: _Counts = {("receipt", status): 1}
     receipt_id = int(cur.lastrowid or 0)
-    state = MessageState(part[3])  # this op's part UPDATE does not change the message
-    if status is ReceiptStatus.DUPLICATE or (final is not None and int(part[4]) > 1):
-        state = _aggregate(conn, message_id, now, counts, (state, int(part[4])))
+    state = MessageState(message_state)  # this op's part UPDATE does not change the message
+    if status == "duplicate" or (final is not None and total > 1):
+        state = _aggregate(conn, message_id, now, counts, (state, total))
     elif final is not None and state is MessageState.SUBMITTED:
         # A one-part message: its only part decides (as `_aggregate` would).
         target = _SINGLE_PART_FINAL[final]
@@ -2142,7 +2152,7 @@ def _op_receipt(
         _transition(conn, message_id, state, target, now, "receipt", counts=counts)
         state = target
     _count(conn, counts)
-    return ReceiptOutcome(status, receipt_id, message_id, seq, state)
+    return ReceiptOutcome(ReceiptStatus(status), receipt_id, message_id, seq, state)
 
 
 def _receipt_pending(
