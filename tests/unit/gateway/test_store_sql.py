@@ -126,8 +126,8 @@ def test_statements_per_one_part_message_on_the_hot_path(traced: _Traced) -> Non
     batch, claim = traced.counted(s._op_claim, T0, 50, "b")
     assert isinstance(batch, s.ClaimBatch)
     assert len(batch.messages) == 50
-    # promote, the deadline probe, one UPDATE for all 50, the counters
-    assert len(claim) == 4
+    # promote, the deadline probe, one read and one UPDATE for all 50, the counters
+    assert len(claim) == 5
     facts = [(m.id, 1, T0 + 1, "b", m.id) for m in batch.messages]
     traced.statements.clear()
     traced.group(s._op_part_submit, facts)
