@@ -1969,7 +1969,7 @@ def _op_resp(
                 state = MessageState.SUBMITTED
     if not receipts_waiting:
         _count(conn, counts)
-        return RespOutcome(PartState.SUBMITTED, state, 0)
+        return _RESP_SUBMITTED[state]
     waiting = conn.execute(
         "SELECT id, stat, err, received_at, status FROM receipts WHERE smsc_id_norm = ?"
         " AND status IN ('pending', 'unmatched') ORDER BY id",
@@ -1990,6 +1990,13 @@ def _op_resp(
     _count(conn, counts)
     return RespOutcome(PartState.SUBMITTED, state, applied, tuple(pending))
 
+
+#: The outcome of an ESME_ROK that matched no waiting receipt, one per message state: the
+#: common answer, shared (it is frozen), so a writer process pickles each once per batch
+#: (the pickle memo) instead of once per response.
+_RESP_SUBMITTED: Final[Mapping[MessageState, RespOutcome]] = {
+    state: RespOutcome(PartState.SUBMITTED, state, 0) for state in MessageState
+}
 
 #: Grouped ops (see `_op_group`) whose facts take extra trailing arguments computed once per
 #: group, in the group's transaction, by the mapped function.
@@ -2087,8 +2094,9 @@ def _all_rejected(conn: sqlite3.Connection, message_id: int, total: int) -> bool
     return int(rejected) == total
 
 
-#: `PartState` -> its value as a plain str (what SQL parameters get).
+#: `PartState` and `MessageState` -> the value as a plain str (what SQL parameters get).
 _PART_VALUE: Final[Mapping[PartState, str]] = {s: s.value for s in PartState}
+_MESSAGE_VALUE: Final[Mapping[MessageState, str]] = {s: s.value for s in MessageState}
 
 #: The message state a one-part message takes when its part becomes final.
 _SINGLE_PART_FINAL: Final[Mapping[PartState, MessageState]] = {
@@ -2120,14 +2128,13 @@ def _op_receipt(
     # (measured: ~1.5 us less per receipt than a MAX(resp_at) subquery on an index of
     # smsc_id_norm alone). Each matched part has a resp_at (`_op_resp` sets both).
     part = conn.execute(
-        "SELECT p.message_id, p.seq, p.state, m.state, m.parts_total"
-        " FROM parts p INDEXED BY idx_parts_smsc_id JOIN messages m ON m.id = p.message_id"
-        " WHERE p.smsc_id_norm = ? ORDER BY p.resp_at DESC LIMIT 1",
+        "SELECT message_id, seq, state, total FROM parts INDEXED BY idx_parts_smsc_id"
+        " WHERE smsc_id_norm = ? ORDER BY resp_at DESC LIMIT 1",
         (norm,),
     ).fetchone()
     if part is None:
         return _receipt_pending(conn, smsc_message_id, norm, stat, now, err, raw, done_at)
-    message_id, seq, part_state, message_state, total = part
+    message_id, seq, part_state, total = part
     # The receipt row is written once, already matched (or duplicate). Plain str values for
     # SQL and the counters: a StrEnum member costs an adaptation per bound parameter.
     final: PartState | None = None
@@ -2150,16 +2157,27 @@ def _op_receipt(
     )
     counts: _Counts = {("receipt", status): 1}
     receipt_id = int(cur.lastrowid or 0)
-    state = MessageState(message_state)  # this op's part UPDATE does not change the message
     if status == "duplicate" or (final is not None and total > 1):
-        state = _aggregate(conn, message_id, now, counts, (state, total))
-    elif final is not None and state is MessageState.SUBMITTED:
-        # A one-part message: its only part decides (as `_aggregate` would).
+        state = _aggregate(conn, message_id, now, counts)
+    elif final is not None:
+        # A one-part message: its only part decides (as `_aggregate` would), if the message
+        # is ``submitted`` (the UPDATE's guard: a terminal message stays as it is). This
+        # op's part UPDATE does not change the message.
         target = _SINGLE_PART_FINAL[final]
         if target is MessageState.FAILED and stat_key == "REJECTD":
             target = MessageState.REJECTED  # as `_all_rejected` decides for several parts
-        _transition(conn, message_id, state, target, now, "receipt", counts=counts)
-        state = target
+        check_transition(message_id, MessageState.SUBMITTED, target, "receipt")
+        if conn.execute(
+            "UPDATE messages SET state = ?, updated_at = ?, done_at = ?"
+            " WHERE id = ? AND state = 'submitted'",
+            (_MESSAGE_VALUE[target], now, now, message_id),
+        ).rowcount:
+            _moved(counts, "message", "submitted", _MESSAGE_VALUE[target])
+            state = target
+        else:
+            state = _state_of(conn, message_id)
+    else:  # an intermediate receipt: the message stays as it is
+        state = _state_of(conn, message_id)
     _count(conn, counts)
     return ReceiptOutcome(ReceiptStatus(status), receipt_id, message_id, seq, state)
 
