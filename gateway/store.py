@@ -117,13 +117,13 @@ Invariants
   writer process would serialise on SQLite's lock (``busy_timeout``), not corrupt anything.
 
 Statements per one-part message (`tests/unit/gateway/test_store_sql.py` pins them): accept
-one multi-row INSERT per 100 messages (+ the chunk's MAX(id) and counters); claim one
-UPDATE ... RETURNING for the whole claim (it also sets ``first_submitted_at``); part submit 1
-(the guarded INSERT of the part; a resend reads and moves the previous submit to
-``attempts``); response 2 (guarded part UPDATE, a guarded message UPDATE); receipt 4 (read,
-part, receipt, message); plus one counters statement per op
-(`_write_counts`), once per group inside `_batched_counts`. RETURNING is used
-only where it replaces a read of many rows (claim, bulk updates): on a one-row statement it
+one multi-row INSERT per 100 messages (+ the chunk's MAX(id) and counters); claim one read
+and one UPDATE for the whole claim (the UPDATE also sets ``first_submitted_at``); part
+submit 1 (the guarded INSERT of the part; a resend reads and moves the previous submit to
+``attempts``); response 2 (guarded part UPDATE, guarded message UPDATE); receipt 4 (the
+part's read from its index, part, receipt, guarded message UPDATE); plus one counters
+statement per op (`_write_counts`), once per group inside `_batched_counts`. RETURNING is
+used only where it replaces a read of many rows (bulk updates): on a one-row statement it
 costs ~2 us more than the statement itself (SQLite 3.40).
 """
 
