@@ -2119,9 +2119,10 @@ def _op_receipt(
     norm = normalize(smsc_message_id)
     if not norm:  # an id that normalises to nothing can never be matched
         return _receipt_pending(conn, smsc_message_id, norm, stat, now, err, raw, done_at)
-    # One read finds the part and its message; then one UPDATE of the part, one INSERT of
-    # the receipt (written once, already matched or duplicate) and, when the part's final
-    # receipt ends a one-part message, one UPDATE of the message. (An UPDATE ... RETURNING
+    # One read finds the part (its message is not read: ~2 us less per receipt than a join,
+    # measured); then one UPDATE of the part, one INSERT of the receipt (written once,
+    # already matched or duplicate) and, when the part's final receipt ends a one-part
+    # message, one guarded UPDATE of the message. (An UPDATE ... RETURNING
     # of the part instead of the read costs more: ~8 us against ~6 us, SQLite 3.40.)
     # The part this receipt is for: the one answered last with this SMSC id, the last entry
     # of idx_parts_smsc_id (smsc_id_norm, resp_at) for it: one index seek, no sorter
