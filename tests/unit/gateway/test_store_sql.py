@@ -152,6 +152,33 @@ def test_statements_per_one_part_message_on_the_hot_path(traced: _Traced) -> Non
     assert traced.counters_match()
 
 
+def test_a_waiting_receipt_costs_its_response_a_look_not_every_response(
+    traced: _Traced,
+) -> None:
+    ids = _claimed_ids(traced, 50)
+    traced.group(s._op_part_submit, [(m, 1, T0, "b", m) for m in ids])
+    norm = s.default_normalize
+    traced.tx(s._op_receipt, norm, "nobody", "DELIVRD", T0, None, None, None)  # kept waiting
+    traced.tx(s._op_receipt, norm, f"R{ids[7]}", "DELIVRD", T0, None, None, None)  # early
+    traced.statements.clear()
+    outcomes = traced.group(s._op_resp, [(norm, m, 1, T0 + 1, 0, f"R{m}", None) for m in ids])
+    per_resp = [q for q in traced.statements if q not in ("BEGIN IMMEDIATE", "COMMIT")]
+    # the group's probe and its IN query; per response part and message; for the one with
+    # a receipt waiting (`_apply_receipt`, `_aggregate`) its look, the part's read and
+    # UPDATE, the receipt, the message's read, its parts by state and its final state; the
+    # counters once
+    assert len(per_resp) == 2 + 2 * 50 + 7 + 1
+    states = [o.message_state for o in outcomes]  # type: ignore[attr-defined]
+    assert states[7] is MessageState.DELIVERED
+    assert states[:7] + states[8:] == [MessageState.SUBMITTED] * 49
+    assert outcomes[7].pending_matched == (("DELIVRD", None),)  # type: ignore[attr-defined]
+    waiting = traced.conn.execute(
+        "SELECT smsc_message_id, status FROM receipts WHERE status != 'matched'"
+    ).fetchall()
+    assert waiting == [("nobody", "pending")]
+    assert traced.counters_match()
+
+
 def test_a_batched_group_writes_the_counters_once(traced: _Traced) -> None:
     ids = _claimed_ids(traced, 20)
     facts = [(mid, 1, T0, "b", mid) for mid in ids]
