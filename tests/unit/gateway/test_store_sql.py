@@ -1,5 +1,6 @@
 """The store's SQL on the hot path: statements per fact, counters without triggers (schema v4),
-refusals that write nothing, and the v3 -> v4 migration.
+refusals that write nothing, a part's row as the record of its latest submit (schema v5), and
+the v3 -> v5 and v4 -> v5 migrations.
 
 The statement counts are measured with ``sqlite3.Connection.set_trace_callback`` on a
 connection that runs the op functions directly (the writer's work without its queue): they
@@ -115,7 +116,7 @@ def _claimed_ids(traced: _Traced, n: int) -> list[int]:
 def test_a_fresh_schema_has_no_triggers(traced: _Traced) -> None:
     triggers = traced.conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
     assert triggers.fetchall() == []
-    assert traced.conn.execute("PRAGMA user_version").fetchone()[0] == s.SCHEMA_VERSION == 4
+    assert traced.conn.execute("PRAGMA user_version").fetchone()[0] == s.SCHEMA_VERSION == 5
 
 
 def test_statements_per_one_part_message_on_the_hot_path(traced: _Traced) -> None:
@@ -125,20 +126,20 @@ def test_statements_per_one_part_message_on_the_hot_path(traced: _Traced) -> Non
     batch, claim = traced.counted(s._op_claim, T0, 50, "b")
     assert isinstance(batch, s.ClaimBatch)
     assert len(batch.messages) == 50
-    # promote, the deadline probe, one UPDATE for all 50, the counters
-    assert len(claim) == 4
+    # promote, the deadline probe, one read and one UPDATE for all 50, the counters
+    assert len(claim) == 5
     facts = [(m.id, 1, T0 + 1, "b", m.id) for m in batch.messages]
     traced.statements.clear()
     traced.group(s._op_part_submit, facts)
     per_submit = [q for q in traced.statements if q not in ("BEGIN IMMEDIATE", "COMMIT")]
-    assert len(per_submit) == 3 * 50  # upsert of the part, attempt row, message
+    assert len(per_submit) == 50  # the part's INSERT (its row records the submit)
     norm = s.default_normalize
     traced.statements.clear()
     traced.group(s._op_resp, [(norm, m.id, 1, T0 + 2, 0, f"R{m.id}", None) for m in batch.messages])
     per_resp = [q for q in traced.statements if q not in ("BEGIN IMMEDIATE", "COMMIT")]
-    # the group's look for waiting receipts, then per response: part, attempt, message; and
-    # the counters once for the group (one statement: submitting -50, submitted +50)
-    assert len(per_resp) == 1 + 3 * 50 + 1
+    # the group's look for waiting receipts, then per response: part, message; and the
+    # counters once for the group (one statement: submitting -50, submitted +50)
+    assert len(per_resp) == 1 + 2 * 50 + 1
     traced.statements.clear()
     outcomes = traced.group(
         s._op_receipt,
@@ -148,6 +149,33 @@ def test_statements_per_one_part_message_on_the_hot_path(traced: _Traced) -> Non
     # read, part, receipt, message; the counters once for the group (one statement, 3 rows)
     assert len(per_receipt) == 4 * 50 + 1
     assert {o.message_state for o in outcomes} == {MessageState.DELIVERED}  # type: ignore[attr-defined]
+    assert traced.counters_match()
+
+
+def test_a_waiting_receipt_costs_its_response_a_look_not_every_response(
+    traced: _Traced,
+) -> None:
+    ids = _claimed_ids(traced, 50)
+    traced.group(s._op_part_submit, [(m, 1, T0, "b", m) for m in ids])
+    norm = s.default_normalize
+    traced.tx(s._op_receipt, norm, "nobody", "DELIVRD", T0, None, None, None)  # kept waiting
+    traced.tx(s._op_receipt, norm, f"R{ids[7]}", "DELIVRD", T0, None, None, None)  # early
+    traced.statements.clear()
+    outcomes = traced.group(s._op_resp, [(norm, m, 1, T0 + 1, 0, f"R{m}", None) for m in ids])
+    per_resp = [q for q in traced.statements if q not in ("BEGIN IMMEDIATE", "COMMIT")]
+    # the group's probe and its IN query; per response part and message; for the one with
+    # a receipt waiting (`_apply_receipt`, `_aggregate`) its look, the part's read and
+    # UPDATE, the receipt, the message's read, its parts by state and its final state; the
+    # counters once
+    assert len(per_resp) == 2 + 2 * 50 + 7 + 1
+    states = [o.message_state for o in outcomes]  # type: ignore[attr-defined]
+    assert states[7] is MessageState.DELIVERED
+    assert states[:7] + states[8:] == [MessageState.SUBMITTED] * 49
+    assert outcomes[7].pending_matched == (("DELIVRD", None),)  # type: ignore[attr-defined]
+    waiting = traced.conn.execute(
+        "SELECT smsc_message_id, status FROM receipts WHERE status != 'matched'"
+    ).fetchall()
+    assert waiting == [("nobody", "pending")]
     assert traced.counters_match()
 
 
@@ -273,28 +301,21 @@ def test_the_hot_statements_use_their_indexes(traced: _Traced) -> None:
     )
     assert "idx_messages_validity" in probe
     receipt = plan(
-        "SELECT p.message_id FROM parts p JOIN messages m ON m.id = p.message_id"
-        " WHERE p.smsc_id_norm = ?1 AND p.resp_at IS"
-        " (SELECT MAX(resp_at) FROM parts WHERE smsc_id_norm = ?1) LIMIT 1",
+        "SELECT message_id, seq, state, total FROM parts INDEXED BY idx_parts_smsc_id"
+        " WHERE smsc_id_norm = ? ORDER BY resp_at DESC LIMIT 1",
         ("x",),
     )
     submit = plan(
         "INSERT INTO parts (message_id, seq, total, state, attempt_no, bind, sequence_number,"
         " submitted_at) SELECT id, ?2, parts_total, 'submitting', attempts, ?3, ?4, ?5"
         " FROM messages WHERE id = ?1 AND state = 'submitting' AND ?2 BETWEEN 1 AND parts_total"
-        " ON CONFLICT (message_id, seq) DO UPDATE SET state = 'submitting'"
-        " WHERE parts.state NOT IN ('submitted')",
+        " ON CONFLICT (message_id, seq) DO NOTHING",
         (1, 1, "b", 1, T0),
     )
     assert submit == "SEARCH messages USING INTEGER PRIMARY KEY (rowid=?)"
-    attempt = plan(
-        "UPDATE attempts SET command_status = 0 WHERE id ="
-        " (SELECT MAX(id) FROM attempts WHERE message_id = ? AND part_seq = ?)",
-        (1, 1),
-    )
-    assert "COVERING INDEX idx_attempts_message" in attempt
-    assert receipt.count("idx_parts_smsc_id") == 2
+    assert receipt == "SEARCH parts USING INDEX idx_parts_smsc_id (smsc_id_norm=?)"
     assert "SCAN" not in receipt
+    assert "TEMP B-TREE" not in receipt  # the index gives the order
 
 
 def test_a_version_3_store_is_migrated_without_triggers(db_path: Path) -> None:
@@ -339,26 +360,114 @@ def test_a_version_3_store_is_migrated_without_triggers(db_path: Path) -> None:
         conn.close()
 
 
-def test_first_submitted_at_is_the_first_part_submit_of_the_first_attempt(
-    store: MessageStore,
-) -> None:
+def test_first_submitted_at_is_set_by_the_first_claim_that_sent(store: MessageStore) -> None:
     a, b, c, d = store.accept([new_message(f"0901{i}", parts_total=2) for i in range(4)], T0)
     store.claim(T0, 4)
-    for mid in (a, b, c, d):
+    for mid in (a, b, c):
         store.record_part_submit(mid, 1, T0 + 1)
         store.record_part_submit(mid, 2, T0 + 2)
-    assert store.status(a).first_submitted_at == T0 + 1  # in flight already
+    assert store.status(a).first_submitted_at == T0  # in flight already: the claim's time
+    store.release(d, T0 + 1)  # d sent nothing: the release undoes the claim, and the time
+    assert store.status(d).first_submitted_at is None
     store.record_resp(a, 2, T0 + 3, command_status=0, smsc_message_id="A2")  # one part of two
     store.record_resp(b, 1, T0 + 3, command_status=0x14)  # an error
     store.requeue(c, T0 + 3, error="response timeout")  # no response at all
-    report = store.recover(T0 + 4)  # a restart: d has both parts in flight, a and b one
-    assert report.requeued == (a, b, d)
-    assert report.parts_in_doubt == 4
+    report = store.recover(T0 + 4)  # a restart: a and b have one part in flight each
+    assert report.requeued == (a, b)
+    assert report.parts_in_doubt == 2
     store.claim(T0 + 5, 4)
+    assert store.status(d).first_submitted_at == T0 + 5
     store.record_part_submit(c, 1, T0 + 6)  # a later attempt does not move it
     store.record_resp(c, 1, T0 + 7, command_status=0, smsc_message_id="C1")
-    for mid in (a, b, c, d):
-        assert store.status(mid).first_submitted_at == T0 + 1, mid
+    store.release(b, T0 + 8)  # b sent parts before: a release keeps its time
+    for mid in (a, b, c):
+        assert store.status(mid).first_submitted_at == T0, mid
+
+
+def test_a_resend_moves_the_previous_submit_to_the_attempt_log(traced: _Traced) -> None:
+    [mid] = _claimed_ids(traced, 1)
+    traced.tx(s._op_part_submit, mid, 1, T0 + 1, "b1", 1)
+    traced.tx(s._op_resp, s.default_normalize, mid, 1, T0 + 2, 0x58, None, "throttled")
+    _r, resend = traced.counted(s._op_part_submit, mid, 1, T0 + 3, "b2", 2)  # same claim
+    # the guarded INSERT (a conflict: nothing), the read, the move to attempts, the part
+    assert len(resend) == 4
+    traced.tx(s._op_requeue, mid, T0 + 4, None, "response timeout")  # no response to #2
+    traced.tx(s._op_claim, T0 + 5, 1, "b")
+    traced.tx(s._op_part_submit, mid, 1, T0 + 6, "b3", 3)
+    rows = traced.conn.execute(
+        "SELECT attempt_no, bind, sequence_number, sent_at, command_status, resp_at, error"
+        " FROM attempts WHERE message_id = ? ORDER BY id",
+        (mid,),
+    ).fetchall()
+    assert rows == [
+        (1, "b1", 1, T0 + 1, 0x58, T0 + 2, "throttled"),
+        (1, "b2", 2, T0 + 3, None, None, None),
+    ]
+    part = traced.conn.execute(
+        "SELECT state, attempt_no, bind, sequence_number, submitted_at, resp_at, error"
+        " FROM parts WHERE message_id = ?",
+        (mid,),
+    ).fetchone()
+    assert part == ("submitting", 2, "b3", 3, T0 + 6, None, None)
+    assert traced.counters_match()
+
+
+def test_release_is_refused_once_a_part_of_the_claim_was_sent(store: MessageStore) -> None:
+    [mid] = store.accept([new_message(parts_total=2)], T0)
+    store.claim(T0, 1)
+    store.record_part_submit(mid, 2, T0 + 1)
+    with pytest.raises(IllegalTransitionError):
+        store.release(mid, T0 + 2)
+    store.requeue(mid, T0 + 2)
+    store.claim(T0 + 3, 1)  # a new claim that sent nothing yet may be released
+    assert store.release(mid, T0 + 4) is MessageState.QUEUED
+    [again] = store.claim(T0 + 5, 1).messages
+    assert (again.attempt, again.pending_parts) == (2, (1, 2))  # part 2 had no response
+
+
+def test_a_version_4_store_moves_each_parts_latest_attempt_to_the_part(db_path: Path) -> None:
+    with MessageStore(db_path, synchronous="NORMAL") as store:
+        a, b = store.accept([new_message("09011"), new_message("09012", parts_total=2)], T0)
+        store.claim(T0, 2)
+        store.record_part_submit(a, 1, T0 + 1, bind="b1", sequence_number=1)
+        store.record_part_submit(b, 1, T0 + 1, bind="b1", sequence_number=2)
+        store.record_part_submit(b, 2, T0 + 1, bind="b1", sequence_number=3)
+        store.record_resp(a, 1, T0 + 2, command_status=0, smsc_message_id="r1")
+    # The v4 layout: no parts.error, an attempt row for every submit (the latest included).
+    conn = sqlite3.connect(db_path)
+    conn.execute("ALTER TABLE parts DROP COLUMN error")
+    conn.execute("DELETE FROM attempts")
+    v4_attempts = [
+        (a, 1, 1, "b1", 1, T0 + 1, 0, T0 + 2, None),
+        (b, 1, 1, "b1", 2, T0 + 0.5, None, None, None),  # superseded by the resend below
+        (b, 1, 1, "b1", 2, T0 + 1, 0x58, T0 + 2, "throttled"),
+        (b, 2, 1, "b1", 3, T0 + 1, None, None, "no response before restart"),
+    ]
+    conn.executemany(
+        "INSERT INTO attempts (message_id, part_seq, attempt_no, bind, sequence_number,"
+        " sent_at, command_status, resp_at, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        v4_attempts,
+    )
+    conn.execute("PRAGMA user_version = 4")
+    conn.commit()
+    conn.close()
+    with MessageStore(db_path, synchronous="NORMAL") as store:
+        log_a = store.status(a).attempt_log
+        log_b = store.status(b).attempt_log
+    assert [(x.part_seq, x.command_status, x.error) for x in log_a] == [(1, 0, None)]
+    assert [(x.part_seq, x.sent_at, x.error) for x in log_b] == [
+        (1, T0 + 0.5, None),  # the superseded submit stays an attempt row
+        (1, T0 + 1, "throttled"),  # each part's latest is its row, with its error
+        (2, T0 + 1, "no response before restart"),  # moved to the part
+    ]
+    conn = sqlite3.connect(db_path)
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 5
+        assert conn.execute("SELECT COUNT(*) FROM attempts").fetchone()[0] == 1
+        errors = conn.execute("SELECT seq, error FROM parts WHERE message_id = ?", (b,))
+        assert sorted(errors.fetchall()) == [(1, "throttled"), (2, "no response before restart")]
+    finally:
+        conn.close()
 
 
 def test_accept_inserts_whole_hundreds_in_one_statement_each(traced: _Traced) -> None:
