@@ -116,7 +116,7 @@ def test_a_version_1_store_is_migrated(db_path: Path) -> None:
     assert {m.id: m.tlvs for m in batch.messages} == {old: (), new: (OWNER_TLV,)}
     assert counts[MessageState.UNKNOWN] == counts[MessageState.REJECTED] == 0
     conn = sqlite3.connect(db_path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
     conn.close()
 
 
