@@ -46,6 +46,7 @@ __all__ = [
     "FateRandom",
     "FateSource",
     "content_digest",
+    "digest_after",
     "digest_at",
     "threshold",
     "uniform",
@@ -82,6 +83,24 @@ def digest_at(stream: bytes, key: str) -> bytes:
         The blake2b digest whose 32-bit big-endian words are ``words_at(stream, key)``.
     """
     return blake2b(stream + key.encode(), digest_size=64).digest()
+
+
+def digest_after(prefix: blake2b, key: str) -> bytes:
+    """`digest_at` from the stream's prefix already hashed (`FateSource.hasher`).
+
+    blake2b is sequential, so copying the state after the prefix and feeding the key gives the
+    same 64 octets as hashing prefix and key together, without absorbing the prefix again.
+
+    Args:
+        prefix: ``FateSource.hasher(label)`` (not changed).
+        key: Whose fate it is.
+
+    Returns:
+        ``digest_at(FateSource.stream(label), key)``.
+    """
+    h = prefix.copy()
+    h.update(key.encode())
+    return h.digest()
 
 
 def words_of(digest: bytes) -> tuple[int, ...]:
@@ -200,6 +219,17 @@ class FateSource:
             ``seed|scenario|label|`` as bytes.
         """
         return self._prefix + label.encode() + b"\x1f"
+
+    def hasher(self, label: str) -> blake2b:
+        """A blake2b state that has absorbed `stream` (for `digest_after`; copy, never feed).
+
+        Args:
+            label: As for `rng`.
+
+        Returns:
+            ``blake2b(stream(label), digest_size=64)``.
+        """
+        return blake2b(self.stream(label), digest_size=64)
 
     def rng(self, label: str, key: str) -> FateRandom:
         """The stream for one purpose (`label`) of one entity (`key`).

@@ -64,6 +64,10 @@ Invariants:
       delivery (events off, no reply possible, no brand, no intended owner or obtained date)
       is filed as its raw fields and decoded when a handset view needs it
       (`Inbox.file_deferred`). Each gives exactly what the general path gives.
+    * This module may run compiled by mypyc (`simulator.network._native`; answers identical,
+      a test compares outcome digests). Code here must mean the same either way: a value whose
+      text matters is read untyped (`_base_key`: a typed `int` read would turn True into 1 and
+      refuse 1.0), and no class here is patched or given attributes at run time.
     * Per message the hot path allocates one `_Drop` (delivered parts only: the submission,
       fate, ids and the two stream digests an outage or a reply needs; their words are
       unpacked when read), one `Fate`, the receipts and the `SubmitOutcome`; nothing per
@@ -108,7 +112,7 @@ from simulator.network.errors import NetworkModelError
 from simulator.network.fate import (
     FateSource,
     content_digest,
-    digest_at,
+    digest_after,
     threshold,
     uniform,
     words_of,
@@ -362,8 +366,9 @@ class CarrierNetwork:
         self.seed = seed
         self.scenario_id = scenario_id
         self._fates = FateSource(seed, scenario_id)
-        self._msg_stream = self._fates.stream("msg")
-        self._part_stream = self._fates.stream("part")
+        # The "msg" and "part" streams' prefixes, hashed once (`fate.digest_after`).
+        self._msg_hasher = self._fates.hasher("msg")
+        self._part_hasher = self._fates.hasher("part")
         self._tz = zoneinfo.ZoneInfo(config.timezone)
         self._epoch = config.epoch_s
         self.population = Population(config, self._fates)
@@ -648,8 +653,12 @@ class CarrierNetwork:
         if rc.part_scope:
             return None
         # Only the words read here are unpacked (the drop keeps the digests).
-        m_digest = digest_at(self._msg_stream, key)
-        p_digest = digest_at(self._part_stream, key + "/1")
+        h = self._msg_hasher.copy()  # `digest_after`, written out
+        h.update(key.encode())
+        m_digest = h.digest()
+        h = self._part_hasher.copy()
+        h.update((key + "/1").encode())
+        p_digest = h.digest()
         m_outcome, m_absent, _, m_latency = _FIRST_FOUR.unpack_from(m_digest)
         p_latency, p_receipt_latency, p_loss = _FIRST_THREE.unpack_from(p_digest)
         mix = self._mix_for(sub, route)
@@ -1070,8 +1079,8 @@ class CarrierNetwork:
         fault_kind: str | None,
     ) -> SubmitOutcome:
         sub = self.population.get(national)
-        m_digest = digest_at(self._msg_stream, key)
-        p_digest = digest_at(self._part_stream, f"{key}/{msg.part}")
+        m_digest = digest_after(self._msg_hasher, key)
+        p_digest = digest_after(self._part_hasher, f"{key}/{msg.part}")
         m = words_of(m_digest)
         p = words_of(p_digest)
         fate = self._fate(msg, now, acct, route, sub, key, verdict, m, p)

@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from simulator.network.fate import FateRandom, FateSource, content_digest, threshold, uniform
+from simulator.network.fate import (
+    FateRandom,
+    FateSource,
+    content_digest,
+    digest_after,
+    digest_at,
+    threshold,
+    uniform,
+    words_of,
+)
 
 
 def test_equal_material_equal_stream() -> None:
@@ -55,3 +66,21 @@ def test_content_digest_length_prefixes_fields() -> None:
     assert content_digest("ab", "c") != content_digest("a", "bc")
     assert content_digest("a", 1, b"x") == content_digest("a", 1, b"x")
     assert len(content_digest("x")) == 24
+
+
+@given(
+    seed=st.integers(0, 2**64),
+    scenario=st.text(max_size=20),
+    label=st.sampled_from(["msg", "part", "x"]),
+    keys=st.lists(st.text(max_size=80), min_size=1, max_size=5),
+)
+def test_digest_after_the_hashed_prefix_is_digest_at(
+    seed: int, scenario: str, label: str, keys: list[str]
+) -> None:
+    """The hot path's copied prefix state gives the stream's digests, and is never consumed."""
+    source = FateSource(seed, scenario)
+    hasher = source.hasher(label)
+    for key in keys + keys:  # twice: the prefix state must not have been fed
+        digest = digest_after(hasher, key)
+        assert digest == digest_at(source.stream(label), key)
+        assert words_of(digest) == source.words(label, key)
