@@ -64,10 +64,6 @@ Invariants:
       delivery (events off, no reply possible, no brand, no intended owner or obtained date)
       is filed as its raw fields and decoded when a handset view needs it
       (`Inbox.file_deferred`). Each gives exactly what the general path gives.
-    * This module may run compiled by mypyc (`simulator.network._native`; answers identical,
-      a test compares outcome digests). Code here must mean the same either way: a value whose
-      text matters is read untyped (`_base_key`: a typed `int` read would turn True into 1 and
-      refuse 1.0), and no class here is patched or given attributes at run time.
     * Per message the hot path allocates one `_Drop` (delivered parts only: the submission,
       fate, ids and the two stream digests an outage or a reply needs; their words are
       unpacked when read), one `Fate`, the receipts and the `SubmitOutcome`; nothing per
