@@ -78,6 +78,11 @@ _DATA_CODING: Final[dict[str, int]] = {n: c.value for n, c in SmppDataCoding.__m
 _TAG_TYPE: Final[dict[int, type]] = {}
 
 
+#: ``tuple.__new__``: a NamedTuple built from its fields' tuple in C (the class's own
+#: ``__new__`` is a Python function).
+_new_tuple: Final = tuple.__new__
+
+
 def _tag_type(tag: int) -> type:
     kind = _TAG_TYPE.get(tag)
     if kind is None:
@@ -283,7 +288,7 @@ class DeliverSmDecoder:
                 message_payload = codec.decode(pdu[index : index + length])[0]
                 index += length
                 continue
-            kind = _tag_type(tag)
+            kind = _TAG_TYPE.get(tag) or _tag_type(tag)
             value: int | str | bool
             if kind is int:
                 value = _INT_FORMAT[length].unpack_from(pdu, index)[0]
@@ -295,7 +300,10 @@ class DeliverSmDecoder:
                     value = value[:-1]
             if kind is not bool:
                 index += length
-            params.append(ReceiptParam(tag, value) if light else new_optional_param(tag, value))
+            params.append(
+                # ReceiptParam(tag, value), without the namedtuple's Python-level __new__
+                _new_tuple(ReceiptParam, (tag, value)) if light else new_optional_param(tag, value)
+            )
         if index != pdu_length:
             return None
         return name, short_message, message_payload, params
