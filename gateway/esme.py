@@ -2622,7 +2622,8 @@ class Bind:
                     message,
                     self.name,
                     self.ctx.tasks,
-                    lambda status: self.esme.acknowledge_nowait(link, sequence, status),
+                    # acknowledge(status): a partial, no Python frame of its own per receipt
+                    functools.partial(self.esme.acknowledge_nowait, link, sequence),
                 )
             except Exception:
                 log.exception("smsh.gateway.deliver_failed", extra={"bind": self.name})

@@ -273,7 +273,7 @@ class DeliverSmDecoder:
     ) -> tuple[str, str, str, list[Any]] | None:
         """(codec name, short_message, message_payload, TLVs) from `index` (the octet after
         sm_length) to the end, or None when they do not end exactly at `pdu_length`."""
-        name, codec = self._codec(data_coding)
+        name, codec = self._codecs.get(data_coding) or self._codec(data_coding)
         raw = pdu[index : index + sm_length]
         if len(raw) != sm_length:
             return None
