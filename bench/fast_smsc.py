@@ -116,6 +116,17 @@ _SUBMIT_SM_RESP: Final[int] = SUBMIT_SM | 0x80000000
 #: replace_if_present_flag, data_coding 0, sm_default_msg_id.
 _RECEIPT_MIDDLE: Final[bytes] = b"\x04\x00\x00" + b"\x00\x00" + b"\x00\x00\x00\x00"
 _RID_TLV_TAG: Final[bytes] = _U16.pack(TAG_RECEIPTED_MESSAGE_ID)
+#: `FastSmsc._receipt_body` with the ``id:`` text and the TLVs, as one bytes format: service_type,
+#: source TON/NPI 1/address (the submit's destination), destination TON/NPI 1/address,
+#: `_RECEIPT_MIDDLE`, sm_length, ``id:<rid> <suffix>``, receipted_message_id (tag 0x001E, a
+#: length under 256), then the message_state TLV.
+_RECEIPT_FORMAT: Final[bytes] = (
+    b"\x00%c\x01%b\x00%c\x01%b\x00"
+    + _RECEIPT_MIDDLE
+    + b"%cid:%b %b"
+    + _RID_TLV_TAG
+    + b"\x00%c%b\x00%b"
+)
 BindKind = Literal["transmitter", "receiver", "transceiver"]
 _BIND_KIND: Final[dict[int, BindKind]] = {
     BIND_TRANSMITTER: "transmitter",
@@ -850,6 +861,21 @@ class FastSmsc:
     ) -> bytes:
         """A receipt's deliver_sm body (`_sm_body`'s bytes) for a submit from `source` to
         `destination` (the receipt goes the other way), with the current `_refresh_suffix`."""
+        n = len(rid)
+        if self.receipt_text_id and self.receipt_tlv and n < 255:  # the usual receipt: one format
+            suffix = self._suffix
+            return _RECEIPT_FORMAT % (
+                dest_ton,
+                destination,
+                source_ton,
+                source,
+                4 + n + len(suffix),
+                rid,
+                suffix,
+                n + 1,
+                rid,
+                self._state_tlv,
+            )
         text = b"id:" + rid + b" " + self._suffix if self.receipt_text_id else self._suffix
         tlvs = (
             _RID_TLV_TAG + _U16.pack(len(rid) + 1) + rid + b"\x00" + self._state_tlv
