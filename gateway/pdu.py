@@ -431,6 +431,14 @@ def data_coding_of(encoding: str) -> int:
     return data_coding
 
 
+#: A submit_sm body as one bytes format (SMPP 3.4 §4.4.1): service_type (empty), source
+#: TON/NPI/address, destination TON/NPI/address, esm_class, protocol_id 0, priority_flag, empty
+#: schedule_delivery_time, validity_period, registered_delivery, replace_if_present_flag 0,
+#: data_coding, sm_default_msg_id 0, sm_length, short_message, then the message_payload TLV and
+#: the other TLVs.
+_SUBMIT_BODY: Final[bytes] = b"\x00%c%c%b\x00%c%c%b\x00%c\x00%c\x00%b\x00%c\x00%c\x00%c%b%b%b"
+
+
 def planned_submit_sm_body(
     *,
     source: Any,
@@ -467,20 +475,27 @@ def planned_submit_sm_body(
     if len(octets) > 254 or as_payload:
         payload = _TLV_HEAD.pack(MESSAGE_PAYLOAD, len(octets)) + octets
         short = b""
-    return b"".join(
-        (
-            bytes((0, source.ton, source.npi)),
-            source.addr.encode("ascii"),
-            bytes((0, destination.ton, destination.npi)),
-            destination.addr.encode("ascii"),
-            bytes((0, esm_class, 0, priority_flag, 0)),
-            _smpp_time(validity_period) if validity_period else b"",
-            bytes((0, registered_delivery, 0, data_coding, 0, len(short))),
-            short,
-            payload,
-            tlvs,
-        )
+    fields = (
+        source.ton,
+        source.npi,
+        source.addr.encode("ascii"),
+        destination.ton,
+        destination.npi,
+        destination.addr.encode("ascii"),
+        esm_class,
+        priority_flag,
+        _smpp_time(validity_period) if validity_period else b"",
+        registered_delivery,
+        data_coding,
+        len(short),
+        short,
+        payload,
+        tlvs,
     )
+    try:
+        return _SUBMIT_BODY % fields
+    except OverflowError:  # an octet field out of range: the ValueError bytes() raises
+        raise ValueError("bytes must be in range(0, 256)") from None
 
 
 def encode_submit_sm_body(message: Any, octets: bytes) -> bytes:
