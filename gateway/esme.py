@@ -197,7 +197,7 @@ from gateway.store import (
     ReceiptStatus,
 )
 from gateway.timing import guard_clock, guard_real, to_real
-from sms.alphabet import Encoding, decode_gsm7, encode_gsm7
+from sms.alphabet import ESC, Encoding, decode_gsm7, encode_gsm7
 from sms.bus import (
     Alert,
     BindStateChanged,
@@ -2255,8 +2255,18 @@ class BindSettings:
     """SMPP over TLS (read by `GatewayEsme` at each connect); None: plain TCP."""
 
 
+#: The septets whose GSM 03.38 character is the ASCII character of the same code (digits,
+#: letters, space and most punctuation; not ``@ $ _`` and the accented letters). Text made of
+#: these only (a receipt's, most MO) decodes as ASCII.
+_GSM_AS_ASCII: Final[bytes] = bytes(
+    code for code in range(0x80) if code != ESC and decode_gsm7(bytes((code,))) == chr(code)
+)
+
+
 def _gsm_decode(data: Buffer, errors: str = "strict", /) -> tuple[str, int]:
-    octets = bytes(data)
+    octets = data if data.__class__ is bytes else bytes(data)
+    if not octets.translate(None, _GSM_AS_ASCII):  # nothing but those: decode_gsm7's result
+        return octets.decode("ascii"), len(octets)
     return decode_gsm7(octets, strict=errors == "strict"), len(octets)
 
 
