@@ -282,7 +282,7 @@ class _Session(asyncio.Protocol):
         # Plain submits (no knob that looks at the submit beyond its addresses) take the fast
         # path; the knobs are read once per read pass.
         plain = server._begin_pass() and self.bound in _SUBMITTERS
-        plain_submits = 0
+        tried = answered = 0  # plain submits read / answered in this pass
         try:
             while size - offset >= 16:
                 length, command, status, seq = _HEADER.unpack_from(buf, offset)
@@ -294,14 +294,15 @@ class _Session(asyncio.Protocol):
                 if size - offset < length:
                     break
                 if command == SUBMIT_SM and plain:
+                    tried += 1
                     server._plain_submit(self, seq, buf, offset + 16)
-                    plain_submits += 1
+                    answered += 1
                 else:
                     self._handle(command, status, seq, buf, offset, offset + length)
                     plain = plain and self.bound in _SUBMITTERS  # an unbind ends it
                 offset += length
         finally:
-            server._end_pass(plain_submits)
+            server._end_pass(tried, answered)
         if offset:
             del buf[:offset]
         self.flush()
@@ -785,13 +786,14 @@ class FastSmsc:
             self._refresh_suffix(self.receipt_stat)
         return True
 
-    def _end_pass(self, plain_submits: int) -> None:
-        """End a read pass: count its plain submits, schedule its receipts as one group."""
-        if plain_submits:
+    def _end_pass(self, tried: int, answered: int) -> None:
+        """End a read pass: count its plain submits (`tried`: read, as `submits`; `answered`:
+        ESME_ROK), schedule its receipts as one group."""
+        if tried:
             stats = self.stats
-            stats.submits += plain_submits
-            stats.accepted += plain_submits
-            stats.responses[ESME_ROK] += plain_submits
+            stats.submits += tried
+            stats.accepted += answered
+            stats.responses[ESME_ROK] += answered
             now = time.perf_counter()
             if stats.first_submit_at is None:
                 stats.first_submit_at = now
@@ -806,7 +808,25 @@ class FastSmsc:
         registered_delivery asks for one; only the addresses are parsed.
 
         The counters are the pass's (`_end_pass`); the bytes are `_submit`'s and `_receipt`'s.
+        As there, the submit is read before anything is answered or numbered: a submit whose
+        fields cannot be read raises out of the read pass and gets nothing.
         """
+        wants_receipt = False
+        if self.receipts:
+            # service_type, source (ton, npi, addr), destination, esm_class, protocol_id,
+            # priority_flag, schedule_delivery_time, validity_period, registered_delivery.
+            index = buf.index
+            end = index(0, offset)
+            source_ton = buf[end + 1]
+            start = end + 3
+            end = index(0, start)
+            source = bytes(buf[start:end])
+            dest_ton = buf[end + 1]
+            start = end + 3
+            end = index(0, start)
+            destination = bytes(buf[start:end])
+            end = index(0, index(0, end + 4) + 1)
+            wants_receipt = bool(buf[end + 1] & 0x01)
         number = self._next_id
         self._next_id = number + 1
         if self._plain_ids:
@@ -818,22 +838,7 @@ class FastSmsc:
         session.out.append(
             _HEADER.pack(17 + len(resp_id), _SUBMIT_SM_RESP, ESME_ROK, seq) + resp_id + b"\x00"
         )
-        if not self.receipts:
-            return
-        # service_type, source (ton, npi, addr), destination, esm_class, protocol_id,
-        # priority_flag, schedule_delivery_time, validity_period, registered_delivery.
-        index = buf.index
-        end = index(0, offset)
-        source_ton = buf[end + 1]
-        start = end + 3
-        end = index(0, start)
-        source = bytes(buf[start:end])
-        dest_ton = buf[end + 1]
-        start = end + 3
-        end = index(0, start)
-        destination = bytes(buf[start:end])
-        end = index(0, index(0, end + 4) + 1)
-        if not buf[end + 1] & 0x01:
+        if not wants_receipt:
             return
         body = self._receipt_body(rid, source, source_ton, destination, dest_ton)
         pending = _Pending(session.system_id, body, True, session)

@@ -265,3 +265,20 @@ def test_receipt_before_response_and_duplicates_keep_their_order() -> None:
             assert pdus[2][4] == b"1\x00"
         finally:
             client.close()
+
+
+@pytest.mark.parametrize("record", [False, True], ids=["plain", "recorded"])
+def test_an_unreadable_submit_ends_the_session_unanswered(record: bool) -> None:
+    """A submit_sm whose C-strings have no terminating NUL in the buffer: the read pass fails,
+    nothing of it is answered (not even the good submit before it) and the session closes."""
+    with serve_in_thread(receipts=True, record=record, track_duplicates=record) as smsc:
+        client = Client(smsc.port)
+        try:
+            _bind(client)
+            good = _pdu(SUBMIT_SM, 2, _submit_body(b"A", 5, b"819012345678", 1, 1, b"x"))
+            client.send(good + _pdu(SUBMIT_SM, 3, b"\x01" * 20))
+            assert client.sock.recv(65536) == b""  # closed, nothing written
+            # Counted as the general path counts: both read, the first accepted.
+            assert (smsc.stats.submits, smsc.stats.accepted) == (2, 1)
+        finally:
+            client.close()
