@@ -20,6 +20,19 @@ What it does:
       duplicates (the same destination + user data + SAR values submitted twice).
     * `send_mo(...)` writes a mobile-originated deliver_sm to a bound receiver session.
 
+Cost (it shares the machine's cores with the gateway it measures): a read pass answers
+every PDU the read brought and writes the answers with one write. Submits that no knob looks
+at beyond their addresses (nothing recorded, no error/throttle/no-response knob, receipts once
+with `receipt_stat`) take a fast path (`FastSmsc._plain_submit`): only the addresses and
+registered_delivery are parsed, the response and receipt are built from preformatted bytes
+(the receipt text after ``id:`` is built once per minute). On both paths the receipts of a
+read pass are one group, due `receipt_delay` after the end of the pass (when the pass's
+submit_sm_resp are written) and written together; before, each was due `receipt_delay` after
+its own submit was parsed, so one pass's receipts left in a few writes spread over the time the
+pass took. The bytes are the same as before and on both paths
+(tests/unit/bench/test_fast_smsc_wire.py). ~7 us of CPU per message with a receipt against
+the gateway, uvloop (was ~18).
+
 Invariants:
     * Framing is checked before buffering: a command_length outside 16..MAX_PDU gets a
       generic_nack with sequence 0 and the connection is closed (SMPP-ERRORS.md rows 1-2).
@@ -99,6 +112,24 @@ _MESSAGE_STATE: Final[dict[str, int]] = {
 }
 
 IdFormat = Literal["dec", "hex"]
+_SUBMITTERS: Final = frozenset({"transmitter", "transceiver"})
+_SUBMIT_SM_RESP: Final[int] = SUBMIT_SM | 0x80000000
+#: deliver_sm fields after the destination address: esm_class 0x04 (receipt), protocol_id,
+#: priority_flag, empty schedule_delivery_time and validity_period, registered_delivery,
+#: replace_if_present_flag, data_coding 0, sm_default_msg_id.
+_RECEIPT_MIDDLE: Final[bytes] = b"\x04\x00\x00" + b"\x00\x00" + b"\x00\x00\x00\x00"
+_RID_TLV_TAG: Final[bytes] = _U16.pack(TAG_RECEIPTED_MESSAGE_ID)
+#: `FastSmsc._receipt_body` with the ``id:`` text and the TLVs, as one bytes format: service_type,
+#: source TON/NPI 1/address (the submit's destination), destination TON/NPI 1/address,
+#: `_RECEIPT_MIDDLE`, sm_length, ``id:<rid> <suffix>``, receipted_message_id (tag 0x001E, a
+#: length under 256), then the message_state TLV.
+_RECEIPT_FORMAT: Final[bytes] = (
+    b"\x00%c\x01%b\x00%c\x01%b\x00"
+    + _RECEIPT_MIDDLE
+    + b"%cid:%b %b"
+    + _RID_TLV_TAG
+    + b"\x00%c%b\x00%b"
+)
 BindKind = Literal["transmitter", "receiver", "transceiver"]
 _BIND_KIND: Final[dict[int, BindKind]] = {
     BIND_TRANSMITTER: "transmitter",
@@ -247,17 +278,31 @@ class _Session(asyncio.Protocol):
         buf += data
         offset = 0
         size = len(buf)
-        while size - offset >= 16:
-            length, command, status, seq = _HEADER.unpack_from(buf, offset)
-            if not 16 <= length <= MAX_PDU:
-                self._write_now(_HEADER.pack(16, GENERIC_NACK, ESME_RINVCMDLEN, 0))
-                self.server.stats.nacks += 1
-                self.close()
-                return
-            if size - offset < length:
-                break
-            self._handle(command, status, seq, buf, offset, offset + length)
-            offset += length
+        server = self.server
+        # Plain submits (no knob that looks at the submit beyond its addresses) take the fast
+        # path; the knobs are read once per read pass.
+        plain = server._begin_pass() and self.bound in _SUBMITTERS
+        tried = answered = 0  # plain submits read / answered in this pass
+        try:
+            while size - offset >= 16:
+                length, command, status, seq = _HEADER.unpack_from(buf, offset)
+                if not 16 <= length <= MAX_PDU:
+                    self._write_now(_HEADER.pack(16, GENERIC_NACK, ESME_RINVCMDLEN, 0))
+                    server.stats.nacks += 1
+                    self.close()
+                    return
+                if size - offset < length:
+                    break
+                if command == SUBMIT_SM and plain:
+                    tried += 1
+                    server._plain_submit(self, seq, buf, offset + 16)
+                    answered += 1
+                else:
+                    self._handle(command, status, seq, buf, offset, offset + length)
+                    plain = plain and self.bound in _SUBMITTERS  # an unbind ends it
+                offset += length
+        finally:
+            server._end_pass(tried, answered)
         if offset:
             del buf[:offset]
         self.flush()
@@ -448,7 +493,15 @@ class FastSmsc:
         self._nacked = False
         self._sessions: set[_Session] = set()
         self._session_counter = 0
-        self._due: deque[tuple[float, _Pending]] = deque()
+        self._due: deque[tuple[float, list[_Pending]]] = deque()
+        """Receipts waiting for their time, one group per read pass, in due order."""
+        self._batch: list[_Pending] = []
+        """Receipts of the current read pass (one `_due` group at its end)."""
+        self._plain_ids = True
+        """Both id formats are unpadded decimal (the pass's cached knob)."""
+        self._suffix_key: tuple[int, str] = (-1, "")
+        self._suffix = b""
+        self._state_tlv = b""
         self._held: list[_Pending] = []
         self._retry: dict[str, deque[_Pending]] = {}
         self._server: asyncio.Server | None = None
@@ -521,8 +574,8 @@ class FastSmsc:
         self.hold_receipts = False
         held, self._held = self._held, []
         now = time.monotonic()
-        for pending in held:
-            self._due.append((now, pending))
+        if held:
+            self._due.append((now, held))
         self._wake.set()
         return len(held)
 
@@ -685,26 +738,14 @@ class FastSmsc:
         self, session: _Session, record: SubmitRecord, number: int, *, immediate: bool
     ) -> None:
         stat = self.receipt_stat_for(record) if self.receipt_stat_for else self.receipt_stat
-        rid = _format_id(number, self.receipt_id_format, self.id_width)
-        stamp = datetime.now(UTC).strftime("%y%m%d%H%M")
-        text = (
-            (f"id:{rid} " if self.receipt_text_id else "")
-            + f"sub:001 dlvrd:{'001' if stat == 'DELIVRD' else '000'} submit date:{stamp} "
-            f"done date:{stamp} stat:{stat} err:{'000' if stat == 'DELIVRD' else '001'} text:"
-        )
-        tlvs: dict[int, bytes] = {}
-        if self.receipt_tlv:
-            tlvs[TAG_RECEIPTED_MESSAGE_ID] = rid.encode("ascii") + b"\x00"
-            tlvs[TAG_MESSAGE_STATE] = bytes([_MESSAGE_STATE.get(stat, 7)])
-        body = _sm_body(
-            record.destination,
-            record.dest_ton,
-            record.source,
+        rid = _format_id(number, self.receipt_id_format, self.id_width).encode("ascii")
+        self._refresh_suffix(stat)
+        body = self._receipt_body(
+            rid,
+            record.source.encode("latin-1"),
             record.source_ton,
-            0x04,
-            0,
-            text.encode("ascii"),
-            tlvs,
+            record.destination.encode("latin-1"),
+            record.dest_ton,
         )
         copies = 2 if self.duplicate_receipts else 1
         for _ in range(copies):
@@ -714,8 +755,156 @@ class FastSmsc:
             elif immediate or self.receipt_delay <= 0:
                 self._dispatch(pending)
             else:
-                self._due.append((time.monotonic() + self.receipt_delay, pending))
-                self._wake.set()
+                self._batch.append(pending)
+
+    def _begin_pass(self) -> bool:
+        """Start a read pass: True when its submits may take `_plain_submit`.
+
+        Plain: nothing is recorded or counted per submit and no knob answers a submit
+        otherwise than ESME_ROK with the next id, or sends its receipt otherwise than once
+        after the delay (or at once without one) with `receipt_stat`.
+        """
+        if (
+            self.record
+            or self.track_duplicates
+            or self.error_for
+            or self.no_response_for
+            or self.no_response_every
+            or self.throttle_every
+            or self.error_every
+            or (self.nack_seq0_after and not self._nacked)
+            or self.receipt_stat_for is not None
+            or self.receipts_before_resp
+            or self.duplicate_receipts
+            or self.hold_receipts
+        ):
+            return False
+        self._plain_ids = (
+            self.resp_id_format == "dec" and self.receipt_id_format == "dec" and not self.id_width
+        )
+        if self.receipts:
+            self._refresh_suffix(self.receipt_stat)
+        return True
+
+    def _end_pass(self, tried: int, answered: int) -> None:
+        """End a read pass: count its plain submits (`tried`: read, as `submits`; `answered`:
+        ESME_ROK), schedule its receipts as one group."""
+        if tried:
+            stats = self.stats
+            stats.submits += tried
+            stats.accepted += answered
+            stats.responses[ESME_ROK] += answered
+            now = time.perf_counter()
+            if stats.first_submit_at is None:
+                stats.first_submit_at = now
+            stats.last_submit_at = now
+        if self._batch:
+            self._due.append((time.monotonic() + self.receipt_delay, self._batch))
+            self._batch = []
+            self._wake.set()
+
+    def _plain_submit(self, session: _Session, seq: int, buf: bytearray, offset: int) -> None:
+        """A submit_sm on the fast path (`_begin_pass`): the response, and its receipt if
+        registered_delivery asks for one; only the addresses are parsed.
+
+        The counters are the pass's (`_end_pass`); the bytes are `_submit`'s and `_receipt`'s.
+        As there, the submit is read before anything is answered or numbered: a submit whose
+        fields cannot be read raises out of the read pass and gets nothing.
+        """
+        wants_receipt = False
+        if self.receipts:
+            # service_type, source (ton, npi, addr), destination, esm_class, protocol_id,
+            # priority_flag, schedule_delivery_time, validity_period, registered_delivery.
+            index = buf.index
+            end = index(0, offset)
+            source_ton = buf[end + 1]
+            start = end + 3
+            end = index(0, start)
+            source = bytes(buf[start:end])
+            dest_ton = buf[end + 1]
+            start = end + 3
+            end = index(0, start)
+            destination = bytes(buf[start:end])
+            end = index(0, index(0, end + 4) + 1)
+            wants_receipt = bool(buf[end + 1] & 0x01)
+        number = self._next_id
+        self._next_id = number + 1
+        if self._plain_ids:
+            rid = str(number).encode()
+            resp_id = rid
+        else:
+            resp_id = _format_id(number, self.resp_id_format, self.id_width).encode()
+            rid = _format_id(number, self.receipt_id_format, self.id_width).encode()
+        session.out.append(
+            _HEADER.pack(17 + len(resp_id), _SUBMIT_SM_RESP, ESME_ROK, seq) + resp_id + b"\x00"
+        )
+        if not wants_receipt:
+            return
+        body = self._receipt_body(rid, source, source_ton, destination, dest_ton)
+        pending = _Pending(session.system_id, body, True, session)
+        if self.receipt_delay <= 0:
+            self._dispatch(pending)
+        else:
+            self._batch.append(pending)
+
+    def _refresh_suffix(self, stat: str) -> None:
+        """The receipt text after ``id:...`` and the message_state TLV for `stat`, now.
+
+        The dates have minute resolution, so the text is built once per minute and stat.
+        """
+        minute = int(time.time() // 60)
+        if self._suffix_key == (minute, stat):
+            return
+        stamp = datetime.fromtimestamp(minute * 60, UTC).strftime("%y%m%d%H%M")
+        ok = stat == "DELIVRD"
+        self._suffix = (
+            f"sub:001 dlvrd:{'001' if ok else '000'} submit date:{stamp} "
+            f"done date:{stamp} stat:{stat} err:{'000' if ok else '001'} text:"
+        ).encode("ascii")
+        self._state_tlv = struct.pack(">HHB", TAG_MESSAGE_STATE, 1, _MESSAGE_STATE.get(stat, 7))
+        self._suffix_key = (minute, stat)
+
+    def _receipt_body(
+        self, rid: bytes, source: bytes, source_ton: int, destination: bytes, dest_ton: int
+    ) -> bytes:
+        """A receipt's deliver_sm body (`_sm_body`'s bytes) for a submit from `source` to
+        `destination` (the receipt goes the other way), with the current `_refresh_suffix`."""
+        n = len(rid)
+        if self.receipt_text_id and self.receipt_tlv and n < 255:  # the usual receipt: one format
+            suffix = self._suffix
+            return _RECEIPT_FORMAT % (
+                dest_ton,
+                destination,
+                source_ton,
+                source,
+                4 + n + len(suffix),
+                rid,
+                suffix,
+                n + 1,
+                rid,
+                self._state_tlv,
+            )
+        text = b"id:" + rid + b" " + self._suffix if self.receipt_text_id else self._suffix
+        tlvs = (
+            _RID_TLV_TAG + _U16.pack(len(rid) + 1) + rid + b"\x00" + self._state_tlv
+            if self.receipt_tlv
+            else b""
+        )
+        return b"".join(
+            (
+                b"\x00",
+                bytes((dest_ton, 1)),
+                destination,
+                b"\x00",
+                bytes((source_ton, 1)),
+                source,
+                b"\x00",
+                _RECEIPT_MIDDLE,
+                bytes((len(text),)),
+                text,
+                tlvs,
+            )
+        )
 
     def _receiver_for(
         self, system_id: str | None, prefer: _Session | None = None
@@ -770,17 +959,13 @@ class FastSmsc:
                 await asyncio.sleep(min(wait, 0.05))
                 continue
             now = time.monotonic()
-            touched: set[_Session] = set()
+            dispatch = self._dispatch
             while self._due and self._due[0][0] <= now:
-                _, pending = self._due.popleft()
-                prefer = pending.prefer
-                self._dispatch(pending)
-                if prefer is not None:
-                    touched.add(prefer)
+                for pending in self._due.popleft()[1]:
+                    dispatch(pending)
             for session in list(self._sessions):
                 if session.out:
                     session.flush()
-            del touched
             await asyncio.sleep(0)
 
 

@@ -5,6 +5,10 @@ the SMSC sends with ``parse_header`` + ``from_pdu``; these are the same calls on
 messages as bench/test_bench_smpp_codec.py uses for the simulator's codec, so the two files
 read side by side (``smsh bench`` shows both).
 
+The last two time the gateway's own hot-path codec (gateway.pdu), which its receive and send
+loops use instead of aiosmpplib's for the same octets: the receipt decoder and the submit_sm body
+encoder.
+
 Run: .venv/bin/pytest bench/test_bench_esme_codec.py --benchmark-only -p no:cacheprovider
 """
 
@@ -14,11 +18,14 @@ from typing import Any
 
 from aiosmpplib import NPI, TON, DeliverSm, PhoneNumber, SubmitSm, SubmitSmResp
 
+from gateway.esme import GSM_CODEC
+from gateway.pdu import DeliverSmDecoder, data_coding_of, planned_submit_sm_body
 from simulator.smpp.codec import encode
 from simulator.smpp.constants import Tag
 from simulator.smpp.pdu import DeliverSm as SimDeliverSm
 from simulator.smpp.pdu import SubmitSmResp as SimSubmitSmResp
 from simulator.smpp.pdu import tlv_cstr, tlv_u8
+from sms.numbers import Npi, SmppAddress, Ton
 
 TEXT = "お支払い期限が過ぎております。至急ご確認ください。"
 
@@ -73,3 +80,31 @@ def test_bench_esme_decode_deliver_sm(benchmark: Any) -> None:
 def test_bench_esme_decode_submit_sm_resp(benchmark: Any) -> None:
     message = benchmark(_decode, RESP, SubmitSmResp)
     assert message.message_id == "5f3a9c01e2d4"
+
+
+def test_bench_gateway_decode_receipt(benchmark: Any) -> None:
+    decoder = DeliverSmDecoder("gsm0338", {"gsm0338": GSM_CODEC})
+    receipt = benchmark(decoder.decode_receipt, RECEIPT, len(RECEIPT), 99)
+    expected = _decode(RECEIPT, DeliverSm)
+    assert receipt.short_message == expected.short_message
+    assert [(p.tag, p.value) for p in receipt.optional_params] == [
+        (p.tag, p.value) for p in expected.optional_params
+    ]
+
+
+def test_bench_gateway_encode_submit_sm_body(benchmark: Any) -> None:
+    message = _submit_sm()
+    body = benchmark(
+        planned_submit_sm_body,
+        source=SmppAddress(Ton.ALPHANUMERIC, Npi.UNKNOWN, "ACME"),
+        destination=SmppAddress(Ton.INTERNATIONAL, Npi.ISDN, "819012345678"),
+        esm_class=0,
+        priority_flag=0,
+        registered_delivery=1,
+        data_coding=data_coding_of("ucs2"),
+        validity_period=None,
+        octets=TEXT.encode("utf-16-be"),
+        as_payload=False,
+        tlvs=b"",
+    )
+    assert body == message.pdu()[16:]

@@ -197,7 +197,7 @@ from gateway.store import (
     ReceiptStatus,
 )
 from gateway.timing import guard_clock, guard_real, to_real
-from sms.alphabet import Encoding, decode_gsm7, encode_gsm7
+from sms.alphabet import ESC, Encoding, decode_gsm7, encode_gsm7
 from sms.bus import (
     Alert,
     BindStateChanged,
@@ -755,8 +755,9 @@ class TaskTracker:
         be called once when it ends; `on_done` then runs with the same error handling as
         `spawn`. An exception raised by `start` itself ends the operation at once.
         """
+        if not self._calls:  # _idle is set exactly while no callback op is pending
+            self._idle.clear()
         self._calls += 1
-        self._idle.clear()
 
         def done(result: Any, error: BaseException | None) -> None:
             self._ended(what, error)
@@ -778,8 +779,9 @@ class TaskTracker:
         ends it and then calls `on_done` (`call` without the start function: the caller
         queues the operation with this callback, and calls it itself, once, if queueing
         raises). Errors are handled as in `call`."""
+        if not self._calls:  # _idle is set exactly while no callback op is pending
+            self._idle.clear()
         self._calls += 1
-        self._idle.clear()
 
         def done(result: Any, error: BaseException | None) -> None:
             self._ended(what, error)
@@ -798,8 +800,9 @@ class TaskTracker:
             like `call`. The caller must make sure it is called once, also when starting the
             operation raises.
         """
+        if not self._calls:  # _idle is set exactly while no callback op is pending
+            self._idle.clear()
         self._calls += 1
-        self._idle.clear()
         done = self._trackers.get(what)
         if done is None:
 
@@ -909,7 +912,9 @@ class GatewayStats:
         """Record the submit -> receipt latency of a matched receipt."""
         sent_at = self._sent_at.pop((message_id, part), None)
         if sent_at is not None:
-            ms = max(0.0, (now - sent_at) * 1000.0)
+            ms = (now - sent_at) * 1000.0
+            if not ms > 0.0:  # clock stepped back (or NaN): as max(0.0, ms)
+                ms = 0.0
             self.metrics.record_latency(LATENCY_SUBMIT_TO_RECEIPT, ms, now=now)
 
     def error(self, code: str, now: float) -> None:
@@ -1501,7 +1506,7 @@ class CorkedWriter(asyncio.StreamWriter):
     def write(self, data: bytes | bytearray | memoryview) -> None:
         if not self._held:
             getattr(self, "_loop").call_soon(self.flush)  # noqa: B009
-        self._held.append(bytes(data))
+        self._held.append(data if data.__class__ is bytes else bytes(data))
         self._held_bytes += len(data)
 
     @property
@@ -1696,6 +1701,9 @@ class GatewayEsme(ESME):  # type: ignore[misc]
         late = correlator.late if fast else {}
         buf = b""
         pos = 0
+        # The connection keeper clears `received` only while this loop awaits: set it for the
+        # first PDU after each await (a read or a PDU taking aiosmpplib's steps), not for each.
+        tell_keeper = True
         while True:
             if self._is_shutting_down or self._session_state != bound:
                 self._logger.info("Exiting receive data loop due to broken connection")
@@ -1714,10 +1722,13 @@ class GatewayEsme(ESME):  # type: ignore[misc]
                     raise asyncio.IncompleteReadError(buf[pos + 16 :], length - 16)
                 buf = buf[pos:] + chunk if have else chunk
                 pos = 0
+                tell_keeper = True
                 continue
             start = pos
             pos += length
-            received.set()
+            if tell_keeper:
+                received.set()
+                tell_keeper = False
             if command_id == SUBMIT_SM_RESP and fast:
                 ticket = inflight.get(seq) or late.get(seq)
                 if ticket is not None:
@@ -1742,6 +1753,7 @@ class GatewayEsme(ESME):  # type: ignore[misc]
                 if message is not None:
                     bind.on_deliver(message, pdu, seq, self._writer)
                     continue
+            tell_keeper = True
             framed = await self._frame(pdu, length, command_id, status, seq)
             if framed is not None and await self._dispatch(*framed):
                 return None
@@ -2038,6 +2050,11 @@ class _ForwardLogs(logging.Handler):
 # Receipts
 
 
+#: ``tuple.__new__``: a NamedTuple built from its fields' tuple in C (the class's own
+#: ``__new__`` is a Python function).
+_new_tuple: Final = tuple.__new__
+
+
 class ParsedReceipt(NamedTuple):
     """A receipt deliver_sm as read, before it is stored (a named tuple: one per receipt,
     built in a fraction of a frozen dataclass's time)."""
@@ -2152,7 +2169,11 @@ class ReceiptInbound:
             stats.receipt_status["unreadable"] += 1
             log.warning("smsh.gateway.receipt_without_id", extra={"bind": bind, "text": text[:120]})
             return None
-        return ParsedReceipt(now, bind, smsc_id, stat or "UNKNOWN", err, text, done_at)
+        # ParsedReceipt(...), without the namedtuple's Python-level __new__
+        parsed: ParsedReceipt = _new_tuple(
+            ParsedReceipt, (now, bind, smsc_id, stat or "UNKNOWN", err, text, done_at)
+        )
+        return parsed
 
     def recorded(self, parsed: ParsedReceipt, outcome: ReceiptOutcome) -> None:
         """Count and publish a stored receipt (`outcome`: the store's `ReceiptOutcome`)."""
@@ -2234,8 +2255,18 @@ class BindSettings:
     """SMPP over TLS (read by `GatewayEsme` at each connect); None: plain TCP."""
 
 
+#: The septets whose GSM 03.38 character is the ASCII character of the same code (digits,
+#: letters, space and most punctuation; not ``@ $ _`` and the accented letters). Text made of
+#: these only (a receipt's, most MO) decodes as ASCII.
+_GSM_AS_ASCII: Final[bytes] = bytes(
+    code for code in range(0x80) if code != ESC and decode_gsm7(bytes((code,))) == chr(code)
+)
+
+
 def _gsm_decode(data: Buffer, errors: str = "strict", /) -> tuple[str, int]:
-    octets = bytes(data)
+    octets = data if data.__class__ is bytes else bytes(data)
+    if not octets.translate(None, _GSM_AS_ASCII):  # nothing but those: decode_gsm7's result
+        return octets.decode("ascii"), len(octets)
     return decode_gsm7(octets, strict=errors == "strict"), len(octets)
 
 
@@ -2601,7 +2632,8 @@ class Bind:
                     message,
                     self.name,
                     self.ctx.tasks,
-                    lambda status: self.esme.acknowledge_nowait(link, sequence, status),
+                    # acknowledge(status): a partial, no Python frame of its own per receipt
+                    functools.partial(self.esme.acknowledge_nowait, link, sequence),
                 )
             except Exception:
                 log.exception("smsh.gateway.deliver_failed", extra={"bind": self.name})
@@ -2651,7 +2683,9 @@ class Bind:
             return
         stats = ctx.stats
         stats.responses += 1
-        latency_ms = max(0.0, (now - ticket.sent_at) * 1000.0)
+        latency_ms = (now - ticket.sent_at) * 1000.0
+        if not latency_ms > 0.0:  # clock stepped back (or NaN): as max(0.0, latency_ms)
+            latency_ms = 0.0
         stats.metrics.record_latency(LATENCY_SUBMIT_TO_RESP, latency_ms, now=now)
         attempt = ticket.attempt
         if ctx.events.wants(KIND_SUBMIT_RESPONDED):
@@ -2842,13 +2876,13 @@ class Bind:
 
     def _finish(self, attempt: Attempt) -> None:
         """All parts of an attempt are resolved: one store transition (or none)."""
-        ctx = self.ctx
-        now = ctx.clock.now()
         decision = attempt.failure
-        store = ctx.store
-        mid = attempt.message_id
         if decision is None and not attempt.abandoned:
             return  # every part ESME_ROK: record_resp moved the message to `submitted`
+        ctx = self.ctx
+        now = ctx.clock.now()
+        store = ctx.store
+        mid = attempt.message_id
         if decision is None:  # abandoned with the link (or at stop)
             if attempt.sent_any:
                 ctx.tasks.call(

@@ -78,6 +78,11 @@ _DATA_CODING: Final[dict[str, int]] = {n: c.value for n, c in SmppDataCoding.__m
 _TAG_TYPE: Final[dict[int, type]] = {}
 
 
+#: ``tuple.__new__``: a NamedTuple built from its fields' tuple in C (the class's own
+#: ``__new__`` is a Python function).
+_new_tuple: Final = tuple.__new__
+
+
 def _tag_type(tag: int) -> type:
     kind = _TAG_TYPE.get(tag)
     if kind is None:
@@ -268,7 +273,7 @@ class DeliverSmDecoder:
     ) -> tuple[str, str, str, list[Any]] | None:
         """(codec name, short_message, message_payload, TLVs) from `index` (the octet after
         sm_length) to the end, or None when they do not end exactly at `pdu_length`."""
-        name, codec = self._codec(data_coding)
+        name, codec = self._codecs.get(data_coding) or self._codec(data_coding)
         raw = pdu[index : index + sm_length]
         if len(raw) != sm_length:
             return None
@@ -283,7 +288,7 @@ class DeliverSmDecoder:
                 message_payload = codec.decode(pdu[index : index + length])[0]
                 index += length
                 continue
-            kind = _tag_type(tag)
+            kind = _TAG_TYPE.get(tag) or _tag_type(tag)
             value: int | str | bool
             if kind is int:
                 value = _INT_FORMAT[length].unpack_from(pdu, index)[0]
@@ -295,7 +300,10 @@ class DeliverSmDecoder:
                     value = value[:-1]
             if kind is not bool:
                 index += length
-            params.append(ReceiptParam(tag, value) if light else new_optional_param(tag, value))
+            params.append(
+                # ReceiptParam(tag, value), without the namedtuple's Python-level __new__
+                _new_tuple(ReceiptParam, (tag, value)) if light else new_optional_param(tag, value)
+            )
         if index != pdu_length:
             return None
         return name, short_message, message_payload, params
@@ -423,6 +431,14 @@ def data_coding_of(encoding: str) -> int:
     return data_coding
 
 
+#: A submit_sm body as one bytes format (SMPP 3.4 §4.4.1): service_type (empty), source
+#: TON/NPI/address, destination TON/NPI/address, esm_class, protocol_id 0, priority_flag, empty
+#: schedule_delivery_time, validity_period, registered_delivery, replace_if_present_flag 0,
+#: data_coding, sm_default_msg_id 0, sm_length, short_message, then the message_payload TLV and
+#: the other TLVs.
+_SUBMIT_BODY: Final[bytes] = b"\x00%c%c%b\x00%c%c%b\x00%c\x00%c\x00%b\x00%c\x00%c\x00%c%b%b%b"
+
+
 def planned_submit_sm_body(
     *,
     source: Any,
@@ -459,20 +475,27 @@ def planned_submit_sm_body(
     if len(octets) > 254 or as_payload:
         payload = _TLV_HEAD.pack(MESSAGE_PAYLOAD, len(octets)) + octets
         short = b""
-    return b"".join(
-        (
-            bytes((0, source.ton, source.npi)),
-            source.addr.encode("ascii"),
-            bytes((0, destination.ton, destination.npi)),
-            destination.addr.encode("ascii"),
-            bytes((0, esm_class, 0, priority_flag, 0)),
-            _smpp_time(validity_period) if validity_period else b"",
-            bytes((0, registered_delivery, 0, data_coding, 0, len(short))),
-            short,
-            payload,
-            tlvs,
-        )
+    fields = (
+        source.ton,
+        source.npi,
+        source.addr.encode("ascii"),
+        destination.ton,
+        destination.npi,
+        destination.addr.encode("ascii"),
+        esm_class,
+        priority_flag,
+        _smpp_time(validity_period) if validity_period else b"",
+        registered_delivery,
+        data_coding,
+        len(short),
+        short,
+        payload,
+        tlvs,
     )
+    try:
+        return _SUBMIT_BODY % fields
+    except OverflowError:  # an octet field out of range: the ValueError bytes() raises
+        raise ValueError("bytes must be in range(0, 256)") from None
 
 
 def encode_submit_sm_body(message: Any, octets: bytes) -> bytes:
