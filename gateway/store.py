@@ -60,7 +60,11 @@ Durability and threading
   everything queued (up to ``max_batch``), runs the ops within one ``BEGIN IMMEDIATE``
   transaction, COMMITs once, and only then settles the ops (group commit). An op that raises
   is rolled back alone (the batch is re-run with one SAVEPOINT per op); the others commit. A
-  failed COMMIT fails every op of the batch.
+  failed COMMIT fails every op of the batch. Responses first: a bind's window frees a slot
+  only when the part's response is committed, so the part submits and responses of a batch
+  that also holds heavier work (receipts, claims, accepts) are committed in a transaction of
+  their own and answered before the rest runs; they move only ahead of those ops, which
+  commute with them, never past any other op (see `_Batches`).
 * Where the writer runs (``writer=``): a thread of this process (``"thread"``, the class's
   default), or a child process (``"process"``, the gateway's default: `gateway.storeproc`)
   so that the SQL work runs on another core, outside the event loop's GIL. Both run the same
@@ -999,6 +1003,11 @@ def _deliver(batch: Sequence[_Op]) -> None:
             log.debug("smsh.gateway.store.loop_closed")
 
 
+def _settled(ops: list[_Op], picks: list[int] | None) -> None:
+    """The thread writer's `_Finish`: deliver the settled ops."""
+    _deliver(ops if picks is None else [ops[i] for i in picks])
+
+
 def _fail(ops: Sequence[_Op], error: BaseException) -> None:
     """Settle ops that will never run with `error`."""
     for op in ops:
@@ -1037,16 +1046,42 @@ def _close_writer(conn: sqlite3.Connection) -> None:
 _Get = Callable[[float | None], Any]
 
 
+#: What a writer does with the ops of a transaction once they are settled: ``finish(ops,
+#: None)`` for all of `ops`; ``finish(batch, picks)`` for ``batch[i] for i in picks`` only, the
+#: others of `batch` following in a later call (see `_Batches`, "responses first").
+_Finish = Callable[[list[_Op], "list[int] | None"], None]
+
+#: A batch is split ("responses first") only if what it would leave for the second
+#: transaction weighs at least this much (`_weight`: facts, claimed or accepted rows).
+SPLIT_MIN_REST: Final[int] = 8
+#: How many more transactions of responses may go ahead of a split batch's rest (with the
+#: ops that came meanwhile) before the rest runs.
+MAX_OVERTAKES: Final[int] = 1
+
+
 class _Batches:
     """The group-commit engine both writers run: it takes ops from `get`, runs them in
     batches on the write connection, and hands every executed batch to `finish` (the thread
     writer settles the callers there; the writer process sends the results back).
 
+    Responses first: the window of a bind frees a slot only when the part's response is
+    committed, so in a batch that also holds heavier work (receipts, claims, accepts, ...)
+    the part submits and responses go first: they are committed in a transaction of their
+    own and handed to `finish` at once, then the rest of the batch runs in a second one
+    (`_early`). Only the part submits and responses before the first op that is not a
+    receipt group, a claim or an accept move, and only ahead of those three, which commute
+    with them (a receipt that comes before its response is matched when the response
+    lands; a claim takes only queued messages, whose parts have no submit in flight; an
+    accept's ids are not known to anyone yet); the order of the ops that stay is kept. A
+    fact is still settled only after its own COMMIT.
+
     Args:
         conn: The write connection (see `_open_writer`).
         max_batch: Most ops per transaction (a list item may exceed it: it stays whole).
         linger: Seconds to wait for more ops after the first of a batch.
-        finish: Called with each batch once its ops are settled (``ok``/``value``/``error``).
+        finish: Called with the ops of each transaction once they are settled
+            (``ok``/``value``/``error``; see `_Finish`).
+        split: Commit the part submits and responses of a batch first (see above).
     """
 
     def __init__(
@@ -1055,12 +1090,14 @@ class _Batches:
         *,
         max_batch: int,
         linger: float,
-        finish: Callable[[list[_Op]], None],
+        finish: _Finish,
+        split: bool = True,
     ) -> None:
         self.conn = conn
         self._max_batch = max_batch
         self._linger = linger
         self._finish_batch = finish
+        self._split = split
         self._ops = 0
         self._batches = 0
         self._largest = 0
@@ -1076,18 +1113,41 @@ class _Batches:
     def run(self, get: _Get) -> None:
         """Execute batches until `get` returns `_STOP` (what was taken with it still runs)."""
         stopping = False
-        while not stopping:
-            first = get(None)
-            if first is _STOP:
-                break
-            batch: list[_Op] = list(first) if isinstance(first, list) else [first]
-            stopping = self._fill(batch, get)
-            self._execute(batch)
+        rest: list[_Op] = []  # what a split batch left, with the ops behind it
+        overtaken = 0  # how often the front of `rest` was overtaken
+        while True:
+            if rest:
+                batch, rest = rest, []
+                if overtaken < MAX_OVERTAKES and not stopping:
+                    # What came during the first transaction joins the rest; its responses
+                    # may go first too (bounded: the rest waits for at most MAX_OVERTAKES
+                    # more transactions).
+                    stopping = self._fill(batch, get, wait=False)
+            else:
+                if stopping:
+                    break
+                first = get(None)
+                if first is _STOP:
+                    break
+                batch = list(first) if isinstance(first, list) else [first]
+                stopping = self._fill(batch, get, wait=True)
+                overtaken = -1
+            picks = _early(batch) if self._split and overtaken < MAX_OVERTAKES else None
+            if picks is None:
+                self._transaction(batch)
+                self._finish_batch(batch, None)
+                continue
+            self._transaction([batch[i] for i in picks])
+            self._finish_batch(batch, picks)
+            chosen = set(picks)
+            rest = [op for i, op in enumerate(batch) if i not in chosen]
+            overtaken += 1
 
-    def _fill(self, batch: list[_Op], get: _Get) -> bool:
-        """Add queued ops to `batch`; returns True if the stop sentinel was seen."""
+    def _fill(self, batch: list[_Op], get: _Get, *, wait: bool) -> bool:
+        """Add queued ops to `batch` (after waiting up to ``linger`` for them if `wait`);
+        returns True if the stop sentinel was seen."""
         # I/O pacing of the writer shell, not domain time: the monotonic clock is right here.
-        deadline = time.monotonic() + self._linger
+        deadline = time.monotonic() + (self._linger if wait else 0.0)
         while len(batch) < self._max_batch:
             try:
                 item = get(max(0.0, deadline - time.monotonic()))
@@ -1101,29 +1161,31 @@ class _Batches:
                 batch.append(item)
         return False
 
-    def _execute(self, batch: list[_Op]) -> None:
-        """Run a batch in one transaction.
+    def _transaction(self, ops: list[_Op]) -> None:
+        """Run `ops` in one transaction and COMMIT; each op ends settled (``ok``/``value``,
+        or ``error``).
 
         Optimistic first pass without savepoints (ops rarely fail). If one raises, the whole
-        transaction is rolled back and the batch runs again with one SAVEPOINT per op, so the
+        transaction is rolled back and the ops run again with one SAVEPOINT each, so the
         failing op is rolled back alone. Ops are re-runnable: they read what they need from
         the database and have no side effects outside it; no op is settled before COMMIT.
         """
         conn = self.conn
-        if not self._begin(batch):
+        self._ops += len(ops)
+        self._largest = max(self._largest, len(ops))
+        self._batches += 1
+        if not self._begin(ops):
             return
-        if self._run_ops(conn, batch, savepoints=False):
+        if self._run_ops(conn, ops, savepoints=False):
             conn.execute("ROLLBACK")
-            if len(batch) == 1:  # it failed alone: nothing to commit
+            if len(ops) == 1:  # it failed alone: nothing to commit
                 self._failed_ops += 1
-                self._batches += 1
-                self._finish(batch, None, None)
                 return
-            for op in batch:
+            for op in ops:
                 op.ok, op.value, op.error = False, None, None
-            if not self._begin(batch):
+            if not self._begin(ops):
                 return
-            self._run_ops(conn, batch, savepoints=True)
+            self._run_ops(conn, ops, savepoints=True)
         try:
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
@@ -1132,16 +1194,13 @@ class _Batches:
                 conn.execute("ROLLBACK")
             except sqlite3.Error:  # pragma: no cover - nothing more can be done
                 log.warning("smsh.gateway.store.rollback_failed", exc_info=True)
-            self._finish(batch, StoreError(f"commit failed: {exc}"), exc)
-            return
-        self._batches += 1
-        self._finish(batch, None, None)
+            _failed(ops, StoreError(f"commit failed: {exc}"), exc)
 
-    def _begin(self, batch: list[_Op]) -> bool:
+    def _begin(self, ops: list[_Op]) -> bool:
         try:
             self.conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
-            self._finish(batch, StoreError(f"cannot begin a write transaction: {exc}"), exc)
+            _failed(ops, StoreError(f"cannot begin a write transaction: {exc}"), exc)
             return False
         return True
 
@@ -1165,16 +1224,43 @@ class _Batches:
                 conn.execute("RELEASE op")
         return failed
 
-    def _finish(
-        self, batch: list[_Op], failure: StoreError | None, cause: BaseException | None
-    ) -> None:
-        self._ops += len(batch)
-        self._largest = max(self._largest, len(batch))
-        if failure is not None:
-            failure.__cause__ = cause
-            for op in batch:
-                op.ok, op.value, op.error = False, None, failure
-        self._finish_batch(batch)
+
+def _failed(ops: list[_Op], failure: StoreError, cause: BaseException) -> None:
+    failure.__cause__ = cause
+    for op in ops:
+        op.ok, op.value, op.error = False, None, failure
+
+
+def _early(batch: Sequence[_Op]) -> list[int] | None:
+    """The positions of the ops `_Batches` commits ahead of the rest of `batch` (the part
+    submit and response groups before the first op that does not commute with them), or
+    None when the batch runs whole: nothing goes first, or the rest weighs less than
+    `SPLIT_MIN_REST`."""
+    picks: list[int] = []
+    rest = 0
+    for i, op in enumerate(batch):
+        kind = op.args[0] if op.fn is _op_group else op.fn
+        if kind in _FIRST:
+            picks.append(i)
+        elif kind in _COMMUTING:
+            rest += _weight(op)
+        else:  # it and everything after it stay in order, after the picks
+            rest += sum(_weight(later) for later in batch[i:])
+            break
+    if not picks or rest < SPLIT_MIN_REST:
+        return None
+    return picks
+
+
+def _weight(op: _Op) -> int:
+    """About how much work `op` is, in facts: a group's facts, an accept's rows, a claim's
+    limit, else 1."""
+    fn = op.fn
+    if fn is _op_group or fn is _op_accept:
+        return len(op.args[-1])
+    if fn is _op_claim:
+        return int(op.args[1])
+    return 1
 
 
 class _Writer:
@@ -1195,7 +1281,7 @@ class _Writer:
         self._lock = threading.Lock()
         self._closed = False
         self.conn = _open_writer(path, synchronous=synchronous, cache_kib=cache_kib)
-        self._batches = _Batches(self.conn, max_batch=max_batch, linger=linger, finish=_deliver)
+        self._batches = _Batches(self.conn, max_batch=max_batch, linger=linger, finish=_settled)
         self._thread = threading.Thread(target=self._run, name="smsh-store-writer", daemon=True)
         self._thread.start()
 
@@ -2207,6 +2293,13 @@ def _op_receipt(
         state = _state_of(conn, message_id)
     _count(conn, counts)
     return ReceiptOutcome(ReceiptStatus(status), receipt_id, message_id, seq, state)
+
+
+#: The ops a batch commits first (`_Batches`, "responses first"), alone or as a group's facts.
+_FIRST: Final[frozenset[Callable[..., Any]]] = frozenset({_op_part_submit, _op_resp})
+#: The ops the `_FIRST` ones may overtake: none of them concerns a part whose submit or
+#: response is in flight in a way that depends on the order (see `_Batches`).
+_COMMUTING: Final[frozenset[Callable[..., Any]]] = frozenset({_op_receipt, _op_claim, _op_accept})
 
 
 def _receipt_pending(
