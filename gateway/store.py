@@ -63,8 +63,9 @@ Durability and threading
   failed COMMIT fails every op of the batch. Responses first: a bind's window frees a slot
   only when the part's response is committed, so the part submits and responses of a batch
   that also holds heavier work (receipts, claims, accepts) are committed in a transaction of
-  their own and answered before the rest runs; they move only ahead of those ops, which
-  commute with them, never past any other op (see `_Batches`).
+  their own and answered before the rest runs, and a transaction of such work that sees
+  responses come commits at the next op to let them go first; they move only ahead of those
+  ops, which commute with them, never past any other op (see `_Batches`).
 * Where the writer runs (``writer=``): a thread of this process (``"thread"``, the class's
   default), or a child process (``"process"``, the gateway's default: `gateway.storeproc`)
   so that the SQL work runs on another core, outside the event loop's GIL. Both run the same
@@ -1053,9 +1054,9 @@ _Finish = Callable[[list[_Op], "list[int] | None"], None]
 
 #: A batch is split ("responses first") only if what it would leave for the second
 #: transaction weighs at least this much (`_weight`: facts, claimed or accepted rows).
-SPLIT_MIN_REST: Final[int] = 8
-#: How many more transactions of responses may go ahead of a split batch's rest (with the
-#: ops that came meanwhile) before the rest runs.
+SPLIT_MIN_REST: Final[int] = 64
+#: How many transactions of responses in a row may go ahead of ops taken before them (a split
+#: batch's rest) before those run (see `_Batches`).
 MAX_OVERTAKES: Final[int] = 1
 
 
@@ -1065,15 +1066,23 @@ class _Batches:
     writer settles the callers there; the writer process sends the results back).
 
     Responses first: the window of a bind frees a slot only when the part's response is
-    committed, so in a batch that also holds heavier work (receipts, claims, accepts, ...)
-    the part submits and responses go first: they are committed in a transaction of their
-    own and handed to `finish` at once, then the rest of the batch runs in a second one
-    (`_early`). Only the part submits and responses before the first op that is not a
-    receipt group, a claim or an accept move, and only ahead of those three, which commute
-    with them (a receipt that comes before its response is matched when the response
-    lands; a claim takes only queued messages, whose parts have no submit in flight; an
-    accept's ids are not known to anyone yet); the order of the ops that stay is kept. A
-    fact is still settled only after its own COMMIT.
+    committed, so a response should not wait for heavier work (receipts, claims, accepts).
+    Three rules, all keeping every op's answer after its own COMMIT:
+
+    * A batch whose rest would weigh at least `SPLIT_MIN_REST` (`_weight`) commits its part
+      submits and responses in a transaction of their own and answers them, then runs the
+      rest (`_early`). Only the part submits and responses before the first op that is not
+      a receipt, a claim or an accept move, and only ahead of those three, which commute
+      with them: a receipt that comes before its response is matched when the response
+      lands; a claim takes only queued messages, whose parts have no submit in flight; an
+      accept's ids are not known to anyone yet. The order of everything else is kept.
+    * The rest runs with what came meanwhile behind it, and its responses may go first
+      again: at most `MAX_OVERTAKES` times in a row, then the rest runs.
+    * A transaction of only such ops (`_commutes`) looks, before each op after its first,
+      for messages that came meanwhile; if they bring part submits or responses it commits
+      what ran, answers it, and goes on with the ops not run, the new ones behind them
+      (the first rule then lets the responses go first). On the hot path a response thus
+      waits for the op in progress and a COMMIT, not for a whole batch of other work.
 
     Args:
         conn: The write connection (see `_open_writer`).
@@ -1113,15 +1122,23 @@ class _Batches:
     def run(self, get: _Get) -> None:
         """Execute batches until `get` returns `_STOP` (what was taken with it still runs)."""
         stopping = False
-        rest: list[_Op] = []  # what a split batch left, with the ops behind it
-        overtaken = 0  # how often the front of `rest` was overtaken
+        rest: list[_Op] = []  # ops taken and not run yet, in order
+        came: list[_Op] = []  # ops taken while a transaction ran (`responses_came`)
+        overtaken = 0  # transactions of responses since the last one that ran other ops
+
+        def responses_came() -> bool:
+            nonlocal stopping
+            if stopping:
+                return False
+            news: list[_Op] = []
+            stopping = self._fill(news, get, wait=False)
+            came.extend(news)
+            return any((op.args[0] if op.fn is _op_group else op.fn) in _FIRST for op in news)
+
         while True:
             if rest:
                 batch, rest = rest, []
-                if overtaken < MAX_OVERTAKES and not stopping:
-                    # What came during the first transaction joins the rest; its responses
-                    # may go first too (bounded: the rest waits for at most MAX_OVERTAKES
-                    # more transactions).
+                if not stopping:  # what came meanwhile joins it
                     stopping = self._fill(batch, get, wait=False)
             else:
                 if stopping:
@@ -1131,17 +1148,25 @@ class _Batches:
                     break
                 batch = list(first) if isinstance(first, list) else [first]
                 stopping = self._fill(batch, get, wait=True)
-                overtaken = -1
-            picks = _early(batch) if self._split and overtaken < MAX_OVERTAKES else None
-            if picks is None:
-                self._transaction(batch)
-                self._finish_batch(batch, None)
+            picks = _early(batch) if self._split and overtaken <= MAX_OVERTAKES else None
+            if picks is not None:
+                self._transaction([batch[i] for i in picks])
+                self._finish_batch(batch, picks)
+                chosen = set(picks)
+                rest = [op for i, op in enumerate(batch) if i not in chosen]
+                overtaken += 1
                 continue
-            self._transaction([batch[i] for i in picks])
-            self._finish_batch(batch, picks)
-            chosen = set(picks)
-            rest = [op for i, op in enumerate(batch) if i not in chosen]
-            overtaken += 1
+            overtaken = 0
+            preempt = responses_came if self._split and _commutes(batch) else None
+            ran = self._transaction(batch, preempt)
+            if ran == len(batch):
+                self._finish_batch(batch, None)
+            else:  # responses came: the ops not run yet wait for them (see the class doc)
+                self._finish_batch(batch, list(range(ran)))
+                rest = batch[ran:]
+            if came:
+                rest += came
+                came = []
 
     def _fill(self, batch: list[_Op], get: _Get, *, wait: bool) -> bool:
         """Add queued ops to `batch` (after waiting up to ``linger`` for them if `wait`);
@@ -1161,40 +1186,50 @@ class _Batches:
                 batch.append(item)
         return False
 
-    def _transaction(self, ops: list[_Op]) -> None:
-        """Run `ops` in one transaction and COMMIT; each op ends settled (``ok``/``value``,
-        or ``error``).
+    def _transaction(self, ops: list[_Op], preempt: Callable[[], bool] | None = None) -> int:
+        """Run `ops` in one transaction and COMMIT; returns how many of them ran, each settled
+        (``ok``/``value``, or ``error``): all, unless `preempt` (asked before each op after
+        the first) said to commit what ran and stop there.
 
         Optimistic first pass without savepoints (ops rarely fail). If one raises, the whole
-        transaction is rolled back and the ops run again with one SAVEPOINT each, so the
-        failing op is rolled back alone. Ops are re-runnable: they read what they need from
-        the database and have no side effects outside it; no op is settled before COMMIT.
+        transaction is rolled back and the ops run again, whole, with one SAVEPOINT each, so
+        the failing op is rolled back alone. Ops are re-runnable: they read what they need
+        from the database and have no side effects outside it; no op is settled before
+        COMMIT.
         """
         conn = self.conn
-        self._ops += len(ops)
-        self._largest = max(self._largest, len(ops))
         self._batches += 1
-        if not self._begin(ops):
-            return
-        if self._run_ops(conn, ops, savepoints=False):
-            conn.execute("ROLLBACK")
-            if len(ops) == 1:  # it failed alone: nothing to commit
-                self._failed_ops += 1
-                return
-            for op in ops:
-                op.ok, op.value, op.error = False, None, None
-            if not self._begin(ops):
-                return
-            self._run_ops(conn, ops, savepoints=True)
-        try:
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            self._failed_commits += 1
-            try:
+        ran = len(ops)
+        if self._begin(ops):
+            failed, ran = self._run_ops(conn, ops, savepoints=False, preempt=preempt)
+            if failed:
+                ran = len(ops)
                 conn.execute("ROLLBACK")
-            except sqlite3.Error:  # pragma: no cover - nothing more can be done
-                log.warning("smsh.gateway.store.rollback_failed", exc_info=True)
-            _failed(ops, StoreError(f"commit failed: {exc}"), exc)
+                if len(ops) == 1:  # it failed alone: nothing to commit
+                    self._failed_ops += 1
+                    self._count(ran)
+                    return ran
+                for op in ops:
+                    op.ok, op.value, op.error = False, None, None
+                if not self._begin(ops):
+                    self._count(ran)
+                    return ran
+                self._run_ops(conn, ops, savepoints=True)
+            try:
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._failed_commits += 1
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error:  # pragma: no cover - nothing more can be done
+                    log.warning("smsh.gateway.store.rollback_failed", exc_info=True)
+                _failed(ops[:ran], StoreError(f"commit failed: {exc}"), exc)
+        self._count(ran)
+        return ran
+
+    def _count(self, ran: int) -> None:
+        self._ops += ran
+        self._largest = max(self._largest, ran)
 
     def _begin(self, ops: list[_Op]) -> bool:
         try:
@@ -1204,10 +1239,20 @@ class _Batches:
             return False
         return True
 
-    def _run_ops(self, conn: sqlite3.Connection, batch: list[_Op], *, savepoints: bool) -> bool:
-        """Run every op; returns True if one failed (without savepoints: stops there)."""
+    def _run_ops(
+        self,
+        conn: sqlite3.Connection,
+        batch: list[_Op],
+        *,
+        savepoints: bool,
+        preempt: Callable[[], bool] | None = None,
+    ) -> tuple[bool, int]:
+        """Run the ops; returns whether one failed (without savepoints: stops there) and how
+        many ran (fewer when `preempt` said stop)."""
         failed = False
-        for op in batch:
+        for i, op in enumerate(batch):
+            if preempt is not None and i and preempt():
+                return False, i
             if savepoints:
                 conn.execute("SAVEPOINT op")
             try:
@@ -1217,12 +1262,12 @@ class _Batches:
                 op.error = exc
                 failed = True
                 if not savepoints:
-                    return True
+                    return True, i + 1
                 self._failed_ops += 1
                 conn.execute("ROLLBACK TO op")
             if savepoints:
                 conn.execute("RELEASE op")
-        return failed
+        return failed, len(batch)
 
 
 def _failed(ops: list[_Op], failure: StoreError, cause: BaseException) -> None:
@@ -1250,6 +1295,15 @@ def _early(batch: Sequence[_Op]) -> list[int] | None:
     if not picks or rest < SPLIT_MIN_REST:
         return None
     return picks
+
+
+def _commutes(batch: Sequence[_Op]) -> bool:
+    """Whether every op of `batch` is a `_FIRST` or a `_COMMUTING` one (alone or grouped)."""
+    for op in batch:
+        kind = op.args[0] if op.fn is _op_group else op.fn
+        if kind not in _FIRST and kind not in _COMMUTING:
+            return False
+    return True
 
 
 def _weight(op: _Op) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import concurrent.futures
 import queue
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +50,7 @@ def test_submits_and_responses_go_ahead_of_receipts_claims_and_accepts() -> None
     batch = [
         _group(_op_part_submit, 3),
         _group(_op_receipt, 5),
-        _Op(_op_claim, (T0, 100, None)),
+        _Op(_op_claim, (T0, SPLIT_MIN_REST, None)),
         _group(_op_resp, 4),
         _Op(_op_accept, ([()] * 2,)),
     ]
@@ -60,9 +60,9 @@ def test_submits_and_responses_go_ahead_of_receipts_claims_and_accepts() -> None
 def test_nothing_moves_past_an_op_that_does_not_commute() -> None:
     barrier = _Op(_op_requeue, (1, T0, None, None))
     # The response after the requeue stays after it; the one before still goes first.
-    batch = [_group(_op_resp, 2), _group(_op_receipt, 20), barrier, _group(_op_resp, 2)]
+    batch = [_group(_op_resp, 2), _group(_op_receipt, SPLIT_MIN_REST), barrier, _group(_op_resp, 2)]
     assert _early(batch) == [0]
-    assert _early([_group(_op_receipt, 20), barrier, _group(_op_resp, 2)]) is None
+    assert _early([_group(_op_receipt, SPLIT_MIN_REST), barrier, _group(_op_resp, 2)]) is None
 
 
 def test_a_light_rest_is_not_worth_a_second_commit() -> None:
@@ -106,17 +106,25 @@ def _committed(db_path: Path) -> tuple[dict[int, str], int]:
         conn.close()
 
 
-class _Script:
-    """A `_Batches` source and sink: messages of ops that arrive when a number of
-    transactions has been answered, and a record of each answer with what was committed."""
+#: A message of ops for `_Script`: it arrives once its condition holds.
+_Arrival = tuple[Callable[[], bool], list[_Op]]
 
-    def __init__(self, db_path: Path, arrivals: Sequence[tuple[int, list[_Op]]]) -> None:
+
+class _Script:
+    """A `_Batches` source and sink: messages of ops that arrive when their condition holds,
+    and a record of each answer with what was committed when it was given."""
+
+    def __init__(self, db_path: Path) -> None:
         self.db_path = db_path
-        self.arrivals = list(arrivals)
+        self.arrivals: list[_Arrival] = []
         self.answers: list[tuple[list[_Op], list[int] | None, tuple[dict[int, str], int]]] = []
 
+    def after(self, answers: int) -> Callable[[], bool]:
+        """The condition: `answers` transactions have been answered."""
+        return lambda: len(self.answers) >= answers
+
     def get(self, timeout: float | None) -> Any:
-        if self.arrivals and self.arrivals[0][0] <= len(self.answers):
+        if self.arrivals and self.arrivals[0][0]():
             return self.arrivals.pop(0)[1]
         if timeout is None:
             assert not self.arrivals, "the engine waits for a message that cannot come"
@@ -128,21 +136,22 @@ class _Script:
         assert all(op.ok for op in answered), [op.error for op in answered]
         self.answers.append((list(ops), picks, _committed(self.db_path)))
 
-
-def _run(db_path: Path, arrivals: Sequence[tuple[int, list[_Op]]]) -> _Script:
-    script = _Script(db_path, arrivals)
-    conn = _open_writer(str(db_path), synchronous="NORMAL", cache_kib=1024)
-    try:
-        _Batches(conn, max_batch=100, linger=0.0, finish=script.finish).run(script.get)
-    finally:
-        conn.close()
-    return script
+    def run(self) -> list[list[_Op]]:
+        """Run the engine to the end; returns the ops each answer settled."""
+        conn = _open_writer(str(self.db_path), synchronous="NORMAL", cache_kib=1024)
+        try:
+            _Batches(conn, max_batch=100, linger=0.0, finish=self.finish).run(self.get)
+        finally:
+            conn.close()
+        return [ops if picks is None else [ops[i] for i in picks] for ops, picks, _ in self.answers]
 
 
 def test_responses_are_committed_and_answered_before_the_rest_runs(db_path: Path) -> None:
     [a] = _prepared(db_path, 1)
     receipts, resp = _receipts(SPLIT_MIN_REST), _resp(a)
-    script = _run(db_path, [(0, [receipts, resp])])
+    script = _Script(db_path)
+    script.arrivals = [(script.after(0), [receipts, resp])]
+    script.run()
     [(ops1, picks1, seen1), (ops2, picks2, seen2)] = script.answers
     assert (ops1, picks1) == ([receipts, resp], [1])
     assert seen1 == ({a: PartState.SUBMITTED.value}, 0)  # the response alone is committed
@@ -157,9 +166,11 @@ def test_responses_are_committed_and_answered_before_the_rest_runs(db_path: Path
 def test_a_batch_with_an_op_that_does_not_commute_runs_whole_in_order(db_path: Path) -> None:
     [a, b] = _prepared(db_path, 2)
     requeue = _Op(_op_requeue, (b, T0 + 1, None, "timeout"))
-    batch = [_receipts(20), requeue, _resp(a)]
-    script = _run(db_path, [(0, batch)])
-    assert [(ops, picks) for ops, picks, _ in script.answers] == [(batch, None)]
+    batch = [_receipts(SPLIT_MIN_REST), requeue, _resp(a)]
+    script = _Script(db_path)
+    script.arrivals = [(script.after(0), batch)]
+    assert script.run() == [batch]
+    assert script.answers[0][1] is None
     assert requeue.value is MessageState.QUEUED
 
 
@@ -169,14 +180,34 @@ def test_responses_that_came_meanwhile_overtake_the_rest_a_bounded_number_of_tim
     ids = _prepared(db_path, 2 + MAX_OVERTAKES)
     receipts = _receipts(SPLIT_MIN_REST)
     first = [_resp(ids[0]), receipts]
+    script = _Script(db_path)
     # Each further response arrives while the previous transaction runs.
-    arrivals = [(0, first)] + [(i + 1, [_resp(mid)]) for i, mid in enumerate(ids[1:])]
-    script = _run(db_path, arrivals)
-    answered = [[ops[i] for i in picks] if picks else ops for ops, picks, _ in script.answers]
-    overtakers = [arrivals[i + 1][1][0] for i in range(MAX_OVERTAKES)]
-    late = arrivals[-1][1][0]
-    assert answered == [[first[0]], *[[op] for op in overtakers], [receipts], [late]]
+    script.arrivals = [(script.after(0), first)] + [
+        (script.after(i + 1), [_resp(mid)]) for i, mid in enumerate(ids[1:])
+    ]
+    overtakers = [script.arrivals[i + 1][1][0] for i in range(MAX_OVERTAKES)]
+    late = script.arrivals[-1][1][0]
+    answered = script.run()
+    # The last one came when the rest's turn had come: it runs with the rest, after it.
+    assert answered == [[first[0]], *[[op] for op in overtakers], [receipts, late]]
     assert script.answers[MAX_OVERTAKES][2][1] == 0  # no receipt before the rest's turn
+
+
+def test_responses_that_come_while_other_work_runs_stop_it_at_the_next_op(
+    db_path: Path,
+) -> None:
+    [a] = _prepared(db_path, 1)
+    receipts, claim, resp = _receipts(3), _Op(_op_claim, (T0, SPLIT_MIN_REST, None)), _resp(a)
+    script = _Script(db_path)
+    script.arrivals = [
+        (script.after(0), [receipts, claim]),
+        (lambda: receipts.ok, [resp]),  # while the batch runs, after its first op
+    ]
+    answered = script.run()
+    # What ran is committed and answered; the response goes next, ahead of the claim.
+    assert answered == [[receipts], [resp], [claim]]
+    assert script.answers[0][2] == ({a: PartState.SUBMITTING.value}, 3)
+    assert script.answers[1][2] == ({a: PartState.SUBMITTED.value}, 3)
 
 
 # --- through the writers ---------------------------------------------------------------------
