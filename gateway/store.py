@@ -65,7 +65,8 @@ Durability and threading
   that also holds heavier work (receipts, claims, accepts) are committed in a transaction of
   their own and answered before the rest runs, and a transaction of such work that sees
   responses come commits at the next op to let them go first; they move only ahead of those
-  ops, which commute with them, never past any other op (see `_Batches`).
+  ops, which commute with them (a response never passes a receipt for its own part), never
+  past any other op (see `_Batches`).
 * Where the writer runs (``writer=``): a thread of this process (``"thread"``, the class's
   default), or a child process (``"process"``, the gateway's default: `gateway.storeproc`)
   so that the SQL work runs on another core, outside the event loop's GIL. Both run the same
@@ -1073,9 +1074,10 @@ class _Batches:
       submits and responses in a transaction of their own and answers them, then runs the
       rest (`_early`). Only the part submits and responses before the first op that is not
       a receipt, a claim or an accept move, and only ahead of those three, which commute
-      with them: a receipt that comes before its response is matched when the response
-      lands; a claim takes only queued messages, whose parts have no submit in flight; an
-      accept's ids are not known to anyone yet. The order of everything else is kept.
+      with them: a receipt concerns another part (a response never overtakes a receipt
+      that carries its SMSC id: that receipt came first and stays pending until the
+      response lands); a claim takes only queued messages, whose parts have no submit in
+      flight; an accept's ids are not known to anyone yet. Everything else keeps its order.
     * The rest runs with what came meanwhile behind it, and its responses may go first
       again: at most `MAX_OVERTAKES` times in a row, then the rest runs.
     * A transaction of only such ops (`_commutes`) looks, before each op after its first,
@@ -1280,21 +1282,66 @@ def _early(batch: Sequence[_Op]) -> list[int] | None:
     """The positions of the ops `_Batches` commits ahead of the rest of `batch` (the part
     submit and response groups before the first op that does not commute with them), or
     None when the batch runs whole: nothing goes first, or the rest weighs less than
-    `SPLIT_MIN_REST`."""
+    `SPLIT_MIN_REST`. A response does not commute with a receipt for its own part (that
+    receipt came first: it stays pending until the response lands), so a response whose
+    SMSC id a receipt before it carries stays in order, with everything after it."""
     picks: list[int] = []
     rest = 0
+    receipt_ids: set[str] | None = None  # of the receipts passed over, once a response needs it
+    receipts: list[_Op] = []
     for i, op in enumerate(batch):
         kind = op.args[0] if op.fn is _op_group else op.fn
         if kind in _FIRST:
+            if kind is _op_resp and receipts:
+                if receipt_ids is None:
+                    receipt_ids = set()
+                for receipt in receipts:
+                    receipt_ids.update(_receipt_ids(receipt))
+                receipts.clear()
+                if _answers_one_of(op, receipt_ids):
+                    rest += sum(_weight(later) for later in batch[i:])
+                    break
             picks.append(i)
         elif kind in _COMMUTING:
             rest += _weight(op)
+            if kind is _op_receipt:
+                receipts.append(op)
         else:  # it and everything after it stay in order, after the picks
             rest += sum(_weight(later) for later in batch[i:])
             break
     if not picks or rest < SPLIT_MIN_REST:
         return None
     return picks
+
+
+def _facts(op: _Op) -> Sequence[_Fact]:
+    """The facts of a group op, or the one fact of a plain op (its arguments)."""
+    return op.args[1] if op.fn is _op_group else (op.args,)
+
+
+def _receipt_ids(op: _Op) -> Iterator[str]:
+    """The normalised SMSC ids of a receipt op's facts (see `_op_receipt`'s arguments)."""
+    for normalize, smsc_message_id, *_ in _facts(op):
+        try:
+            yield normalize(smsc_message_id)
+        except Exception:  # the op reports it; here it only may not be overtaken
+            yield smsc_message_id
+
+
+def _answers_one_of(op: _Op, receipt_ids: set[str]) -> bool:
+    """Whether a response op (see `_op_resp`'s arguments) carries one of `receipt_ids`, or an
+    id that does not normalise (assume it does)."""
+    if not receipt_ids:
+        return False
+    for normalize, _mid, _part, _now, _status, smsc_message_id, *_ in _facts(op):
+        if smsc_message_id is None:
+            continue
+        try:
+            if normalize(smsc_message_id) in receipt_ids:
+                return True
+        except Exception:
+            return True
+    return False
 
 
 def _commutes(batch: Sequence[_Op]) -> bool:

@@ -42,8 +42,21 @@ from tests.unit.gateway.conftest import T0, new_message
 # --- which ops go first ------------------------------------------------------------------------
 
 
-def _group(run: Callable[..., Any], n: int) -> _Op:
-    return _Op(_op_group, (run, [()] * n))
+def _group(run: Callable[..., Any], n: int, ids: str | None = None) -> _Op:
+    """A group op of `n` facts of `run`; responses and receipts carry SMSC ids
+    ``{ids}0``, ``{ids}1``, ... (by default "s" for responses, "r" for receipts)."""
+    ids = ids if ids is not None else "s" if run is _op_resp else "r"
+    if run is _op_resp:
+        facts: list[Any] = [
+            (default_normalize, i + 1, 1, T0, 0, f"{ids}{i}", None) for i in range(n)
+        ]
+    elif run is _op_receipt:
+        facts = [
+            (default_normalize, f"{ids}{i}", "DELIVRD", T0, None, None, None) for i in range(n)
+        ]
+    else:
+        facts = [(i + 1, 1, T0, "b1", i + 1) for i in range(n)]
+    return _Op(_op_group, (run, facts))
 
 
 def test_submits_and_responses_go_ahead_of_receipts_claims_and_accepts() -> None:
@@ -63,6 +76,15 @@ def test_nothing_moves_past_an_op_that_does_not_commute() -> None:
     batch = [_group(_op_resp, 2), _group(_op_receipt, SPLIT_MIN_REST), barrier, _group(_op_resp, 2)]
     assert _early(batch) == [0]
     assert _early([_group(_op_receipt, SPLIT_MIN_REST), barrier, _group(_op_resp, 2)]) is None
+
+
+def test_a_response_stays_behind_a_receipt_for_its_own_part() -> None:
+    # The receipt came first: it must be kept pending, then matched when the response lands.
+    receipts = _group(_op_receipt, SPLIT_MIN_REST, ids="r")
+    mine = _Op(_op_group, (_op_resp, [(default_normalize, 7, 1, T0, 0, "R5", None)]))
+    others = _group(_op_resp, 3, ids="x")
+    assert _early([others, receipts, mine, _group(_op_resp, 2, ids="y")]) == [0]
+    assert _early([receipts, others]) == [1]  # other ids overtake it
 
 
 def test_a_light_rest_is_not_worth_a_second_commit() -> None:
