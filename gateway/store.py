@@ -63,10 +63,10 @@ Durability and threading
   failed COMMIT fails every op of the batch. Responses first: a bind's window frees a slot
   only when the part's response is committed, so the part submits and responses of a batch
   that also holds heavier work (receipts, claims, accepts) are committed in a transaction of
-  their own and answered before the rest runs, and a transaction of such work that sees
-  responses come commits at the next op to let them go first; they move only ahead of those
-  ops, which commute with them (a response never passes a receipt for its own part), never
-  past any other op (see `_Batches`).
+  their own and answered before the rest runs, and responses that come while such work runs
+  go next in its transaction; they move only ahead of those ops, which commute with them (a
+  response never passes a receipt for its own part), never past any other op (see
+  `_Batches`).
 * Where the writer runs (``writer=``): a thread of this process (``"thread"``, the class's
   default), or a child process (``"process"``, the gateway's default: `gateway.storeproc`)
   so that the SQL work runs on another core, outside the event loop's GIL. Both run the same
@@ -1053,6 +1053,10 @@ _Get = Callable[[float | None], Any]
 #: others of `batch` following in a later call (see `_Batches`, "responses first").
 _Finish = Callable[[list[_Op], "list[int] | None"], None]
 
+#: Asked by `_Batches._run_ops` before an op (its list, its position): True when it has
+#: replaced the ops not run yet (see `_Batches.run`).
+_Preempt = Callable[[list[_Op], int], bool]
+
 #: A batch is split ("responses first") only if what it would leave for the second
 #: transaction weighs at least this much (`_weight`: facts, claimed or accepted rows).
 SPLIT_MIN_REST: Final[int] = 64
@@ -1081,10 +1085,11 @@ class _Batches:
     * The rest runs with what came meanwhile behind it, and its responses may go first
       again: at most `MAX_OVERTAKES` times in a row, then the rest runs.
     * A transaction of only such ops (`_commutes`) looks, before each op after its first,
-      for messages that came meanwhile; if they bring part submits or responses it commits
-      what ran, answers it, and goes on with the ops not run, the new ones behind them
-      (the first rule then lets the responses go first). On the hot path a response thus
-      waits for the op in progress and a COMMIT, not for a whole batch of other work.
+      for messages that came meanwhile; if they bring part submits or responses that may
+      go first (by the first rule), those run next in this transaction, ahead of its ops
+      not run yet, and are answered with what ran at its COMMIT; the ops not run go next,
+      with what else came behind them. On the hot path a response thus waits for the op
+      in progress, not for a whole batch of other work.
 
     Args:
         conn: The write connection (see `_open_writer`).
@@ -1127,15 +1132,28 @@ class _Batches:
         rest: list[_Op] = []  # ops taken and not run yet, in order
         came: list[_Op] = []  # ops taken while a transaction ran (`responses_came`)
         overtaken = 0  # transactions of responses since the last one that ran other ops
+        cut: list[tuple[int, list[_Op], list[int]]] = []  # what `responses_came` changed
 
-        def responses_came() -> bool:
+        def responses_came(ops: list[_Op], done: int) -> bool:
+            """Before ``ops[done]`` (``done >= 1``): take what came meanwhile; if responses
+            may go first, replace the ops not run yet by them (they run in this transaction,
+            the others wait) and return True."""
             nonlocal stopping
             if stopping:
                 return False
             news: list[_Op] = []
             stopping = self._fill(news, get, wait=False)
             came.extend(news)
-            return any((op.args[0] if op.fn is _op_group else op.fn) in _FIRST for op in news)
+            if not any((op.args[0] if op.fn is _op_group else op.fn) in _FIRST for op in news):
+                return False
+            tail = ops[done:] + came
+            picks = _early(tail, min_rest=0)
+            if picks is None:
+                return False
+            cut.append((done, tail, picks))
+            ops[done:] = [tail[j] for j in picks]
+            came.clear()
+            return True
 
         while True:
             if rest:
@@ -1160,12 +1178,15 @@ class _Batches:
                 continue
             overtaken = 0
             preempt = responses_came if self._split and _commutes(batch) else None
-            ran = self._transaction(batch, preempt)
-            if ran == len(batch):
+            self._transaction(list(batch), preempt)
+            if cut:  # responses came and ran in this transaction, ahead of the ops not run
+                done, tail, picks = cut.pop()
+                self._finish_batch(batch[:done] + tail, [*range(done), *(done + j for j in picks)])
+                chosen = set(picks)
+                rest = [op for j, op in enumerate(tail) if j not in chosen]
+                overtaken = MAX_OVERTAKES + 1  # the ops not run go next
+            else:
                 self._finish_batch(batch, None)
-            else:  # responses came: the ops not run yet wait for them (see the class doc)
-                self._finish_batch(batch, list(range(ran)))
-                rest = batch[ran:]
             if came:
                 rest += came
                 came = []
@@ -1188,34 +1209,30 @@ class _Batches:
                 batch.append(item)
         return False
 
-    def _transaction(self, ops: list[_Op], preempt: Callable[[], bool] | None = None) -> int:
-        """Run `ops` in one transaction and COMMIT; returns how many of them ran, each settled
-        (``ok``/``value``, or ``error``): all, unless `preempt` (asked before each op after
-        the first) said to commit what ran and stop there.
+    def _transaction(self, ops: list[_Op], preempt: _Preempt | None = None) -> None:
+        """Run `ops` in one transaction and COMMIT; each op ends settled (``ok``/``value``,
+        or ``error``). `preempt` (asked once before each op after the first, until it says
+        True) may replace the ops not run yet (see `run`); `ops` is then what ran.
 
         Optimistic first pass without savepoints (ops rarely fail). If one raises, the whole
-        transaction is rolled back and the ops run again, whole, with one SAVEPOINT each, so
-        the failing op is rolled back alone. Ops are re-runnable: they read what they need
-        from the database and have no side effects outside it; no op is settled before
-        COMMIT.
+        transaction is rolled back and the ops run again with one SAVEPOINT each, so the
+        failing op is rolled back alone. Ops are re-runnable: they read what they need from
+        the database and have no side effects outside it; no op is settled before COMMIT.
         """
         conn = self.conn
         self._batches += 1
-        ran = len(ops)
         if self._begin(ops):
-            failed, ran = self._run_ops(conn, ops, savepoints=False, preempt=preempt)
-            if failed:
-                ran = len(ops)
+            if self._run_ops(conn, ops, savepoints=False, preempt=preempt):
                 conn.execute("ROLLBACK")
                 if len(ops) == 1:  # it failed alone: nothing to commit
                     self._failed_ops += 1
-                    self._count(ran)
-                    return ran
+                    self._count(len(ops))
+                    return
                 for op in ops:
                     op.ok, op.value, op.error = False, None, None
                 if not self._begin(ops):
-                    self._count(ran)
-                    return ran
+                    self._count(len(ops))
+                    return
                 self._run_ops(conn, ops, savepoints=True)
             try:
                 conn.execute("COMMIT")
@@ -1225,9 +1242,8 @@ class _Batches:
                     conn.execute("ROLLBACK")
                 except sqlite3.Error:  # pragma: no cover - nothing more can be done
                     log.warning("smsh.gateway.store.rollback_failed", exc_info=True)
-                _failed(ops[:ran], StoreError(f"commit failed: {exc}"), exc)
-        self._count(ran)
-        return ran
+                _failed(ops, StoreError(f"commit failed: {exc}"), exc)
+        self._count(len(ops))
 
     def _count(self, ran: int) -> None:
         self._ops += ran
@@ -1244,17 +1260,20 @@ class _Batches:
     def _run_ops(
         self,
         conn: sqlite3.Connection,
-        batch: list[_Op],
+        ops: list[_Op],
         *,
         savepoints: bool,
-        preempt: Callable[[], bool] | None = None,
-    ) -> tuple[bool, int]:
-        """Run the ops; returns whether one failed (without savepoints: stops there) and how
-        many ran (fewer when `preempt` said stop)."""
+        preempt: _Preempt | None = None,
+    ) -> bool:
+        """Run the ops (see `_transaction` for `preempt`); returns True if one failed (without
+        savepoints: stops there)."""
         failed = False
-        for i, op in enumerate(batch):
-            if preempt is not None and i and preempt():
-                return False, i
+        i = 0
+        while i < len(ops):
+            if preempt is not None and i and preempt(ops, i):
+                preempt = None
+            op = ops[i]
+            i += 1
             if savepoints:
                 conn.execute("SAVEPOINT op")
             try:
@@ -1264,12 +1283,12 @@ class _Batches:
                 op.error = exc
                 failed = True
                 if not savepoints:
-                    return True, i + 1
+                    return True
                 self._failed_ops += 1
                 conn.execute("ROLLBACK TO op")
             if savepoints:
                 conn.execute("RELEASE op")
-        return failed, len(batch)
+        return failed
 
 
 def _failed(ops: list[_Op], failure: StoreError, cause: BaseException) -> None:
@@ -1278,11 +1297,11 @@ def _failed(ops: list[_Op], failure: StoreError, cause: BaseException) -> None:
         op.ok, op.value, op.error = False, None, failure
 
 
-def _early(batch: Sequence[_Op]) -> list[int] | None:
+def _early(batch: Sequence[_Op], *, min_rest: int = SPLIT_MIN_REST) -> list[int] | None:
     """The positions of the ops `_Batches` commits ahead of the rest of `batch` (the part
     submit and response groups before the first op that does not commute with them), or
     None when the batch runs whole: nothing goes first, or the rest weighs less than
-    `SPLIT_MIN_REST`. A response does not commute with a receipt for its own part (that
+    `min_rest`. A response does not commute with a receipt for its own part (that
     receipt came first: it stays pending until the response lands), so a response whose
     SMSC id a receipt before it carries stays in order, with everything after it."""
     picks: list[int] = []
@@ -1309,7 +1328,7 @@ def _early(batch: Sequence[_Op]) -> list[int] | None:
         else:  # it and everything after it stay in order, after the picks
             rest += sum(_weight(later) for later in batch[i:])
             break
-    if not picks or rest < SPLIT_MIN_REST:
+    if not picks or rest < min_rest:
         return None
     return picks
 

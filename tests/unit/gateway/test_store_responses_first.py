@@ -215,7 +215,7 @@ def test_responses_that_came_meanwhile_overtake_the_rest_a_bounded_number_of_tim
     assert script.answers[MAX_OVERTAKES][2][1] == 0  # no receipt before the rest's turn
 
 
-def test_responses_that_come_while_other_work_runs_stop_it_at_the_next_op(
+def test_responses_that_come_while_other_work_runs_go_next_in_the_same_transaction(
     db_path: Path,
 ) -> None:
     [a] = _prepared(db_path, 1)
@@ -226,10 +226,11 @@ def test_responses_that_come_while_other_work_runs_stop_it_at_the_next_op(
         (lambda: receipts.ok, [resp]),  # while the batch runs, after its first op
     ]
     answered = script.run()
-    # What ran is committed and answered; the response goes next, ahead of the claim.
-    assert answered == [[receipts], [resp], [claim]]
-    assert script.answers[0][2] == ({a: PartState.SUBMITTING.value}, 3)
-    assert script.answers[1][2] == ({a: PartState.SUBMITTED.value}, 3)
+    # The response runs after what ran, ahead of the claim, and is answered at that COMMIT.
+    assert answered == [[receipts, resp], [claim]]
+    assert script.answers[0][1] == [0, 2]  # positions in [receipts, claim, resp]
+    assert script.answers[0][2] == ({a: PartState.SUBMITTED.value}, 3)
+    assert claim.value is not None
 
 
 # --- through the writers ---------------------------------------------------------------------
