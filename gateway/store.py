@@ -60,7 +60,13 @@ Durability and threading
   everything queued (up to ``max_batch``), runs the ops within one ``BEGIN IMMEDIATE``
   transaction, COMMITs once, and only then settles the ops (group commit). An op that raises
   is rolled back alone (the batch is re-run with one SAVEPOINT per op); the others commit. A
-  failed COMMIT fails every op of the batch.
+  failed COMMIT fails every op of the batch. Responses first: a bind's window frees a slot
+  only when the part's response is committed, so the part submits and responses of a batch
+  that also holds heavier work (receipts, claims, accepts) are committed in a transaction of
+  their own and answered before the rest runs, and responses that come while such work runs
+  go next in its transaction; they move only ahead of those ops, which commute with them (a
+  response never passes a receipt for its own part), never past any other op (see
+  `_Batches`).
 * Where the writer runs (``writer=``): a thread of this process (``"thread"``, the class's
   default), or a child process (``"process"``, the gateway's default: `gateway.storeproc`)
   so that the SQL work runs on another core, outside the event loop's GIL. Both run the same
@@ -999,6 +1005,11 @@ def _deliver(batch: Sequence[_Op]) -> None:
             log.debug("smsh.gateway.store.loop_closed")
 
 
+def _settled(ops: list[_Op], picks: list[int] | None) -> None:
+    """The thread writer's `_Finish`: deliver the settled ops."""
+    _deliver(ops if picks is None else [ops[i] for i in picks])
+
+
 def _fail(ops: Sequence[_Op], error: BaseException) -> None:
     """Settle ops that will never run with `error`."""
     for op in ops:
@@ -1037,16 +1048,56 @@ def _close_writer(conn: sqlite3.Connection) -> None:
 _Get = Callable[[float | None], Any]
 
 
+#: What a writer does with the ops of a transaction once they are settled: ``finish(ops,
+#: None)`` for all of `ops`; ``finish(batch, picks)`` for ``batch[i] for i in picks`` only, the
+#: others of `batch` following in a later call (see `_Batches`, "responses first").
+_Finish = Callable[[list[_Op], "list[int] | None"], None]
+
+#: Asked by `_Batches._run_ops` before an op (its list, its position): True when it has
+#: replaced the ops not run yet (see `_Batches.run`).
+_Preempt = Callable[[list[_Op], int], bool]
+
+#: A batch is split ("responses first") only if what it would leave for the second
+#: transaction weighs at least this much (`_weight`: facts, claimed or accepted rows).
+SPLIT_MIN_REST: Final[int] = 64
+#: How many transactions of responses in a row may go ahead of ops taken before them (a split
+#: batch's rest) before those run (see `_Batches`).
+MAX_OVERTAKES: Final[int] = 1
+
+
 class _Batches:
     """The group-commit engine both writers run: it takes ops from `get`, runs them in
     batches on the write connection, and hands every executed batch to `finish` (the thread
     writer settles the callers there; the writer process sends the results back).
 
+    Responses first: the window of a bind frees a slot only when the part's response is
+    committed, so a response should not wait for heavier work (receipts, claims, accepts).
+    Three rules, all keeping every op's answer after its own COMMIT:
+
+    * A batch whose rest would weigh at least `SPLIT_MIN_REST` (`_weight`) commits its part
+      submits and responses in a transaction of their own and answers them, then runs the
+      rest (`_early`). Only the part submits and responses before the first op that is not
+      a receipt, a claim or an accept move, and only ahead of those three, which commute
+      with them: a receipt concerns another part (a response never overtakes a receipt
+      that carries its SMSC id: that receipt came first and stays pending until the
+      response lands); a claim takes only queued messages, whose parts have no submit in
+      flight; an accept's ids are not known to anyone yet. Everything else keeps its order.
+    * The rest runs with what came meanwhile behind it, and its responses may go first
+      again: at most `MAX_OVERTAKES` times in a row, then the rest runs.
+    * A transaction of only such ops (`_commutes`) looks, before each op after its first,
+      for messages that came meanwhile; if they bring part submits or responses that may
+      go first (by the first rule), those run next in this transaction, ahead of its ops
+      not run yet, and are answered with what ran at its COMMIT; the ops not run go next,
+      with what else came behind them. On the hot path a response thus waits for the op
+      in progress, not for a whole batch of other work.
+
     Args:
         conn: The write connection (see `_open_writer`).
         max_batch: Most ops per transaction (a list item may exceed it: it stays whole).
         linger: Seconds to wait for more ops after the first of a batch.
-        finish: Called with each batch once its ops are settled (``ok``/``value``/``error``).
+        finish: Called with the ops of each transaction once they are settled
+            (``ok``/``value``/``error``; see `_Finish`).
+        split: Commit the part submits and responses of a batch first (see above).
     """
 
     def __init__(
@@ -1055,12 +1106,14 @@ class _Batches:
         *,
         max_batch: int,
         linger: float,
-        finish: Callable[[list[_Op]], None],
+        finish: _Finish,
+        split: bool = True,
     ) -> None:
         self.conn = conn
         self._max_batch = max_batch
         self._linger = linger
         self._finish_batch = finish
+        self._split = split
         self._ops = 0
         self._batches = 0
         self._largest = 0
@@ -1076,18 +1129,73 @@ class _Batches:
     def run(self, get: _Get) -> None:
         """Execute batches until `get` returns `_STOP` (what was taken with it still runs)."""
         stopping = False
-        while not stopping:
-            first = get(None)
-            if first is _STOP:
-                break
-            batch: list[_Op] = list(first) if isinstance(first, list) else [first]
-            stopping = self._fill(batch, get)
-            self._execute(batch)
+        rest: list[_Op] = []  # ops taken and not run yet, in order
+        came: list[_Op] = []  # ops taken while a transaction ran (`responses_came`)
+        overtaken = 0  # transactions of responses since the last one that ran other ops
+        cut: list[tuple[int, list[_Op], list[int]]] = []  # what `responses_came` changed
 
-    def _fill(self, batch: list[_Op], get: _Get) -> bool:
-        """Add queued ops to `batch`; returns True if the stop sentinel was seen."""
+        def responses_came(ops: list[_Op], done: int) -> bool:
+            """Before ``ops[done]`` (``done >= 1``): take what came meanwhile; if responses
+            may go first, replace the ops not run yet by them (they run in this transaction,
+            the others wait) and return True."""
+            nonlocal stopping
+            if stopping:
+                return False
+            news: list[_Op] = []
+            stopping = self._fill(news, get, wait=False)
+            came.extend(news)
+            if not any((op.args[0] if op.fn is _op_group else op.fn) in _FIRST for op in news):
+                return False
+            tail = ops[done:] + came
+            picks = _early(tail, min_rest=0)
+            if picks is None:
+                return False
+            cut.append((done, tail, picks))
+            ops[done:] = [tail[j] for j in picks]
+            came.clear()
+            return True
+
+        while True:
+            if rest:
+                batch, rest = rest, []
+                if not stopping:  # what came meanwhile joins it
+                    stopping = self._fill(batch, get, wait=False)
+            else:
+                if stopping:
+                    break
+                first = get(None)
+                if first is _STOP:
+                    break
+                batch = list(first) if isinstance(first, list) else [first]
+                stopping = self._fill(batch, get, wait=True)
+            picks = _early(batch) if self._split and overtaken <= MAX_OVERTAKES else None
+            if picks is not None:
+                self._transaction([batch[i] for i in picks])
+                self._finish_batch(batch, picks)
+                chosen = set(picks)
+                rest = [op for i, op in enumerate(batch) if i not in chosen]
+                overtaken += 1
+                continue
+            overtaken = 0
+            preempt = responses_came if self._split and _commutes(batch) else None
+            self._transaction(list(batch), preempt)
+            if cut:  # responses came and ran in this transaction, ahead of the ops not run
+                done, tail, picks = cut.pop()
+                self._finish_batch(batch[:done] + tail, [*range(done), *(done + j for j in picks)])
+                chosen = set(picks)
+                rest = [op for j, op in enumerate(tail) if j not in chosen]
+                overtaken = MAX_OVERTAKES + 1  # the ops not run go next
+            else:
+                self._finish_batch(batch, None)
+            if came:
+                rest += came
+                came = []
+
+    def _fill(self, batch: list[_Op], get: _Get, *, wait: bool) -> bool:
+        """Add queued ops to `batch` (after waiting up to ``linger`` for them if `wait`);
+        returns True if the stop sentinel was seen."""
         # I/O pacing of the writer shell, not domain time: the monotonic clock is right here.
-        deadline = time.monotonic() + self._linger
+        deadline = time.monotonic() + (self._linger if wait else 0.0)
         while len(batch) < self._max_batch:
             try:
                 item = get(max(0.0, deadline - time.monotonic()))
@@ -1101,54 +1209,71 @@ class _Batches:
                 batch.append(item)
         return False
 
-    def _execute(self, batch: list[_Op]) -> None:
-        """Run a batch in one transaction.
+    def _transaction(self, ops: list[_Op], preempt: _Preempt | None = None) -> None:
+        """Run `ops` in one transaction and COMMIT; each op ends settled (``ok``/``value``,
+        or ``error``). `preempt` (asked once before each op after the first, until it says
+        True) may replace the ops not run yet (see `run`); `ops` is then what ran.
 
         Optimistic first pass without savepoints (ops rarely fail). If one raises, the whole
-        transaction is rolled back and the batch runs again with one SAVEPOINT per op, so the
+        transaction is rolled back and the ops run again with one SAVEPOINT each, so the
         failing op is rolled back alone. Ops are re-runnable: they read what they need from
         the database and have no side effects outside it; no op is settled before COMMIT.
         """
         conn = self.conn
-        if not self._begin(batch):
-            return
-        if self._run_ops(conn, batch, savepoints=False):
-            conn.execute("ROLLBACK")
-            if len(batch) == 1:  # it failed alone: nothing to commit
-                self._failed_ops += 1
-                self._batches += 1
-                self._finish(batch, None, None)
-                return
-            for op in batch:
-                op.ok, op.value, op.error = False, None, None
-            if not self._begin(batch):
-                return
-            self._run_ops(conn, batch, savepoints=True)
-        try:
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            self._failed_commits += 1
-            try:
-                conn.execute("ROLLBACK")
-            except sqlite3.Error:  # pragma: no cover - nothing more can be done
-                log.warning("smsh.gateway.store.rollback_failed", exc_info=True)
-            self._finish(batch, StoreError(f"commit failed: {exc}"), exc)
-            return
         self._batches += 1
-        self._finish(batch, None, None)
+        if self._begin(ops):
+            if self._run_ops(conn, ops, savepoints=False, preempt=preempt):
+                conn.execute("ROLLBACK")
+                if len(ops) == 1:  # it failed alone: nothing to commit
+                    self._failed_ops += 1
+                    self._count(len(ops))
+                    return
+                for op in ops:
+                    op.ok, op.value, op.error = False, None, None
+                if not self._begin(ops):
+                    self._count(len(ops))
+                    return
+                self._run_ops(conn, ops, savepoints=True)
+            try:
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._failed_commits += 1
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error:  # pragma: no cover - nothing more can be done
+                    log.warning("smsh.gateway.store.rollback_failed", exc_info=True)
+                _failed(ops, StoreError(f"commit failed: {exc}"), exc)
+        self._count(len(ops))
 
-    def _begin(self, batch: list[_Op]) -> bool:
+    def _count(self, ran: int) -> None:
+        self._ops += ran
+        self._largest = max(self._largest, ran)
+
+    def _begin(self, ops: list[_Op]) -> bool:
         try:
             self.conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
-            self._finish(batch, StoreError(f"cannot begin a write transaction: {exc}"), exc)
+            _failed(ops, StoreError(f"cannot begin a write transaction: {exc}"), exc)
             return False
         return True
 
-    def _run_ops(self, conn: sqlite3.Connection, batch: list[_Op], *, savepoints: bool) -> bool:
-        """Run every op; returns True if one failed (without savepoints: stops there)."""
+    def _run_ops(
+        self,
+        conn: sqlite3.Connection,
+        ops: list[_Op],
+        *,
+        savepoints: bool,
+        preempt: _Preempt | None = None,
+    ) -> bool:
+        """Run the ops (see `_transaction` for `preempt`); returns True if one failed (without
+        savepoints: stops there)."""
         failed = False
-        for op in batch:
+        i = 0
+        while i < len(ops):
+            if preempt is not None and i and preempt(ops, i):
+                preempt = None
+            op = ops[i]
+            i += 1
             if savepoints:
                 conn.execute("SAVEPOINT op")
             try:
@@ -1165,16 +1290,97 @@ class _Batches:
                 conn.execute("RELEASE op")
         return failed
 
-    def _finish(
-        self, batch: list[_Op], failure: StoreError | None, cause: BaseException | None
-    ) -> None:
-        self._ops += len(batch)
-        self._largest = max(self._largest, len(batch))
-        if failure is not None:
-            failure.__cause__ = cause
-            for op in batch:
-                op.ok, op.value, op.error = False, None, failure
-        self._finish_batch(batch)
+
+def _failed(ops: list[_Op], failure: StoreError, cause: BaseException) -> None:
+    failure.__cause__ = cause
+    for op in ops:
+        op.ok, op.value, op.error = False, None, failure
+
+
+def _early(batch: Sequence[_Op], *, min_rest: int = SPLIT_MIN_REST) -> list[int] | None:
+    """The positions of the ops `_Batches` commits ahead of the rest of `batch` (the part
+    submit and response groups before the first op that does not commute with them), or
+    None when the batch runs whole: nothing goes first, or the rest weighs less than
+    `min_rest`. A response does not commute with a receipt for its own part (that
+    receipt came first: it stays pending until the response lands), so a response whose
+    SMSC id a receipt before it carries stays in order, with everything after it."""
+    picks: list[int] = []
+    rest = 0
+    receipt_ids: set[str] | None = None  # of the receipts passed over, once a response needs it
+    receipts: list[_Op] = []
+    for i, op in enumerate(batch):
+        kind = op.args[0] if op.fn is _op_group else op.fn
+        if kind in _FIRST:
+            if kind is _op_resp and receipts:
+                if receipt_ids is None:
+                    receipt_ids = set()
+                for receipt in receipts:
+                    receipt_ids.update(_receipt_ids(receipt))
+                receipts.clear()
+                if _answers_one_of(op, receipt_ids):
+                    rest += sum(_weight(later) for later in batch[i:])
+                    break
+            picks.append(i)
+        elif kind in _COMMUTING:
+            rest += _weight(op)
+            if kind is _op_receipt:
+                receipts.append(op)
+        else:  # it and everything after it stay in order, after the picks
+            rest += sum(_weight(later) for later in batch[i:])
+            break
+    if not picks or rest < min_rest:
+        return None
+    return picks
+
+
+def _facts(op: _Op) -> Sequence[_Fact]:
+    """The facts of a group op, or the one fact of a plain op (its arguments)."""
+    return op.args[1] if op.fn is _op_group else (op.args,)
+
+
+def _receipt_ids(op: _Op) -> Iterator[str]:
+    """The normalised SMSC ids of a receipt op's facts (see `_op_receipt`'s arguments)."""
+    for normalize, smsc_message_id, *_ in _facts(op):
+        try:
+            yield normalize(smsc_message_id)
+        except Exception:  # the op reports it; here it only may not be overtaken
+            yield smsc_message_id
+
+
+def _answers_one_of(op: _Op, receipt_ids: set[str]) -> bool:
+    """Whether a response op (see `_op_resp`'s arguments) carries one of `receipt_ids`, or an
+    id that does not normalise (assume it does)."""
+    if not receipt_ids:
+        return False
+    for normalize, _mid, _part, _now, _status, smsc_message_id, *_ in _facts(op):
+        if smsc_message_id is None:
+            continue
+        try:
+            if normalize(smsc_message_id) in receipt_ids:
+                return True
+        except Exception:
+            return True
+    return False
+
+
+def _commutes(batch: Sequence[_Op]) -> bool:
+    """Whether every op of `batch` is a `_FIRST` or a `_COMMUTING` one (alone or grouped)."""
+    for op in batch:
+        kind = op.args[0] if op.fn is _op_group else op.fn
+        if kind not in _FIRST and kind not in _COMMUTING:
+            return False
+    return True
+
+
+def _weight(op: _Op) -> int:
+    """About how much work `op` is, in facts: a group's facts, an accept's rows, a claim's
+    limit, else 1."""
+    fn = op.fn
+    if fn is _op_group or fn is _op_accept:
+        return len(op.args[-1])
+    if fn is _op_claim:
+        return int(op.args[1])
+    return 1
 
 
 class _Writer:
@@ -1195,7 +1401,7 @@ class _Writer:
         self._lock = threading.Lock()
         self._closed = False
         self.conn = _open_writer(path, synchronous=synchronous, cache_kib=cache_kib)
-        self._batches = _Batches(self.conn, max_batch=max_batch, linger=linger, finish=_deliver)
+        self._batches = _Batches(self.conn, max_batch=max_batch, linger=linger, finish=_settled)
         self._thread = threading.Thread(target=self._run, name="smsh-store-writer", daemon=True)
         self._thread.start()
 
@@ -2207,6 +2413,13 @@ def _op_receipt(
         state = _state_of(conn, message_id)
     _count(conn, counts)
     return ReceiptOutcome(ReceiptStatus(status), receipt_id, message_id, seq, state)
+
+
+#: The ops a batch commits first (`_Batches`, "responses first"), alone or as a group's facts.
+_FIRST: Final[frozenset[Callable[..., Any]]] = frozenset({_op_part_submit, _op_resp})
+#: The ops the `_FIRST` ones may overtake: none of them concerns a part whose submit or
+#: response is in flight in a way that depends on the order (see `_Batches`).
+_COMMUTING: Final[frozenset[Callable[..., Any]]] = frozenset({_op_receipt, _op_claim, _op_accept})
 
 
 def _receipt_pending(

@@ -26,13 +26,17 @@ Theory of operation
 * The child runs the same group-commit engine as the writer thread
   (`gateway.store._Batches`), fed from the socket instead of a queue: it takes every message
   already waiting (up to ``max_batch`` ops, after ``linger``) into one transaction, and after
-  COMMIT sends one message back: each op's ``(ok, value-or-error)`` in order, and the writer
-  counters. Errors are the gateway's exception types, which pickle with their attributes
-  (`gateway.errors`); a result that does not pickle comes back as a `StoreError` saying so.
+  each COMMIT sends one message back: the ops' ``(ok, value-or-error)`` in order, the writer
+  counters, and ``picked``. ``picked`` is None when the message answers the next ops in
+  order; when a batch's responses went first (`gateway.store._Batches`) it is ``(n,
+  picks)``: the message answers ``picks`` (positions) among the next ``n`` ops, and a later
+  message answers the others, in order. Errors are the gateway's exception types, which
+  pickle with their attributes (`gateway.errors`); a result that does not pickle comes back
+  as a `StoreError` saying so.
 * A reader thread in the parent blocks on the socket (the GIL is released while it waits),
-  pops as many ops from the FIFO as the message has results, and settles them with
-  `gateway.store._deliver`: one ``call_soon_threadsafe`` per loop per batch, as the thread
-  writer does.
+  takes the ops a message answers (first those *held*: sent, and passed over by a picked
+  message; then from the FIFO), and settles them with `gateway.store._deliver`: one
+  ``call_soon_threadsafe`` per loop per message, as the thread writer does.
 
 Stopping and crashes
 --------------------
@@ -242,13 +246,30 @@ class ProcessWriter:
         self._conn.close()
 
     def _read(self) -> None:
-        """The reader thread: settle each answered batch, then fail what is left at EOF."""
+        """The reader thread: settle each answered transaction, then fail what is left at
+        EOF. A message answers the next ops in order, or (``picked``: a batch whose
+        responses went first) some of the next ``n``; the others wait in `held`, ahead of
+        the sent FIFO, for the message that answers them."""
+        held: collections.deque[_Op] = collections.deque()
+        sent = self._sent
+
+        def take(n: int) -> list[_Op]:
+            ops = [held.popleft() for _ in range(min(n, len(held)))]
+            ops.extend([sent.popleft() for _ in range(n - len(ops))])
+            return ops
+
         try:
             while True:
-                results, counters = pickle.loads(self._conn.recv_bytes())
+                results, counters, picked = pickle.loads(self._conn.recv_bytes())
                 self._stats = WriterStats(*counters)
-                sent = self._sent
-                batch = [sent.popleft() for _ in range(len(results))]
+                if picked is None:
+                    batch = take(len(results))
+                else:
+                    n, picks = picked
+                    ops = take(n)
+                    batch = [ops[i] for i in picks]
+                    chosen = set(picks)
+                    held.extendleft(reversed([op for i, op in enumerate(ops) if i not in chosen]))
                 for target, (ok, value) in zip(batch, results, strict=True):
                     if ok:
                         target.ok, target.value = True, value
@@ -263,7 +284,8 @@ class ProcessWriter:
             with self._lock:
                 asked = self._closing
                 self._closed = True
-                pending = list(self._sent)
+                pending = [*held, *self._sent]
+                held.clear()
                 self._sent.clear()
             if not asked or pending:
                 pid = self._proc.pid
@@ -530,16 +552,20 @@ class _Child:
             return [_Op(_refuse, (reason,)) for _ in range(count)]
         return [_Op(fn, args) for fn, args in calls]
 
-    def finish(self, batch: list[_Op]) -> None:
-        """Send the batch's results (in order) and the counters to the parent."""
+    def finish(self, batch: list[_Op], picks: list[int] | None) -> None:
+        """Send the results of a transaction (in order) and the counters to the parent: of
+        all of `batch`, or (`picks`, the batch's responses went first) of ``batch[i] for i
+        in picks``, which the parent finds among the next ``len(batch)`` ops it sent."""
         assert self.batches is not None
-        results = [(op.ok, op.value if op.ok else op.error) for op in batch]
+        ops = batch if picks is None else [batch[i] for i in picks]
+        picked = None if picks is None else (len(batch), picks)
+        results = [(op.ok, op.value if op.ok else op.error) for op in ops]
         s = self.batches.stats()
         counters = (s.ops, s.batches, s.largest_batch, s.failed_ops, s.failed_commits)
         try:
-            data = _dump_results((results, counters))
+            data = _dump_results((results, counters, picked))
         except Exception:
-            data = _dump_results(([_portable(r) for r in results], counters))
+            data = _dump_results(([_portable(r) for r in results], counters, picked))
         self.conn.send_bytes(data)
 
 
