@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -290,12 +291,40 @@ class Subscription:
         return _match_levels(self._levels, topic_levels)
 
 
+class WantedKinds(dict[str, bool]):
+    """A publisher's remembered `Publisher.wants` answers, by event kind.
+
+    Made by the bus (`InMemoryBus.wants_memo`), which empties it in place whenever its
+    subscriptions change (a subscription entered or left, the bus closed), so an answer is
+    never older than the last change. A dict subclass only so the bus can hold it weakly.
+    """
+
+    __slots__ = ("__weakref__",)
+
+
 class _FanOut:
-    """The registry of live subscriptions, with a per-topic cache of who matches."""
+    """The registry of live subscriptions, with a per-topic cache of who matches, and the
+    `WantedKinds` memos it empties when the subscriptions change."""
 
     def __init__(self) -> None:
         self._by_pattern: dict[str, list[Subscription]] = {}
         self._cache: dict[str, tuple[Subscription, ...]] = {}
+        # Held weakly (by a serial number: a dict is unhashable): a memo lives as long as the
+        # publisher that asked for it.
+        self._memos: weakref.WeakValueDictionary[int, WantedKinds] = weakref.WeakValueDictionary()
+        self._memo_serial = 0
+
+    def memo(self) -> WantedKinds:
+        """A new, empty `WantedKinds` that `_changed` empties (held weakly)."""
+        memo = WantedKinds()
+        self._memo_serial += 1
+        self._memos[self._memo_serial] = memo
+        return memo
+
+    def _changed(self) -> None:
+        self._cache.clear()
+        for memo in self._memos.values():
+            memo.clear()
 
     def __len__(self) -> int:
         return sum(len(subs) for subs in self._by_pattern.values())
@@ -309,7 +338,7 @@ class _FanOut:
         """Register; returns True when it is the first subscription of its pattern."""
         subs = self._by_pattern.setdefault(subscription.pattern, [])
         subs.append(subscription)
-        self._cache.clear()
+        self._changed()
         return len(subs) == 1
 
     def remove(self, subscription: Subscription) -> bool:
@@ -318,7 +347,7 @@ class _FanOut:
         if subs is None or subscription not in subs:
             return False
         subs.remove(subscription)
-        self._cache.clear()
+        self._changed()
         if subs:
             return False
         del self._by_pattern[subscription.pattern]
@@ -358,7 +387,7 @@ class _FanOut:
             for sub in subs:
                 sub._end()
         self._by_pattern.clear()
-        self._cache.clear()
+        self._changed()
 
 
 class Bus(Protocol):
@@ -429,7 +458,7 @@ class Publisher:
         # -> smsh/v1/gateway/gw-1/message_accepted
     """
 
-    __slots__ = ("_bus", "_topics", "_wants", "component", "instance")
+    __slots__ = ("_bus", "_topics", "_wanted", "_wants", "component", "instance")
 
     def __init__(self, bus: Bus, component: str, instance: str) -> None:
         """Bind a bus to a component instance.
@@ -450,6 +479,12 @@ class Publisher:
         self._bus = bus
         self._topics: dict[str, str] = {}
         self._wants: Callable[[str], bool] | None = getattr(bus, "wants", None)
+        # The bus's answers by kind, remembered until its subscriptions change (it empties
+        # this dict then); None when the bus cannot say or does not offer a memo.
+        memo: Callable[[], dict[str, bool]] | None = getattr(bus, "wants_memo", None)
+        self._wanted: dict[str, bool] | None = (
+            memo() if memo is not None and self._wants is not None else None
+        )
 
     def topic(self, kind: str) -> str:
         """The topic for events of `kind` from this instance."""
@@ -467,9 +502,20 @@ class Publisher:
         subscribers are unknown) always wants events. An event skipped this way is not
         counted in `BusStats.published`.
 
+        The answer per kind is remembered until the bus's subscriptions change (a bus with
+        ``wants_memo``, as `InMemoryBus`, empties the memo then), so asking on a hot path
+        costs one dictionary look-up, and a subscriber that comes later is seen at once.
+
         Args:
             kind: The event's `kind`.
         """
+        wanted = self._wanted
+        if wanted is not None:
+            answer = wanted.get(kind)
+            if answer is None:
+                assert self._wants is not None  # a memo is only made for a bus with wants
+                answer = wanted[kind] = self._wants(self.topic(kind))
+            return answer
         wants = self._wants
         return True if wants is None else wants(self.topic(kind))
 

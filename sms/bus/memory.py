@@ -7,7 +7,9 @@ Invariants:
       subscriber.
     * Subscriptions and their overflow policy behave as described in `sms.bus.bus`.
     * A topic is validated the first time it is published (then remembered); `wants` answers
-      from the fan-out's per-topic match cache, so asking costs a dictionary look-up.
+      from the fan-out's per-topic match cache, so asking costs a dictionary look-up; a
+      `Publisher` remembers the answers per kind in a `wants_memo` the bus empties whenever
+      a subscription enters or leaves, or the bus closes.
 """
 
 from __future__ import annotations
@@ -15,7 +17,15 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Final, Self
 
-from sms.bus.bus import DEFAULT_MAXSIZE, BusStats, OverflowPolicy, Subscription, _Counters, _FanOut
+from sms.bus.bus import (
+    DEFAULT_MAXSIZE,
+    BusStats,
+    OverflowPolicy,
+    Subscription,
+    WantedKinds,
+    _Counters,
+    _FanOut,
+)
 from sms.bus.errors import BusClosed
 from sms.bus.events import Event
 from sms.bus.topics import validate_pattern, validate_topic
@@ -112,6 +122,12 @@ class InMemoryBus:
             topic: A concrete topic.
         """
         return self._closed or bool(self._fanout.matching(topic))
+
+    def wants_memo(self) -> WantedKinds:
+        """An empty dict for a publisher to remember `wants` answers in (by event kind); the
+        bus empties it whenever a subscription enters or leaves, or the bus closes, so an
+        answer read from it is the one `wants` would give now. Held weakly by the bus."""
+        return self._fanout.memo()
 
     def subscribe(
         self,

@@ -72,3 +72,48 @@ def test_bad_topics_are_refused_every_time() -> None:
     bus.publish_nowait("smsh/v1/gateway/gw-1/alert", alert(4))
     bus.publish_nowait("smsh/v1/gateway/gw-1/alert", alert(5))
     assert bus.stats.published == 2
+
+
+@pytest.mark.asyncio
+async def test_remembered_answers_follow_every_subscription_change() -> None:
+    # The answer per kind is remembered (one look-up on a hot path); entering or leaving a
+    # subscription, on any pattern, must empty the memo so a later subscriber is seen at once.
+    async with asyncio.timeout(5), InMemoryBus() as bus:
+        events = Publisher(bus, "gateway", "gw-1")
+        other = Publisher(bus, "gateway", "gw-2")
+        for _ in range(3):  # asked repeatedly: remembered, still False
+            assert not events.wants("alert")
+            assert not other.wants("alert")
+        async with bus.subscribe("smsh/v1/gateway/gw-1/alert") as late:
+            assert events.wants("alert")
+            assert not other.wants("alert")
+            events.publish_nowait(alert(1))
+            assert late.drain() == [("smsh/v1/gateway/gw-1/alert", alert(1))]
+            async with bus.subscribe("smsh/v1/gateway/+/alert"):
+                assert other.wants("alert")
+            assert not other.wants("alert")
+            assert events.wants("alert")
+            await late.aclose()  # closed without leaving the block
+            assert not events.wants("alert")
+        assert not events.wants("alert")
+        async with bus.subscribe("smsh/v1/#"):
+            assert events.wants("alert")
+            await bus.close()
+            assert events.wants("alert")  # closed: publishing reports BusClosed
+            with pytest.raises(BusClosed):
+                events.publish_nowait(alert(2))
+
+
+@pytest.mark.asyncio
+async def test_memos_of_dropped_publishers_are_not_kept() -> None:
+    import gc
+
+    async with asyncio.timeout(5), InMemoryBus() as bus:
+        for n in range(50):
+            assert not Publisher(bus, "gateway", f"gw-{n}").wants("alert")
+        gc.collect()
+        kept = Publisher(bus, "gateway", "kept")
+        assert not kept.wants("alert")
+        assert len(bus._fanout._memos) == 1
+        async with bus.subscribe("smsh/v1/gateway/kept/alert"):
+            assert kept.wants("alert")
