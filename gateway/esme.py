@@ -1221,6 +1221,9 @@ class StoreBroker(AbstractBroker):  # type: ignore[misc]
         self.on_low: Callable[[], None] = lambda: None
         """Called when the ready queue drains to half its capacity (time to claim more)."""
         self._order = 0
+        self._wait: float | None = None
+        """What the last `take_nowait` that returned None would wait: clock seconds, or None
+        for a kick."""
         self._kick = asyncio.Event()
         self.idle = asyncio.Event()
         """Set while nothing is in flight."""
@@ -1316,48 +1319,10 @@ class StoreBroker(AbstractBroker):  # type: ignore[misc]
         (`Ticket.submit_sm`) when `planned`. A part whose PDU cannot be built fails."""
         while True:
             self._kick.clear()
-            if self.closed:
-                raise LinkDown(f"bind {self.name} has no session")
-            now = self.clock.now()
-            wait: float | None = None
-            if not self.open or self.paused or self.window.available - self.reserved <= 0:
-                pass  # nothing may be written: wait for a kick (bound, resumed, window freed)
-            elif self.throttle.is_paused(now):
-                wait = self.throttle.resume_in(now)
-            else:
-                ticket = self.throttle.next(now, self._pop_fresh)
-                if ticket is not None:
-                    if ticket.state is TicketState.DONE:
-                        continue
-                    if ticket.attempt.stopped:
-                        ticket.state = TicketState.DONE
-                        self.on_drop(ticket)
-                        continue
-                    delay = self.limiter.delay(ticket, now)
-                    if delay <= 0.0:
-                        try:
-                            if planned:
-                                ticket.submit_sm()
-                            else:
-                                ticket.encoded_body()
-                        except Exception as exc:  # a field aiosmpplib refuses: fail the part
-                            log.error(
-                                "smsh.gateway.pdu_build_failed",
-                                extra={"bind": self.name, "message_id": ticket.message_id},
-                                exc_info=exc,
-                            )
-                            ticket.pdu = None
-                            ticket.body = None
-                            self.on_build_error(ticket, exc)
-                            continue
-                        ticket.state = TicketState.HANDED
-                        self.handed = ticket
-                        self.handed_at = now
-                        self.reserved += 1
-                        self.limiter.announce(ticket)
-                        return ticket
-                    self.throttle.hold(ticket, ticket.order)
-                    wait = min(delay, 1.0)
+            ticket = self.take_nowait(planned=planned)
+            if ticket is not None:
+                return ticket
+            wait = self._wait
             if wait is None:
                 await self._kick.wait()
             else:
@@ -1366,6 +1331,60 @@ class StoreBroker(AbstractBroker):  # type: ignore[misc]
                         await self._kick.wait()
                 except TimeoutError:
                     pass
+
+    def take_nowait(self, *, planned: bool = False) -> Ticket | None:
+        """`take` without waiting: the next part, handed out as `take` hands it out, or None
+        when `take` would wait (for a kick, or `_wait` clock seconds). The send loop asks this
+        first, so a part that is ready costs no coroutine.
+
+        Raises:
+            LinkDown: There is no session.
+        """
+        while True:
+            if self.closed:
+                raise LinkDown(f"bind {self.name} has no session")
+            now = self.clock.now()
+            self._wait = None
+            if not self.open or self.paused or self.window.available - self.reserved <= 0:
+                return None  # nothing may be written: wait for a kick (bound, resumed, room)
+            if self.throttle.is_paused(now):
+                self._wait = self.throttle.resume_in(now)
+                return None
+            ticket = self.throttle.next(now, self._pop_fresh)
+            if ticket is None:
+                return None
+            if ticket.state is TicketState.DONE:
+                continue
+            if ticket.attempt.stopped:
+                ticket.state = TicketState.DONE
+                self.on_drop(ticket)
+                continue
+            delay = self.limiter.delay(ticket, now)
+            if delay > 0.0:
+                self.throttle.hold(ticket, ticket.order)
+                self._wait = min(delay, 1.0)
+                return None
+            try:
+                if planned:
+                    ticket.submit_sm()
+                else:
+                    ticket.encoded_body()
+            except Exception as exc:  # a field aiosmpplib refuses: fail the part
+                log.error(
+                    "smsh.gateway.pdu_build_failed",
+                    extra={"bind": self.name, "message_id": ticket.message_id},
+                    exc_info=exc,
+                )
+                ticket.pdu = None
+                ticket.body = None
+                self.on_build_error(ticket, exc)
+                continue
+            ticket.state = TicketState.HANDED
+            self.handed = ticket
+            self.handed_at = now
+            self.reserved += 1
+            self.limiter.announce(ticket)
+            return ticket
 
 
 class StoreCorrelator(AbstractCorrelator):  # type: ignore[misc]
@@ -1784,8 +1803,10 @@ class GatewayEsme(ESME):  # type: ignore[misc]
     # body encoded straight from the ticket, `Ticket.encoded_body`, the bytes the
     # `PlannedSubmitSm` would write; that message is built only if aiosmpplib asks for it),
     # checks both at that time without awaiting (falling back to aiosmpplib's waits when they
-    # say no), writes the part (`_write_ticket`), and handles a failure as aiosmpplib does
-    # (log, the `send_error` hook's call, end the session unless it is a ValueError).
+    # say no), writes the part (`_write_part`, then `_drain` only when needed), and handles a
+    # failure as aiosmpplib does (log, the `send_error` hook's call, end the session unless it
+    # is a ValueError). A part that is ready (`StoreBroker.take_nowait`) and a write that needs
+    # no drain cost no coroutine.
     async def _dequeue_messages(self) -> dict[str, Any]:
         broker = self.broker
         gate = self.throttle_handler
@@ -1806,7 +1827,7 @@ class GatewayEsme(ESME):  # type: ignore[misc]
             if self._is_shutting_down or self._session_state != bound:
                 self._logger.info("Exiting dequeue loop due to broken connection")
                 return {"reason": "shutdown"}
-            ticket = await broker.take()
+            ticket = broker.take_nowait() or await broker.take()
             try:
                 now = broker.handed_at
                 if throttle.is_paused(now):
@@ -1815,7 +1836,11 @@ class GatewayEsme(ESME):  # type: ignore[misc]
                 if not limiter.take(now):
                     await limiter.limit()
                     now = bind.ctx.clock.now()
-                await self._write_ticket(ticket, now)
+                if not self._bound.is_set():
+                    await self._bound.wait()
+                    now = bind.ctx.clock.now()
+                if self._write_part(ticket, now):
+                    await self._drain()
             except Exception as err:
                 self._logger.exception(
                     "SMPP message could not be sent", log_id=f"{ticket.message_id}:{ticket.part}"
@@ -1832,13 +1857,16 @@ class GatewayEsme(ESME):  # type: ignore[misc]
             await asyncio.sleep(await gate.throttle_delay())
             allowed = await gate.allow_request()
 
-    async def _write_ticket(self, ticket: Ticket, now: float) -> None:
-        """Write one part: `_send_data`'s steps for its submit_sm (the body the ticket
-        encoded, a new sequence number), registered at `now`, the writer drained only when
-        the transport holds unsent data."""
-        if not self._bound.is_set():
-            await self._bound.wait()
-            now = self._gw_bind.ctx.clock.now()
+    async def _drain(self) -> None:
+        """Wait until the transport has taken what `_write_part` wrote (one drain at a time)."""
+        async with self._drain_lock:
+            await self._writer.drain()
+
+    def _write_part(self, ticket: Ticket, now: float) -> bool:
+        """Write one part on a bound session: `_send_data`'s steps for its submit_sm (the body
+        the ticket encoded, a new sequence number), registered at `now`. Returns True when the
+        writer must be drained (`_drain`: the transport holds unsent data, or is closing); no
+        coroutine otherwise."""
         sequence = self.sequence_generator.next_sequence()
         assert_valid_sequence(sequence)
         body = ticket.encoded_body()
@@ -1852,10 +1880,10 @@ class GatewayEsme(ESME):  # type: ignore[misc]
         writer.write(pdu)
         transport = writer.transport
         if transport.get_write_buffer_size() or transport.is_closing():
-            async with self._drain_lock:
-                await writer.drain()
-        elif isinstance(writer, CorkedWriter) and writer.held_bytes > CorkedWriter.HIGH_WATER:
+            return True
+        if isinstance(writer, CorkedWriter) and writer.held_bytes > CorkedWriter.HIGH_WATER:
             writer.flush()
+        return False
 
     # Why: for our submit_sm (the hot path) aiosmpplib's _send_data builds the arguments of
     # three debug log calls per PDU (enum names included) even when debug logging is off, and
