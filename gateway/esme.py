@@ -784,7 +784,12 @@ class TaskTracker:
         self._calls += 1
 
         def done(result: Any, error: BaseException | None) -> None:
-            self._ended(what, error)
+            # `_ended`, inlined (once per message for responses and receipts)
+            self._calls -= 1
+            if not self._calls:
+                self._idle.set()
+            if error is not None:
+                self._failed(what, error)
             try:
                 on_done(result, error)
             except Exception:
@@ -807,7 +812,12 @@ class TaskTracker:
         if done is None:
 
             def done(_result: Any, error: BaseException | None) -> None:
-                self._ended(what, error)
+                # `_ended`, inlined (once per part written)
+                self._calls -= 1
+                if not self._calls:
+                    self._idle.set()
+                if error is not None:
+                    self._failed(what, error)
 
             self._trackers[what] = done
         return done
@@ -816,7 +826,11 @@ class TaskTracker:
         self._calls -= 1
         if self._calls == 0:
             self._idle.set()
-        if error is not None and not isinstance(error, IllegalTransitionError):
+        if error is not None:
+            self._failed(what, error)
+
+    def _failed(self, what: str, error: BaseException) -> None:
+        if not isinstance(error, IllegalTransitionError):
             self.failed += 1
             log.error("smsh.gateway.op_failed", extra={"what": what}, exc_info=error)
 
@@ -2235,7 +2249,10 @@ class ReceiptInbound:
                 outcome.message_id,
                 outcome.message_state,
                 now,
-                reason=f"receipt {stat}" + (f" err {err}" if err else ""),
+                # The reason is only read by the event: not built when nobody wants it.
+                reason=(f"receipt {stat} err {err}" if err else f"receipt {stat}")
+                if self.events.wants(KIND_MESSAGE_FINAL)
+                else None,
                 parts=parts,
                 attempts=attempts,
                 by_receipt=True,

@@ -14,7 +14,9 @@ Invariants:
       `rates`, `bind_rates` and `latency` cover only the interval since the previous snapshot;
       `latency_total` covers everything (each sample is recorded once, in the interval
       histogram, which a snapshot merges into the total before summarising both;
-      `MetricsAggregator.latency_total` gives the same union between snapshots).
+      `MetricsAggregator.latency_total` gives the same union between snapshots). Counters
+      are kept the same way: a count goes into the interval's counter only, and a snapshot
+      adds the interval's counters to the totals before reporting both.
     * An interval starts at the first `record_*` or `snapshot` call (or at `start`), and each
       snapshot starts the next interval at its own `now`. Rates divide by the actual span, so a
       late snapshot does not inflate them.
@@ -255,8 +257,10 @@ class MetricsAggregator:
             raise MetricsError(f"a count cannot go down ({name} += {n})")
         if self._started_at is None:  # _touch, inlined (called per message)
             self._started_at = now
-        self._counts[name] = self._counts.get(name, 0) + n
-        self._interval_counts[name] = self._interval_counts.get(name, 0) + n
+        # Only the interval's count: the totals take it in when the interval closes
+        # (`_fold_counts`), one dictionary update per call instead of two.
+        interval = self._interval_counts
+        interval[name] = interval.get(name, 0) + n
 
     def record_latency(self, name: str, ms: float, *, now: float) -> None:
         """Add a latency sample, in milliseconds, to series `name` (``submit_resp``, ``receipt``).
@@ -349,11 +353,7 @@ class MetricsAggregator:
             raise MetricsError(f"a count cannot go down ({bind_id}.{name} += {n})")
         if self._started_at is None:  # _touch, inlined (called per message)
             self._started_at = now
-        counts = self._bind_counts.get(bind_id)
-        if counts is None:
-            counts = self._bind_counts[bind_id] = {}
-        counts[name] = counts.get(name, 0) + n
-        interval = self._bind_interval.get(bind_id)
+        interval = self._bind_interval.get(bind_id)  # the totals: `_fold_counts`
         if interval is None:
             interval = self._bind_interval[bind_id] = {}
         interval[name] = interval.get(name, 0) + n
@@ -367,6 +367,18 @@ class MetricsAggregator:
         self._windows.pop(bind_id, None)
         self._bind_counts.pop(bind_id, None)
         self._bind_interval.pop(bind_id, None)
+
+    def _fold_counts(self) -> None:
+        """Add the interval's counts (`record_count`, `record_bind_count`) to the totals."""
+        counts = self._counts
+        for name, n in self._interval_counts.items():
+            counts[name] = counts.get(name, 0) + n
+        for bind_id, interval in self._bind_interval.items():
+            totals = self._bind_counts.get(bind_id)
+            if totals is None:
+                totals = self._bind_counts[bind_id] = {}
+            for name, n in interval.items():
+                totals[name] = totals.get(name, 0) + n
 
     # -- snapshots --------------------------------------------------------------------------------
 
@@ -391,6 +403,7 @@ class MetricsAggregator:
             return None
         for series in self._latency.values():
             series.total.merge(series.interval)
+        self._fold_counts()
         snap = MetricsSnapshot(
             at=now,
             seq=self._seq,

@@ -257,6 +257,33 @@ def test_bind_counts_cumulate_and_bind_rates_cover_the_interval() -> None:
     assert decode_event(encode_event(second)) == second
 
 
+def test_counts_recorded_between_snapshots_are_in_the_next_one_only() -> None:
+    # Counts go into the interval first and join the totals when a snapshot closes it.
+    agg = MetricsAggregator(interval=1.0, start=0.0)
+    agg.record_count("sent", 0, now=0.1)  # a name with nothing yet is still reported
+    agg.record_bind_count("b1", BIND_SUBMITTED, 2, now=0.1)
+    agg.record_bind_count("b2", BIND_SUBMITTED, now=0.1)
+    agg.forget_bind("b2")  # forgotten before its first snapshot: not reported at all
+    first = agg.snapshot(1.0)
+    agg.record_count("sent", 5, now=1.5)
+    agg.record_bind_count("b3", BIND_THROTTLED, now=1.5)  # a bind first seen later
+    assert agg.snapshot(1.5) is None  # the interval is not over: nothing folded twice
+    second = agg.snapshot(2.0)
+    third = agg.snapshot(3.0)
+    assert first is not None
+    assert second is not None
+    assert third is not None
+    assert first.counts == {"sent": 0}
+    assert first.bind_counts == {"b1": {"submitted": 2}}
+    assert second.counts == {"sent": 5}
+    assert second.rates == {"sent": 5.0}
+    assert second.bind_counts == {"b1": {"submitted": 2}, "b3": {"throttled": 1}}
+    assert second.bind_rates == {"b1": {"submitted": 0.0}, "b3": {"throttled": 1.0}}
+    assert third.counts == {"sent": 5}
+    assert third.rates == {"sent": 0.0}
+    assert third.bind_counts == second.bind_counts
+
+
 def test_bad_records() -> None:
     agg = MetricsAggregator()
     with pytest.raises(MetricsError):
