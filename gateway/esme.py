@@ -455,6 +455,9 @@ _TICKET_ARGS: Final = (
     "tlvs",
 )
 assert tuple(f.name for f in fields(Ticket))[: len(_TICKET_ARGS)] == _TICKET_ARGS
+#: The leading fields of `Attempt`, in the order `build_attempt` passes them.
+_ATTEMPT_ARGS: Final = ("message_id", "attempt", "parts_total", "deadline", "client_ref")
+assert tuple(f.name for f in fields(Attempt))[: len(_ATTEMPT_ARGS)] == _ATTEMPT_ARGS
 
 
 def build_attempt(
@@ -486,12 +489,12 @@ def build_attempt(
         raise GatewayError(
             f"message {claimed.id}: planned {len(plan.parts)} parts, stored {claimed.parts_total}"
         )
-    attempt = Attempt(
-        message_id=claimed.id,
-        attempt=claimed.attempt,
-        parts_total=claimed.parts_total,
-        deadline=claimed.validity_deadline,
-        client_ref=claimed.client_ref,
+    attempt = Attempt(  # positional, in _ATTEMPT_ARGS order (half the cost of keywords)
+        claimed.id,
+        claimed.attempt,
+        claimed.parts_total,
+        claimed.validity_deadline,
+        claimed.client_ref,
     )
     tickets: list[Ticket] = []
     priority = max(0, min(3, claimed.priority))
@@ -1883,7 +1886,9 @@ class GatewayEsme(ESME):  # type: ignore[misc]
         coroutine otherwise."""
         sequence = self.sequence_generator.next_sequence()
         assert_valid_sequence(sequence)
-        body = ticket.encoded_body()
+        body = ticket.body  # encoded when the broker handed it out
+        if body is None:
+            body = ticket.encoded_body()
         pdu = _HEADER.pack(16 + len(body), 0x00000004, 0, sequence) + body
         if ticket.pdu is not None:  # built for aiosmpplib earlier: keep its sequence current
             ticket.pdu.sequence_num = sequence

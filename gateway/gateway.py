@@ -32,7 +32,7 @@ import contextlib
 import functools
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Self
@@ -99,6 +99,31 @@ PLAN_CACHE = 32_768
 #: Enum values without the ``value`` property (per message on the accept path).
 _ENCODING_VALUE: Final[dict[Encoding, str]] = {e: e.value for e in Encoding}
 _METHOD_VALUE: Final[dict[Method, str]] = {m: m.value for m in Method}
+
+#: The fields of `gateway.store.NewMessage` in the order `Gateway.prepare` passes them
+#: (positional: about 0.5 us less per message than keywords). A change of that class's
+#: fields fails here, at import, instead of shifting the arguments.
+_NEW_MESSAGE_ARGS: Final = (
+    "source",
+    "destination",
+    "text",
+    "parts_total",
+    "client_ref",
+    "encoding",
+    "profile",
+    "method",
+    "concat_ref",
+    "priority",
+    "validity_deadline",
+    "not_before",
+    "route",
+    "bind",
+    "campaign_id",
+    "metadata",
+    "tlvs",
+)
+if tuple(f.name for f in fields(NewMessage)) != _NEW_MESSAGE_ARGS:
+    raise ImportError("gateway.store.NewMessage changed its fields: update Gateway.prepare")
 
 
 @dataclass(frozen=True, slots=True)
@@ -464,22 +489,24 @@ class Gateway:
             if request.tlvs or route.harness_tlvs
             else ()  # what message_tlvs returns for no TLVs on a route without harness TLVs
         )
-        message = NewMessage(
-            source=sender,
-            destination=msisdn.e164,
-            text=request.text,
-            parts_total=len(planned.parts),
-            client_ref=request.client_ref,
-            encoding=_ENCODING_VALUE[planned.encoding],
-            profile=route.profile.name,
-            method=_METHOD_VALUE[route.method],
-            priority=request.priority,
-            validity_deadline=now + validity if validity is not None else None,
-            not_before=request.not_before,
-            route=route.name,
-            campaign_id=request.campaign_id,
-            metadata=dict(request.metadata or {}),
-            tlvs=tlvs,
+        message = NewMessage(  # positional, in _NEW_MESSAGE_ARGS order
+            sender,
+            msisdn.e164,
+            request.text,
+            len(planned.parts),
+            request.client_ref,
+            _ENCODING_VALUE[planned.encoding],
+            route.profile.name,
+            _METHOD_VALUE[route.method],
+            None,  # concat_ref
+            request.priority,
+            now + validity if validity is not None else None,
+            request.not_before,
+            route.name,
+            None,  # bind
+            request.campaign_id,
+            dict(request.metadata) if request.metadata else {},
+            tlvs,
         )
         return message, planned
 
