@@ -79,15 +79,17 @@ Where aiosmpplib is subclassed (each place also says why in a comment):
   once, frames the PDUs itself and gives a submit_sm_resp to a part in flight or a deliver_sm
   the fast decoder reads straight to the bind (anything else takes aiosmpplib's steps,
   `_dispatch`). aiosmpplib's send loop awaits the throttle handler, the rate limiter and
-  `_send_data` per part; ours takes a `Ticket` from the broker and writes the body it encodes
-  itself (`Ticket.encoded_body`: the `PlannedSubmitSm` bytes, without building that message
-  unless aiosmpplib's own paths ask for it), checks the throttle and takes the tokens at the
-  time the broker chose the part (`StoreBroker.handed_at`, one clock read per part),
-  awaiting only when they say no, and drains the writer only when the transport holds
-  unsent data. With
+  `_send_data` per part; ours takes a `Ticket` from the broker (`StoreBroker.take_nowait`;
+  the awaiting `StoreBroker.take` only when nothing may be written now) and writes the body
+  it encodes itself (`Ticket.encoded_body`: the `PlannedSubmitSm` bytes, without building
+  that message unless aiosmpplib's own paths ask for it; `GatewayEsme._write_part`), checks
+  the throttle and takes the tokens at the time the broker chose the part
+  (`StoreBroker.handed_at`, one clock read per part), awaiting only when they say no, and
+  drains the writer only when the transport holds unsent data. With
   ``testing=True`` or other extension objects both are aiosmpplib's own loops.
 
-The hot path creates no task per PDU: part submits, responses, receipts and attempt endings
+The hot path creates no task per PDU, and no coroutine per part that is ready to go and
+needs no drain: part submits, responses, receipts and attempt endings
 go to the store as callback ops (`AsyncMessageStore.*_nowait`, tracked by `TaskTracker.call`
 / `TaskTracker.track` so that a stop still waits for them), and a receipt's deliver_sm_resp
 is written from its op's callback, after the COMMIT.
