@@ -148,6 +148,7 @@ from aiosmpplib import (
     BindMode,
     DeliverSm,
     DeliverSmResp,
+    EnquireLink,
     GenericNack,
     OptionalParam,
     PduHeader,
@@ -1592,6 +1593,11 @@ class GatewayEsme(ESME):  # type: ignore[misc]
         self._gw_bind = bind
         self._tls_pending: tuple[ssl.SSLContext, str] | None = None
         self._decoder: DeliverSmDecoder | None = None
+        self._rx_at = 0.0
+        """Event-loop time of the latest read that completed a PDU (`_read_loop`)."""
+        self._keeper_wake = asyncio.Event()
+        """Set when the session ends (or the ESME stops): the keeper looks at once."""
+        self._keeper_probe: asyncio.Task[None] | None = None
 
     # Why: aiosmpplib has no "link up" hook, and it replaces its writer on reconnect without
     # closing the old one.
@@ -1715,6 +1721,7 @@ class GatewayEsme(ESME):  # type: ignore[misc]
             # wait 0.5 s for it and then cancel it).
             self._session_state = SmppSessionState.CLOSED
             self._data_received.set()
+            self._keeper_wake.set()
             self._gw_bind.on_link_down(reason)
 
     # Why: aiosmpplib's receive loop reads each PDU with two `readexactly` awaits and, per
@@ -1740,8 +1747,10 @@ class GatewayEsme(ESME):  # type: ignore[misc]
         buf = b""
         pos = 0
         # The connection keeper clears `received` only while this loop awaits: set it for the
-        # first PDU after each await (a read or a PDU taking aiosmpplib's steps), not for each.
+        # first PDU after each await (a read or a PDU taking aiosmpplib's steps), not for each,
+        # and note the time for the keeper's enquire_link timer (`_connection_keeper`).
         tell_keeper = True
+        loop_time = asyncio.get_running_loop().time
         while True:
             if self._is_shutting_down or self._session_state != bound:
                 self._logger.info("Exiting receive data loop due to broken connection")
@@ -1766,6 +1775,7 @@ class GatewayEsme(ESME):  # type: ignore[misc]
             pos += length
             if tell_keeper:
                 received.set()
+                self._rx_at = loop_time()
                 tell_keeper = False
             if command_id == SUBMIT_SM_RESP and fast:
                 ticket = inflight.get(seq) or late.get(seq)
@@ -2073,7 +2083,51 @@ class GatewayEsme(ESME):  # type: ignore[misc]
     async def stop(self) -> None:
         self._is_shutting_down = True
         self._data_received.set()
+        self._keeper_wake.set()
         await super().stop()
+
+    # Why: aiosmpplib's connection keeper wakes on the receive loop's data event, once per
+    # read pass under load, and each time creates two tasks (a sleep and an event wait), runs
+    # an `asyncio.wait` and cancels the sleep: about 13 us of the event-loop thread per read
+    # pass. This keeper does what it does (an enquire_link after `enquire_link_interval`
+    # without data; the session ends when nothing arrives within `socket_timeout` after it)
+    # from a timer: it sleeps until the enquire_link would be due (`_rx_at`, which our
+    # receive loop updates once per read pass, plus the interval), looks again, and waits on
+    # the data event only for the enquire_link's answer. The end of the session wakes it at
+    # once (`_keeper_wake`). With ``testing=True`` (aiosmpplib's receive loop, which does not
+    # update `_rx_at`) it is aiosmpplib's keeper.
+    async def _connection_keeper(self) -> None:
+        if self.testing:
+            await super()._connection_keeper()
+            return
+        loop = asyncio.get_running_loop()
+        received = self._data_received
+        wake = self._keeper_wake
+        wake.clear()
+        bound = self.bind_mode.session_state
+        self._rx_at = loop.time()
+        while True:
+            if self._is_shutting_down or self._session_state != bound:
+                return
+            quiet_for = self.enquire_link_interval - (loop.time() - self._rx_at)
+            if quiet_for > 0.0:
+                try:
+                    async with asyncio.timeout(quiet_for):
+                        await wake.wait()
+                except TimeoutError:
+                    pass
+                else:
+                    wake.clear()  # the top of the loop decides; a wake that finds it up is stale
+                continue
+            received.clear()
+            # What aiosmpplib's keeper does: the enquire_link goes out from its own task.
+            self._keeper_probe = asyncio.create_task(self._send_data(EnquireLink()))
+            try:
+                async with asyncio.timeout(self.socket_timeout):
+                    await received.wait()  # the end of the session sets it too
+            except TimeoutError:
+                self._logger.error("Timed out while waiting for ENQUIRE_LINK response")
+                return
 
     def drop_connection(self) -> None:
         """Abort the TCP connection now; the start loop reconnects (after its back-off)."""
