@@ -72,7 +72,9 @@ Where aiosmpplib is subclassed (each place also says why in a comment):
   `acknowledge` and `acknowledge_nowait` (no public way to force a reconnect or to answer a
   deliver_sm later), `_socket_operation` (TLS: aiosmpplib opens a plain TCP connection and
   takes no SSL context; the connection is upgraded with ``StreamWriter.start_tls`` before the
-  bind PDU is written) and `_disconnect` (a TLS stream cannot write_eof).
+  bind PDU is written), `_disconnect` (a TLS stream cannot write_eof) and
+  `_connection_keeper` (aiosmpplib's wakes and makes two tasks on every read pass; ours runs
+  the same enquire_link guard from a timer and the time of the latest read).
 * `GatewayEsme._receive_data` / `_read_loop` and `_dequeue_messages` (the per-message cost of
   the event-loop thread): aiosmpplib's receive loop reads a PDU with two awaits and passes it
   through three awaited indirections with debug-log calls; ours reads what the socket has at
