@@ -526,23 +526,36 @@ def _frame(data: bytes) -> bytes:
 
 class _Frames:
     """Whole messages out of a byte stream (sans I/O): `feed` what a read gave, get the
-    messages it completed; the bytes of an unfinished one wait for the next `feed`."""
+    messages it completed; the bytes of an unfinished one wait for the next `feed` (kept as
+    chunks and joined once the message is whole: a large message costs linear time)."""
 
     def __init__(self) -> None:
-        self._rest = b""
+        self._chunks: list[bytes] = []
+        self._have = 0
+        self._need = 0
+        """Bytes the first unfinished message needs with its prefix (0: not known yet)."""
 
     @property
     def pending(self) -> int:
         """Bytes of an unfinished message held."""
-        return len(self._rest)
+        return self._have
 
     def feed(self, data: bytes) -> list[memoryview]:
         """The messages `data` completes (views of it; empty if none)."""
-        if self._rest:
-            data = self._rest + data
+        if self._chunks:
+            self._chunks.append(data)
+            self._have += len(data)
+            if self._need == 0:
+                self._need = _needed(b"".join(self._chunks)[:12])
+            if self._need == 0 or self._have < self._need:
+                return []
+            data = b"".join(self._chunks)
+            self._chunks.clear()
+            self._have = self._need = 0
         view = memoryview(data)
         end = len(data)
         pos = 0
+        need = 0
         out: list[memoryview] = []
         while end - pos >= 4:
             (size,) = _LENGTH.unpack_from(data, pos)
@@ -552,12 +565,29 @@ class _Frames:
                     break
                 (size,) = _LONG_LENGTH.unpack_from(data, pos + 4)
                 head = 12
-            if end - pos - head < size:
+            if end - pos < head + size:
+                need = head + size
                 break
             out.append(view[pos + head : pos + head + size])
             pos += head + size
-        self._rest = data[pos:] if pos < end else b""
+        if pos < end:
+            self._chunks.append(data[pos:])
+            self._have, self._need = end - pos, need
         return out
+
+
+def _needed(head: bytes | memoryview) -> int:
+    """Bytes of a whole message with its prefix, from its first (up to 12) bytes; 0 while
+    the prefix itself is not whole."""
+    if len(head) < 4:
+        return 0
+    (size,) = _LENGTH.unpack_from(head)
+    if size >= 0:
+        return 4 + int(size)
+    if len(head) < 12:
+        return 0
+    (size,) = _LONG_LENGTH.unpack_from(head, 4)
+    return 12 + int(size)
 
 
 def _recv_message(sock: socket.socket) -> memoryview:

@@ -141,6 +141,19 @@ def test_frames_keep_an_unfinished_message_and_read_the_long_header() -> None:
     assert _Frames().feed(long_form[:11]) == []
 
 
+def test_frames_gather_a_large_message_from_many_reads() -> None:
+    big = bytes(range(256)) * 4096  # 1 MiB
+    stream = _frame(big) + _frame(b"next")
+    frames = _Frames()
+    got: list[bytes] = []
+    for pos in range(0, len(stream), 4000):
+        got.extend(bytes(m) for m in frames.feed(stream[pos : pos + 4000]))
+        if not got:
+            assert frames.pending == min(pos + 4000, len(stream))
+    assert got == [big, b"next"]
+    assert frames.pending == 0
+
+
 # --- the home loop reads -------------------------------------------------------------------------
 
 
