@@ -85,6 +85,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import collections
+import contextlib
 import copyreg
 import dataclasses
 import io
@@ -334,6 +335,9 @@ class ProcessWriter:
                 except OSError:  # already gone: the reader fails what was sent
                     log.debug("smsh.gateway.store.writer_process_stop_failed", exc_info=True)
         self._reader.join()
+        # EOF is read; a child not asked to stop (a reader gave up) now reads EOF too.
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
         self._reap()
         with self._state:
             loop = self._registered
@@ -444,8 +448,13 @@ class ProcessWriter:
                 if not data:
                     self._at_eof()  # a partial message left is lost with the child
                     return
-                for message in frames.feed(data):
-                    self._answer(message)
+                try:
+                    for message in frames.feed(data):
+                        self._answer(message)
+                except Exception:  # defensive: keep callers from hanging
+                    log.exception("smsh.gateway.store.writer_answer_unreadable")
+                    self._at_eof()  # the FIFO is out of step with the child: give up
+                    return
                 if len(data) < _CHUNK:
                     return
 

@@ -18,6 +18,7 @@ import random
 import socket
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -262,6 +263,22 @@ async def test_eof_mid_message_fails_every_pending_op(
         writer.submit(_callback_op(loop, 5, seen)[0])
 
 
+@pytest.mark.asyncio
+async def test_an_unreadable_answer_fails_what_is_pending_instead_of_hanging(
+    fake: tuple[ProcessWriter, FakeChild],
+) -> None:
+    writer, child = fake
+    loop = asyncio.get_running_loop()
+    seen: list[Any] = []
+    op, done = _callback_op(loop, 1, seen)
+    writer.submit([op])
+    child.ops()
+    child.write(_frame(b"not a pickle"))
+    async with asyncio.timeout(5):
+        assert isinstance(await done, StoreClosedError)
+    assert writer.closed
+
+
 # --- the reader thread reads --------------------------------------------------------------
 
 
@@ -405,3 +422,16 @@ async def test_close_from_another_thread_leaves_the_home_loop_clean(db_path: Pat
     assert writer._sock.fileno() == -1
     with pytest.raises(StoreClosedError):
         await store.aio.accept([new_message()], T0)
+
+
+def test_close_stops_a_child_whose_answers_were_given_up(db_path: Path) -> None:
+    store = MessageStore(db_path, synchronous="NORMAL", writer="process")
+    writer = store._writer
+    assert isinstance(writer, ProcessWriter)
+    assert store.accept([new_message()], T0) == [1]
+    with writer._read_lock:
+        writer._at_eof()  # as after an unreadable answer: the child was not asked to stop
+    started = time.monotonic()
+    store.close()
+    assert time.monotonic() - started < 10  # it read EOF, instead of a kill after 30 s
+    assert writer._proc.wait(0)
