@@ -435,3 +435,39 @@ def test_close_stops_a_child_whose_answers_were_given_up(db_path: Path) -> None:
     store.close()
     assert time.monotonic() - started < 10  # it read EOF, instead of a kill after 30 s
     assert writer._proc.wait(0)
+
+
+@pytest.mark.asyncio
+async def test_a_thread_of_sync_callers_and_the_home_loop_share_the_answers(
+    db_path: Path,
+) -> None:
+    """While the loop's answers come by its own reads, a plain thread's sync calls keep the
+    reader thread reading: both read the one socket, in turns; every caller gets its own."""
+    with MessageStore(db_path, synchronous="NORMAL", writer="process") as store:
+        stop = threading.Event()
+        sync_ids: list[int] = []
+
+        def sync_caller() -> None:
+            while not stop.is_set() and len(sync_ids) < 200:
+                sync_ids.extend(store.accept([new_message("0800")], T0))
+
+        thread = threading.Thread(target=sync_caller)
+        thread.start()
+        try:
+            batches: list[list[int]] = []
+            async with asyncio.timeout(30):
+                for _ in range(150):  # many round trips, while the thread makes its own
+                    batches.extend(
+                        await asyncio.gather(
+                            store.aio.accept([new_message("0900")], T0),
+                            store.aio.accept([new_message("0901"), new_message("0902")], T0),
+                        )
+                    )
+        finally:
+            stop.set()
+            thread.join(timeout=30)
+        loop_ids = [i for ids in batches for i in ids]
+        assert len(loop_ids) == 450
+        assert sync_ids
+        assert len(set(loop_ids) | set(sync_ids)) == len(loop_ids) + len(sync_ids)
+        assert sorted(loop_ids + sync_ids) == list(range(1, len(loop_ids) + len(sync_ids) + 1))
