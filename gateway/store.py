@@ -950,6 +950,14 @@ class _Op:
     ok: bool = False
     value: Any = None
     error: BaseException | None = None
+    by_thread: bool = False
+    """Set by the process writer (`gateway.storeproc`): no loop that reads the writer's
+    socket waits for this op (a sync op, or an op of another loop), so its reader thread
+    reads until the op is answered."""
+
+
+#: What `_settle` hands over: the waiting future or callback, ``ok``, the value or error.
+_Item = tuple[asyncio.Future[Any] | OpCallback, bool, Any]
 
 
 def _target(op: _Op) -> asyncio.Future[Any] | OpCallback:
@@ -958,7 +966,9 @@ def _target(op: _Op) -> asyncio.Future[Any] | OpCallback:
     return target
 
 
-def _settle(items: list[tuple[asyncio.Future[Any] | OpCallback, bool, Any]]) -> None:
+def _settle(items: list[_Item]) -> None:
+    """Settle items on the thread of their loop, in order (futures of cancelled tasks are
+    skipped: their op still ran)."""
     for target, ok, value in items:
         if not isinstance(target, asyncio.Future):
             # A callback op (`AsyncMessageStore.*_nowait`): no task, no future, called in order.
@@ -978,13 +988,13 @@ def _settle(items: list[tuple[asyncio.Future[Any] | OpCallback, bool, Any]]) -> 
             target.set_exception(value)
 
 
-def _deliver(batch: Sequence[_Op]) -> None:
+def _deliver(batch: Sequence[_Op], keep: asyncio.AbstractEventLoop | None = None) -> list[_Item]:
     """Hand settled ops (``ok``/``value``/``error`` set) to their callers, in order: sync
     futures at once, asyncio futures and callbacks with one ``call_soon_threadsafe`` per
-    loop for the whole batch."""
-    by_loop: dict[
-        asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any] | OpCallback, bool, Any]]
-    ] = {}
+    loop for the whole batch; except the ops of loop `keep` (the caller runs on its thread):
+    their items are returned, in order, for the caller to `_settle` (no wake-up)."""
+    kept: list[_Item] = []
+    by_loop: dict[asyncio.AbstractEventLoop, list[_Item]] = {}
     for op in batch:
         if op.sync_future is not None:
             if op.ok:
@@ -995,14 +1005,17 @@ def _deliver(batch: Sequence[_Op]) -> None:
         elif op.loop is not None:
             target = op.async_future if op.async_future is not None else op.callback
             if target is not None:
-                by_loop.setdefault(op.loop, []).append(
-                    (target, op.ok, op.value if op.ok else op.error)
-                )
+                item = (target, op.ok, op.value if op.ok else op.error)
+                if op.loop is keep:
+                    kept.append(item)
+                else:
+                    by_loop.setdefault(op.loop, []).append(item)
     for loop, items in by_loop.items():
         try:
             loop.call_soon_threadsafe(_settle, items)
         except RuntimeError:  # the caller's loop is closed: nobody is waiting
             log.debug("smsh.gateway.store.loop_closed")
+    return kept
 
 
 def _settled(ops: list[_Op], picks: list[int] | None) -> None:
@@ -1010,11 +1023,14 @@ def _settled(ops: list[_Op], picks: list[int] | None) -> None:
     _deliver(ops if picks is None else [ops[i] for i in picks])
 
 
-def _fail(ops: Sequence[_Op], error: BaseException) -> None:
-    """Settle ops that will never run with `error`."""
+def _fail(
+    ops: Sequence[_Op], error: BaseException, keep: asyncio.AbstractEventLoop | None = None
+) -> list[_Item]:
+    """Settle ops that will never run with `error` (`_deliver`: the items of loop `keep` are
+    returned for the caller to settle)."""
     for op in ops:
         op.ok, op.value, op.error = False, None, error
-    _deliver(ops)
+    return _deliver(ops, keep)
 
 
 def _open_writer(path: str, *, synchronous: str, cache_kib: int) -> sqlite3.Connection:

@@ -11,11 +11,12 @@ Theory of operation
   imported, no database open) at the first open, and each store's writer is a fork of it
   (`_Zygote`: ~10 ms instead of a ~0.1 s Python start-up per store; no re-import of the
   parent's ``__main__``). Without pidfds (not Linux) each writer is started with ``python
-  -c`` running `main`. The parent talks to its writer over one ``socketpair`` wrapped in
-  `multiprocessing.connection.Connection` (length-prefixed messages). The first message
-  carries the settings; the writer opens the write connection (`gateway.store._open_writer`:
-  WAL, schema, migration) and answers ``("ready", None)`` or ``("error", exception)``, which
-  the constructor raises.
+  -c`` running `main`. The parent talks to its writer over one ``socketpair``: messages
+  are length-prefixed as `multiprocessing.connection.Connection` writes them (the child
+  uses one; the parent frames and parses them itself, `_frame` and `_Frames`, because it
+  reads without blocking). The first message carries the settings; the writer opens the
+  write connection (`gateway.store._open_writer`: WAL, schema, migration) and answers
+  ``("ready", None)`` or ``("error", exception)``, which the constructor raises.
 * An op is data: ``(fn, args)``, a module-level function and picklable arguments (see
   `gateway.store._Op`). `ProcessWriter.submit` packs the ops it is given into one message
   (their count, then one pickle of their ``(fn, args)``), appends the ops to the *sent* FIFO
@@ -33,16 +34,37 @@ Theory of operation
   message answers the others, in order. Errors are the gateway's exception types, which
   pickle with their attributes (`gateway.errors`); a result that does not pickle comes back
   as a `StoreError` saying so.
-* A reader thread in the parent blocks on the socket (the GIL is released while it waits),
-  takes the ops a message answers (first those *held*: sent, and passed over by a picked
-  message; then from the FIFO), and settles them with `gateway.store._deliver`: one
-  ``call_soon_threadsafe`` per loop per message, as the thread writer does.
+* Who reads the answers. The *home loop* does: the first event loop that submits ops from
+  its own thread (`ProcessWriter.submit` from `gateway.store.MessageStore`'s end-of-pass
+  flush) registers the socket with ``loop.add_reader``; a later loop takes over only once
+  the home loop is closed. When readable, the home loop reads what the socket holds
+  without blocking (``MSG_DONTWAIT``), keeps the bytes of an unfinished message for the next
+  read, and for each whole message takes the ops it answers (first those *held*: sent, and
+  passed over by a picked message; then from the sent FIFO) and settles them
+  (`gateway.store._deliver` with ``keep``): its own ops right there on its thread, with no
+  ``call_soon_threadsafe`` and no wake-up; sync futures at once; other loops' ops with one
+  ``call_soon_threadsafe`` per loop per message.
+* The *reader thread* reads (the same way, after ``poll``) only while the home loop may not:
+  while an op is pending that no home loop waits for (``_Op.by_thread``: a sync op, from any
+  thread, the loop's own included, where the loop is blocked in the call; an op of another
+  loop; any op while there is no home loop, e.g. no ``add_reader``), while a send waits
+  for room in the socket (the sender may be the home loop, and the child may be waiting
+  for us to read its answers before it reads on), and from `close` until EOF. Else it
+  sleeps on a condition. The home loop's ops it reads go to an inbox that the home loop
+  drains on its thread (one ``call_soon_threadsafe``), as the home loop's own reads do
+  first, so each loop sees its answers in order. One lock lets one reader at a time read
+  and settle; whoever reads settles everything it read, so a sync caller is answered
+  whichever reads first, and nobody waits for a loop that is not running.
 
 Stopping and crashes
 --------------------
 * `ProcessWriter.close` sends the stop message after everything queued; the child runs what
-  it has, checkpoints the WAL, closes the database and exits; the reader sees EOF; `close`
-  joins both.
+  it has, checkpoints the WAL, closes the database and exits; the reader thread reads up
+  to EOF; `close` joins both. The home loop's callbacks of what was answered meanwhile run
+  on that loop later (as ever). The socket is unregistered from the home loop on its own
+  thread: by `close` when called there, else by the home loop (when it reads EOF, or by
+  a callback `close` schedules), which then closes it; when the home loop is closed, its
+  selector is gone and `close` closes the socket.
 * The parent dies (even kill -9): the kernel closes its end of the socket; the child reads
   EOF at its next read (it reads between batches, so at most one batch later), stops and
   exits (without the TRUNCATE checkpoint, which would hold the write lock while it waited
@@ -52,15 +74,18 @@ Stopping and crashes
   is still finishing its last COMMIT. The child and the zygote ignore SIGINT and SIGTERM:
   a Ctrl-C in a terminal reaches the whole process group, and the parent's orderly close
   still needs the writer.
-* The child dies (or its socket breaks): the reader sees EOF, marks the writer closed and
-  fails every op sent and not answered with `StoreClosedError`; later submits raise it at
-  once. Nobody hangs.
+* The child dies (or its socket breaks): whoever reads next sees EOF (a partial message is
+  dropped), marks the writer closed and fails every op sent and not answered with
+  `StoreClosedError`; later submits raise it at once. Nobody hangs: a sync caller's op
+  keeps the reader thread reading, and a loop's ops are read by that loop or the thread.
 """
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import collections
+import contextlib
 import copyreg
 import dataclasses
 import io
@@ -92,8 +117,10 @@ from gateway.store import (
     _close_writer,
     _deliver,
     _fail,
+    _Item,
     _Op,
     _open_writer,
+    _settle,
 )
 
 log = logging.getLogger("smsh.gateway.store")
@@ -145,17 +172,33 @@ class ProcessWriter:
         linger: float,
         cache_kib: int,
     ) -> None:
-        self._proc, self._conn = _start()
+        self._proc, self._sock = _start()
         try:
             self._handshake(path, synchronous, max_batch, linger, cache_kib)
         except BaseException:
-            self._conn.close()
+            self._sock.close()
             self._reap()
             raise
-        self._lock = threading.Lock()
+        self._fd = self._sock.fileno()
+        # Sending: the sent FIFO and the byte stream in one order.
+        self._send_lock = threading.Lock()
         self._closed = False
-        self._closing = False
         self._sent: collections.deque[_Op] = collections.deque()
+        # Reading: one reader at a time (the home loop, the reader thread).
+        self._read_lock = threading.Lock()
+        self._frames = _Frames()
+        self._held: collections.deque[_Op] = collections.deque()
+        self._eof = False
+        self._home: asyncio.AbstractEventLoop | None = None
+        self._inbox: collections.deque[list[_Item]] = collections.deque()
+        self._drain_due = False
+        # When the reader thread reads (short critical sections only).
+        self._state = threading.Condition(threading.Lock())
+        self._by_thread = 0
+        self._blocked_sends = 0
+        self._closing = False
+        self._registered: asyncio.AbstractEventLoop | None = None
+        """The loop the socket is registered with (``add_reader``), under `_state`."""
         self._stats = WriterStats(0, 0, 0, 0, 0)
         self._reader = threading.Thread(
             target=self._read, name="smsh-store-writer-reader", daemon=True
@@ -173,10 +216,10 @@ class ProcessWriter:
             "cache_kib": cache_kib,
         }
         try:
-            self._conn.send_bytes(pickle.dumps(settings, _PROTOCOL))
-            if not self._conn.poll(START_TIMEOUT):
+            self._sock.sendall(_frame(pickle.dumps(settings, _PROTOCOL)))
+            if not select.select([self._sock], [], [], START_TIMEOUT)[0]:
                 raise StoreError(f"the store writer process did not start in {START_TIMEOUT} s")
-            kind, payload = pickle.loads(self._conn.recv_bytes())
+            kind, payload = pickle.loads(_recv_message(self._sock))
         except (EOFError, OSError) as exc:
             self._reap()
             raise StoreError(
@@ -203,12 +246,20 @@ class ProcessWriter:
         """True once closed (or the child stopped): `submit` raises `StoreClosedError`."""
         return self._closed
 
+    @property
+    def home(self) -> asyncio.AbstractEventLoop | None:
+        """The loop that reads the child's answers itself (None: the reader thread does)."""
+        return self._home
+
     def stats(self) -> WriterStats:
         """The child's group-commit counters, as of its last answered batch."""
         return self._stats
 
     def submit(self, op: _Op | list[_Op]) -> None:
         """Send one op, or a list of ops that enter the same or consecutive batches in order.
+
+        Called on a loop's thread with ops of that loop, it makes that loop the home loop
+        when there is none yet (or the home loop is closed).
 
         Raises:
             StoreClosedError: The writer is closed or its process stopped.
@@ -219,93 +270,360 @@ class ProcessWriter:
         data, ops = _pack(ops)
         if not ops:
             return
-        with self._lock:
+        home = self._home
+        loop = ops[0].loop
+        if (
+            loop is not None
+            and loop is not home
+            and (home is None or home.is_closed())
+            and asyncio._get_running_loop() is loop
+        ):
+            self._attach(loop)
+            home = self._home
+        remote = ops if home is None else [o for o in ops if o.loop is not home]
+        for o in remote:
+            o.by_thread = True
+        with self._send_lock:
             if self._closed:
                 raise StoreClosedError("the message store is closed")
             self._sent.extend(ops)
-            try:
-                self._conn.send_bytes(data)
-            except OSError:
-                # The child is gone: the reader reads EOF and fails every op sent.
-                log.debug("smsh.gateway.store.writer_process_send_failed", exc_info=True)
+            if remote:
+                with self._state:
+                    self._by_thread += len(remote)
+                    self._state.notify()
+            self._send(data)
+
+    def _send(self, data: bytes) -> None:
+        """Write one message (under `_send_lock`). When the socket is full, the reader
+        thread reads while we wait: the child may be waiting for us to read its answers
+        before it reads our ops, and the home loop may be the thread that waits here."""
+        try:
+            done = self._sock.send(data, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            done = 0
+        except OSError:
+            # The child is gone: whoever reads sees EOF and fails every op sent.
+            log.debug("smsh.gateway.store.writer_process_send_failed", exc_info=True)
+            return
+        if done == len(data):
+            return
+        with self._state:
+            self._blocked_sends += 1
+            self._state.notify()
+        try:
+            self._sock.sendall(memoryview(data)[done:])
+        except OSError:
+            log.debug("smsh.gateway.store.writer_process_send_failed", exc_info=True)
+        finally:
+            with self._state:
+                self._blocked_sends -= 1
 
     def close(self) -> None:
-        """Run what was sent, stop the child (it checkpoints the WAL) and join it."""
-        with self._lock:
+        """Run what was sent, stop the child (it checkpoints the WAL) and join it. What the
+        child answers meanwhile is read by the reader thread (this thread may be the home
+        loop's); the home loop's callbacks run on it later, as ever."""
+        with self._state:
             if self._closing:
                 return
             self._closing = True
+            self._state.notify()
+        with self._send_lock:
             if not self._closed:
                 self._closed = True
                 try:
-                    self._conn.send_bytes(b"")  # stop
+                    self._sock.sendall(_frame(b""))  # stop
                 except OSError:  # already gone: the reader fails what was sent
                     log.debug("smsh.gateway.store.writer_process_stop_failed", exc_info=True)
         self._reader.join()
+        # EOF is read; a child not asked to stop (a reader gave up) now reads EOF too.
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
         self._reap()
-        self._conn.close()
+        with self._state:
+            loop = self._registered
+            if loop is not None and not loop.is_closed():
+                if asyncio._get_running_loop() is not loop:
+                    # Only that loop may unregister the socket: it closes it after.
+                    try:
+                        loop.call_soon_threadsafe(self._unregister, True)
+                    except RuntimeError:  # closed meanwhile: its selector is gone
+                        pass
+                    else:
+                        return
+                loop.remove_reader(self._fd)
+            self._registered = None
+        self._sock.close()
+
+    # -- reading -------------------------------------------------------------------------
+
+    def _attach(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Make `loop` (running on this thread) the home loop: it reads the socket when
+        readable. Where it cannot (no ``add_reader``), the reader thread stays the reader."""
+        with self._read_lock:
+            if self._eof:
+                return
+            with self._state:
+                old = self._registered
+                if old is not None and not old.is_closed():
+                    return  # registered with a live loop (a racing attach)
+                try:
+                    loop.add_reader(self._fd, self._on_readable)
+                except (NotImplementedError, RuntimeError):
+                    log.debug("smsh.gateway.store.no_add_reader", exc_info=True)
+                    return
+                self._registered = loop
+            self._home = loop
+            self._inbox.clear()  # items of a closed home loop: nobody waits for them
+            self._drain_due = False
+
+    def _on_readable(self) -> None:
+        """The home loop's reader callback: read what came, settle this loop's ops here."""
+        self._pump()
+        if self._inbox:
+            self._drain()
+        if self._eof:
+            self._unregister(False)
+
+    def _unregister(self, close: bool) -> None:
+        """On the home loop: remove the reader (and close the socket, for `close`)."""
+        with self._state:
+            loop = self._registered
+            if loop is not None:
+                self._registered = None
+                if not loop.is_closed():
+                    loop.remove_reader(self._fd)
+        if close:
+            self._sock.close()
+
+    def _drain(self) -> None:
+        """Settle the home loop's items, in the order they were read (on its thread)."""
+        self._drain_due = False
+        inbox = self._inbox
+        while inbox:
+            _settle(inbox.popleft())
 
     def _read(self) -> None:
-        """The reader thread: settle each answered transaction, then fail what is left at
-        EOF. A message answers the next ops in order, or (``picked``: a batch whose
-        responses went first) some of the next ``n``; the others wait in `held`, ahead of
-        the sent FIFO, for the message that answers them."""
-        held: collections.deque[_Op] = collections.deque()
-        sent = self._sent
-
-        def take(n: int) -> list[_Op]:
-            ops = [held.popleft() for _ in range(min(n, len(held)))]
-            ops.extend([sent.popleft() for _ in range(n - len(ops))])
-            return ops
-
+        """The reader thread: read while an op that no loop reads for is pending, a send
+        waits for room, or `close` waits for EOF; exit at EOF."""
+        poller = select.poll()
+        poller.register(self._fd, select.POLLIN)
+        state = self._state
         try:
             while True:
-                results, counters, picked = pickle.loads(self._conn.recv_bytes())
-                self._stats = WriterStats(*counters)
-                if picked is None:
-                    batch = take(len(results))
-                else:
-                    n, picks = picked
-                    ops = take(n)
-                    batch = [ops[i] for i in picks]
-                    chosen = set(picks)
-                    held.extendleft(reversed([op for i, op in enumerate(ops) if i not in chosen]))
-                for target, (ok, value) in zip(batch, results, strict=True):
-                    if ok:
-                        target.ok, target.value = True, value
-                    else:
-                        target.ok, target.error = False, value
-                _deliver(batch)
-        except (EOFError, OSError):
-            pass  # the child closed its end: it stopped (asked to, or not)
+                with state:
+                    while not (
+                        self._eof or self._by_thread or self._blocked_sends or self._closing
+                    ):
+                        state.wait()
+                if self._eof:
+                    return
+                poller.poll()
+                self._pump()
+                home = self._home
+                if self._inbox and home is not None and not self._drain_due:
+                    self._drain_due = True
+                    try:
+                        home.call_soon_threadsafe(self._drain)
+                    except RuntimeError:  # the home loop is closed: nobody waits
+                        self._inbox.clear()
         except BaseException:  # pragma: no cover - defensive: keep callers from hanging
             log.exception("smsh.gateway.store.writer_reader_crashed")
-        finally:
-            with self._lock:
-                asked = self._closing
-                self._closed = True
-                pending = [*held, *self._sent]
-                held.clear()
-                self._sent.clear()
-            if not asked or pending:
-                pid = self._proc.pid
-                log.error(
-                    "smsh.gateway.store.writer_process_stopped",
-                    extra={"pid": pid, "pending": len(pending)},
-                )
-                _fail(pending, StoreClosedError(f"the store writer process (pid {pid}) stopped"))
+            with self._read_lock:
+                self._at_eof()
+
+    def _pump(self) -> None:
+        """Read what the socket holds (never blocks) and settle each whole message: the
+        home loop's items go to the inbox (`_drain`), the others to their callers."""
+        with self._read_lock:
+            if self._eof:
+                return
+            sock, frames = self._sock, self._frames
+            while True:
+                try:
+                    data = sock.recv(_CHUNK, socket.MSG_DONTWAIT)
+                except (BlockingIOError, InterruptedError):
+                    return
+                except OSError:
+                    data = b""  # e.g. ECONNRESET: the child is gone
+                if not data:
+                    self._at_eof()  # a partial message left is lost with the child
+                    return
+                try:
+                    for message in frames.feed(data):
+                        self._answer(message)
+                except Exception:  # defensive: keep callers from hanging
+                    log.exception("smsh.gateway.store.writer_answer_unreadable")
+                    self._at_eof()  # the FIFO is out of step with the child: give up
+                    return
+                if len(data) < _CHUNK:
+                    return
+
+    def _answer(self, message: memoryview) -> None:
+        """Settle the ops one message answers (under `_read_lock`). A message answers the
+        next ops in order, or (``picked``: a batch whose responses went first) some of the
+        next ``n``; the others wait in `_held`, ahead of the sent FIFO, for the message that
+        answers them."""
+        results, counters, picked = pickle.loads(message)
+        self._stats = WriterStats(*counters)
+        held, sent = self._held, self._sent
+        n = len(results) if picked is None else picked[0]
+        if held:
+            ops = [held.popleft() for _ in range(min(n, len(held)))]
+            ops.extend([sent.popleft() for _ in range(n - len(ops))])
+        else:
+            ops = [sent.popleft() for _ in range(n)]
+        if picked is None:
+            batch = ops
+        else:
+            picks = picked[1]
+            batch = [ops[i] for i in picks]
+            chosen = set(picks)
+            held.extendleft(reversed([op for i, op in enumerate(ops) if i not in chosen]))
+        by_thread = 0
+        for target, (ok, value) in zip(batch, results, strict=True):
+            if ok:
+                target.ok, target.value = True, value
+            else:
+                target.ok, target.error = False, value
+            by_thread += target.by_thread
+        if by_thread:
+            with self._state:
+                self._by_thread -= by_thread
+        kept = _deliver(batch, self._home)
+        if kept:
+            self._inbox.append(kept)
+
+    def _at_eof(self) -> None:
+        """The child closed its end (asked to, or not; under `_read_lock`): fail every op
+        sent and not answered with `StoreClosedError`; later submits raise it."""
+        self._eof = True
+        with self._send_lock:
+            self._closed = True
+            pending = [*self._held, *self._sent]
+            self._held.clear()
+            self._sent.clear()
+        with self._state:
+            asked = self._closing
+            self._by_thread = 0
+            self._state.notify_all()
+        if not asked or pending:
+            pid = self._proc.pid
+            log.error(
+                "smsh.gateway.store.writer_process_stopped",
+                extra={"pid": pid, "pending": len(pending)},
+            )
+            error = StoreClosedError(f"the store writer process (pid {pid}) stopped")
+            kept = _fail(pending, error, self._home)
+            if kept:
+                self._inbox.append(kept)
 
 
-def _spawn() -> tuple[subprocess.Popen[bytes], Connection]:
+#: Bytes asked of the socket per read (below malloc's mmap threshold).
+_CHUNK: Final[int] = 65536
+#: The length prefix of a message, as `multiprocessing.connection.Connection` writes it (the
+#: child's side): a signed 32-bit big-endian length, or -1 and an unsigned 64-bit length.
+_LENGTH: Final = struct.Struct("!i")
+_LONG_LENGTH: Final = struct.Struct("!Q")
+
+
+def _frame(data: bytes) -> bytes:
+    """`data` with its length prefix (`_LENGTH`)."""
+    if len(data) > 0x7FFFFFFF:
+        return _LENGTH.pack(-1) + _LONG_LENGTH.pack(len(data)) + data
+    return _LENGTH.pack(len(data)) + data
+
+
+class _Frames:
+    """Whole messages out of a byte stream (sans I/O): `feed` what a read gave, get the
+    messages it completed; the bytes of an unfinished one wait for the next `feed` (kept as
+    chunks and joined once the message is whole: a large message costs linear time)."""
+
+    def __init__(self) -> None:
+        self._chunks: list[bytes] = []
+        self._have = 0
+        self._need = 0
+        """Bytes the first unfinished message needs with its prefix (0: not known yet)."""
+
+    @property
+    def pending(self) -> int:
+        """Bytes of an unfinished message held."""
+        return self._have
+
+    def feed(self, data: bytes) -> list[memoryview]:
+        """The messages `data` completes (views of it; empty if none)."""
+        if self._chunks:
+            self._chunks.append(data)
+            self._have += len(data)
+            if self._need == 0:
+                self._need = _needed(b"".join(self._chunks)[:12])
+            if self._need == 0 or self._have < self._need:
+                return []
+            data = b"".join(self._chunks)
+            self._chunks.clear()
+            self._have = self._need = 0
+        view = memoryview(data)
+        end = len(data)
+        pos = 0
+        need = 0
+        out: list[memoryview] = []
+        while end - pos >= 4:
+            (size,) = _LENGTH.unpack_from(data, pos)
+            head = 4
+            if size < 0:
+                if end - pos < 12:
+                    break
+                (size,) = _LONG_LENGTH.unpack_from(data, pos + 4)
+                head = 12
+            if end - pos < head + size:
+                need = head + size
+                break
+            out.append(view[pos + head : pos + head + size])
+            pos += head + size
+        if pos < end:
+            self._chunks.append(data[pos:])
+            self._have, self._need = end - pos, need
+        return out
+
+
+def _needed(head: bytes | memoryview) -> int:
+    """Bytes of a whole message with its prefix, from its first (up to 12) bytes; 0 while
+    the prefix itself is not whole."""
+    if len(head) < 4:
+        return 0
+    (size,) = _LENGTH.unpack_from(head)
+    if size >= 0:
+        return 4 + int(size)
+    if len(head) < 12:
+        return 0
+    (size,) = _LONG_LENGTH.unpack_from(head, 4)
+    return 12 + int(size)
+
+
+def _recv_message(sock: socket.socket) -> memoryview:
+    """Read one whole message (blocking; the handshake's answer, the only one in flight).
+
+    Raises:
+        EOFError: The socket closed first.
+    """
+    frames = _Frames()
+    while True:
+        data = sock.recv(_CHUNK)
+        if not data:
+            raise EOFError("the store writer process closed its socket")
+        messages = frames.feed(data)
+        if messages:
+            return messages[0]
+
+
+def _spawn() -> tuple[subprocess.Popen[bytes], socket.socket]:
     """Start a writer process (it boots, then waits for its settings on the socket)."""
     mine, theirs = socket.socketpair()
-    conn = Connection(mine.detach())
     try:
         proc = _boot(_BOOT, theirs, "the store writer process")
     except StoreError:
-        conn.close()
+        mine.close()
         raise
-    return proc, conn
+    return proc, mine
 
 
 def _boot(code: str, theirs: socket.socket, what: str) -> subprocess.Popen[bytes]:
@@ -409,7 +727,7 @@ class _Zygote:
         self._proc: subprocess.Popen[bytes] | None = None
         self._sock: socket.socket | None = None
 
-    def fork(self) -> tuple[_Process, Connection]:
+    def fork(self) -> tuple[_Process, socket.socket]:
         """A new writer process and our end of its socket.
 
         Raises:
@@ -429,7 +747,7 @@ class _Zygote:
                 finally:
                     theirs.close()
                 if len(reply) == _PID.size and (pid := _PID.unpack(reply)[0]) > 0:
-                    return _Forked(pid), Connection(mine.detach())
+                    return _Forked(pid), mine
                 mine.close()
                 log.warning("smsh.gateway.store.zygote_restarted")
                 self._halt()
@@ -478,21 +796,20 @@ if _ZYGOTE is not None:
     atexit.register(_ZYGOTE.stop)
 
 
-def _start() -> tuple[_Process, Connection]:
+def _start() -> tuple[_Process, socket.socket]:
     """A new writer process (waiting for its settings) and our end of its socket."""
     if _ZYGOTE is not None:
         return _ZYGOTE.fork()
-    proc, conn = _spawn()
-    return _Spawned(proc), conn
+    proc, sock = _spawn()
+    return _Spawned(proc), sock
 
 
 def _pack(ops: list[_Op]) -> tuple[bytes, list[_Op]]:
-    """One message: the op count, then one pickle of the ops' ``(fn, args)``. An op that does
-    not pickle is failed here with a `StoreError` (it never runs); the others go."""
+    """One message, framed (`_frame`): the op count, then one pickle of the ops' ``(fn,
+    args)``. An op that does not pickle is failed here with a `StoreError` (it never runs);
+    the others go."""
     try:
-        return _COUNT.pack(len(ops)) + pickle.dumps(
-            [(op.fn, op.args) for op in ops], _PROTOCOL
-        ), ops
+        data = pickle.dumps([(op.fn, op.args) for op in ops], _PROTOCOL)
     except Exception:
         good: list[_Op] = []
         bad: list[_Op] = []
@@ -509,8 +826,12 @@ def _pack(ops: list[_Op]) -> tuple[bytes, list[_Op]]:
             else:
                 good.append(op)
         _deliver(bad)
+        ops = good
         data = pickle.dumps([(op.fn, op.args) for op in good], _PROTOCOL)
-        return _COUNT.pack(len(good)) + data, good
+    size = _COUNT.size + len(data)
+    if size > 0x7FFFFFFF:  # pragma: no cover - 2 GiB of ops
+        return _frame(_COUNT.pack(len(ops)) + data), ops
+    return b"".join((_LENGTH.pack(size), _COUNT.pack(len(ops)), data)), ops
 
 
 def _refuse(conn: sqlite3.Connection, reason: str) -> None:
