@@ -797,6 +797,15 @@ _MESSAGE_COLUMNS: Final[str] = (
     " next_attempt_at, attempts, recoveries, last_error, route, bind, claimed_bind,"
     " campaign_id, metadata, first_submitted_at, done_at, tlvs"
 )
+#: What `_op_claim` reads of a queued message: the columns `_claimed` hands on, and the
+#: ``attempts`` and ``first_submitted_at`` it decides by (indices in `_claimed`). Measured:
+#: the 19 columns instead of all 27 (`_MESSAGE_COLUMNS`) cost ~0.5 us per claimed message
+#: less (the row tuples that the fetch builds, SQLite 3.40).
+_CLAIM_COLUMNS: Final[str] = (
+    "id, source, destination, text, parts_total, attempts, priority, client_ref, encoding,"
+    " profile, method, concat_ref, validity_deadline, route, bind, campaign_id, metadata,"
+    " tlvs, first_submitted_at"
+)
 _PART_COLUMNS: Final[str] = (
     "seq, total, state, attempt_no, bind, sequence_number, smsc_message_id, smsc_id_norm,"
     " submitted_at, resp_at, command_status, receipt_stat, receipt_err, receipt_at"
@@ -1753,7 +1762,7 @@ def _op_claim(conn: sqlite3.Connection, now: float, limit: int, bind: str | None
         # transaction holds the write lock). Measured: ~0.6 us per message less than one
         # UPDATE ... RETURNING (SQLite 3.40), and the rows read are as before the claim.
         rows = conn.execute(
-            f"SELECT {_MESSAGE_COLUMNS} FROM messages INDEXED BY idx_messages_queued"
+            f"SELECT {_CLAIM_COLUMNS} FROM messages INDEXED BY idx_messages_queued"
             " WHERE state = 'queued' ORDER BY priority DESC, id LIMIT ?",
             (limit,),
         ).fetchall()
@@ -1768,19 +1777,19 @@ def _op_claim(conn: sqlite3.Connection, now: float, limit: int, bind: str | None
             )
         _moved(counts, "message", "queued", "submitting", len(rows))
         for r in rows:
-            _take(conn, _claimed(conn, r, int(r[16]) + 1), claimed, now, counts)
+            _take(conn, _claimed(conn, r), claimed, now, counts)
     while dead_waiting is not None and len(claimed) < limit:
         # Some queued message is past its deadline: scan in claim order, expiring the dead
         # ones met on the way (those behind the claimed ones wait for `expire_overdue`).
         rows = conn.execute(
-            f"SELECT {_MESSAGE_COLUMNS} FROM messages INDEXED BY idx_messages_queued"
+            f"SELECT {_CLAIM_COLUMNS} FROM messages INDEXED BY idx_messages_queued"
             " WHERE state = 'queued' ORDER BY priority DESC, id LIMIT ?",
             (limit - len(claimed),),
         ).fetchall()
         if not rows:
             break
-        live = [r for r in rows if r[14] is None or r[14] > now]
-        dead = [(now, now, r[0]) for r in rows if not (r[14] is None or r[14] > now)]
+        live = [r for r in rows if r[12] is None or r[12] > now]  # validity_deadline
+        dead = [(now, now, r[0]) for r in rows if not (r[12] is None or r[12] > now)]
         if dead:
             conn.executemany(
                 "UPDATE messages SET state = 'expired', updated_at = ?, done_at = ?,"
@@ -1798,7 +1807,7 @@ def _op_claim(conn: sqlite3.Connection, now: float, limit: int, bind: str | None
             )
             _moved(counts, "message", "queued", "submitting", len(live))
             for r in live:
-                _take(conn, _claimed(conn, r, int(r[16]) + 1), claimed, now, counts)
+                _take(conn, _claimed(conn, r), claimed, now, counts)
     _count(conn, counts)
     claimed.sort(key=lambda m: (-m.priority, m.id))
     return ClaimBatch(tuple(claimed), tuple(expired), int(promoted))
@@ -1825,14 +1834,20 @@ def _take(
         )
 
 
-def _claimed(conn: sqlite3.Connection, r: tuple[Any, ...], attempt: int) -> ClaimedMessage:
-    """The claimed message of row `r` (`_MESSAGE_COLUMNS`, as before the claim); `attempt` is
-    this claim's."""
-    total = int(r[9])
-    if r[24] is None:
+#: ``_ALL_PARTS[n]``: the part numbers of an `n`-part message (one shared tuple per `n`).
+_ALL_PARTS: Final[tuple[tuple[int, ...], ...]] = tuple(
+    tuple(range(1, n + 1)) for n in range(MAX_PARTS + 1)
+)
+
+
+def _claimed(conn: sqlite3.Connection, r: tuple[Any, ...]) -> ClaimedMessage:
+    """The claimed message of row `r` (`_CLAIM_COLUMNS`, as before the claim: this claim's
+    attempt is ``attempts + 1``)."""
+    total = r[4]
+    if r[18] is None:
         # No claim set first_submitted_at, or a release cleared it because no part had a
         # row (`_op_release`): nothing was ever submitted, so every part is pending.
-        pending = tuple(range(1, total + 1))
+        pending = _ALL_PARTS[total]
     else:
         done = {
             int(row[0])
@@ -1842,26 +1857,30 @@ def _claimed(conn: sqlite3.Connection, r: tuple[Any, ...], attempt: int) -> Clai
             )
         }
         pending = tuple(s for s in range(1, total + 1) if s not in done)
+    metadata = r[16]
+    tlvs = r[17]
+    # Positional, in the field order of `ClaimedMessage` (its columns are read in that
+    # order): ~1 us per message less than keywords and the row's columns in table order.
     return ClaimedMessage(
-        id=r[0],
-        source=r[2],
-        destination=r[3],
-        text=r[4],
-        parts_total=total,
-        pending_parts=pending,
-        attempt=attempt,
-        priority=r[11],
-        client_ref=r[1],
-        encoding=r[5],
-        profile=r[6],
-        method=r[7],
-        concat_ref=r[8],
-        validity_deadline=r[14],
-        route=r[19],
-        bind=r[20],
-        campaign_id=r[22],
-        metadata={} if r[23] == "{}" else json.loads(r[23]),  # most have none (`_dumps`)
-        tlvs=_load_tlvs(r[26]),
+        r[0],
+        r[1],
+        r[2],
+        r[3],
+        total,
+        pending,
+        r[5] + 1,
+        r[6],
+        r[7],
+        r[8],
+        r[9],
+        r[10],
+        r[11],
+        r[12],
+        r[13],
+        r[14],
+        r[15],
+        {} if metadata == "{}" else json.loads(metadata),  # most have none (`_dumps`)
+        () if tlvs is None else _load_tlvs(tlvs),
     )
 
 
