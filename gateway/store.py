@@ -227,6 +227,7 @@ _Q, _S, _SG, _SD = (
     MessageState.SUBMITTING,
     MessageState.SUBMITTED,
 )
+_F, _RJ = MessageState.FAILED, MessageState.REJECTED
 
 #: Every allowed (from, to) state change. Anything else is an `IllegalTransitionError`.
 LEGAL_TRANSITIONS: Final[frozenset[tuple[MessageState, MessageState]]] = frozenset(
@@ -2202,8 +2203,9 @@ def _op_resp(
         " WHERE id = ? AND state = 'submitting' AND parts_total = 1",
         (now, message_id),
     ).rowcount:
-        state = MessageState.SUBMITTED
-        _moved(counts, "message", "submitting", "submitted")
+        state = _SD
+        counts[("message", "submitting")] = -1
+        counts[("message", "submitted")] = 1
     else:  # several parts, or a late ROK (the message was requeued after a timeout)
         row = conn.execute(
             "SELECT state, parts_total FROM messages WHERE id = ?", (message_id,)
@@ -2349,6 +2351,9 @@ def _all_rejected(conn: sqlite3.Connection, message_id: int, total: int) -> bool
 _PART_VALUE: Final[Mapping[PartState, str]] = {s: s.value for s in PartState}
 _MESSAGE_VALUE: Final[Mapping[MessageState, str]] = {s: s.value for s in MessageState}
 
+#: `ReceiptStatus` by value (a dict lookup instead of the enum's call).
+_RECEIPT_STATUS: Final[Mapping[str, ReceiptStatus]] = {s.value: s for s in ReceiptStatus}
+
 #: The message state a one-part message takes when its part becomes final.
 _SINGLE_PART_FINAL: Final[Mapping[PartState, MessageState]] = {
     PartState.DELIVERED: MessageState.DELIVERED,
@@ -2401,37 +2406,43 @@ def _op_receipt(
             " WHERE message_id = ? AND seq = ?",
             (part_state if final is None else _PART_VALUE[final], stat, err, now, message_id, seq),
         )
-    cur = conn.execute(
+    receipt_id = conn.execute(
         "INSERT INTO receipts (smsc_message_id, smsc_id_norm, stat, err, raw, done_at,"
         " received_at, status, message_id, part_seq, matched_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (smsc_message_id, norm, stat, err, raw, done_at, now, status, message_id, seq, now),
-    )
-    counts: _Counts = {("receipt", status): 1}
-    receipt_id = int(cur.lastrowid or 0)
+    ).lastrowid
     if status == "duplicate" or (final is not None and total > 1):
+        counts: _Counts = {("receipt", status): 1}
         state = _aggregate(conn, message_id, now, counts)
+        _count(conn, counts)
     elif final is not None:
         # A one-part message: its only part decides (as `_aggregate` would), if the message
         # is ``submitted`` (the UPDATE's guard: a terminal message stays as it is). This
         # op's part UPDATE does not change the message.
         target = _SINGLE_PART_FINAL[final]
-        if target is MessageState.FAILED and stat_key == "REJECTD":
-            target = MessageState.REJECTED  # as `_all_rejected` decides for several parts
-        check_transition(message_id, MessageState.SUBMITTED, target, "receipt")
+        if target is _F and stat_key == "REJECTD":
+            target = _RJ  # as `_all_rejected` decides for several parts
+        check_transition(message_id, _SD, target, "receipt")
+        value = _MESSAGE_VALUE[target]
         if conn.execute(
             "UPDATE messages SET state = ?, updated_at = ?, done_at = ?"
             " WHERE id = ? AND state = 'submitted'",
-            (_MESSAGE_VALUE[target], now, now, message_id),
+            (value, now, now, message_id),
         ).rowcount:
-            _moved(counts, "message", "submitted", _MESSAGE_VALUE[target])
+            # The counter changes as one literal (not `_moved`): the common receipt.
+            _count(
+                conn,
+                {("receipt", "matched"): 1, ("message", "submitted"): -1, ("message", value): 1},
+            )
             state = target
         else:
             state = _state_of(conn, message_id)
+            _count(conn, {("receipt", "matched"): 1})
     else:  # an intermediate receipt: the message stays as it is
         state = _state_of(conn, message_id)
-    _count(conn, counts)
-    return ReceiptOutcome(ReceiptStatus(status), receipt_id, message_id, seq, state)
+        _count(conn, {("receipt", status): 1})
+    return ReceiptOutcome(_RECEIPT_STATUS[status], receipt_id or 0, message_id, seq, state)
 
 
 #: The ops a batch commits first (`_Batches`, "responses first"), alone or as a group's facts.
