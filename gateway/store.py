@@ -1741,7 +1741,21 @@ def _transition(
             _moved(counts, "message", current.value, target.value)
 
 
-def _op_claim(conn: sqlite3.Connection, now: float, limit: int, bind: str | None) -> ClaimBatch:
+#: What `_op_claim` answers (`_claim_batch` makes the `ClaimBatch` of it): the claimed
+#: messages as tuples of `ClaimedMessage`'s fields in order (highest priority first, FIFO
+#: within a priority), the ids expired on the way, and how many were promoted. Plain tuples:
+#: the writer does not build (nor a writer process pickle) one dataclass per message; the
+#: caller builds each once, where a writer process's answer would have built it anyway.
+_RawClaim = tuple[list[tuple[Any, ...]], tuple[int, ...], int]
+
+
+def _claim_batch(raw: _RawClaim) -> ClaimBatch:
+    """The `ClaimBatch` of an `_op_claim` answer."""
+    messages, expired, promoted = raw
+    return ClaimBatch(tuple([ClaimedMessage(*m) for m in messages]), expired, promoted)
+
+
+def _op_claim(conn: sqlite3.Connection, now: float, limit: int, bind: str | None) -> _RawClaim:
     counts: _Counts = {}
     promoted = conn.execute(
         "UPDATE messages SET state = 'queued', updated_at = ?"
@@ -1749,7 +1763,7 @@ def _op_claim(conn: sqlite3.Connection, now: float, limit: int, bind: str | None
         (now, now),
     ).rowcount
     _moved(counts, "message", "scheduled", "queued", promoted)
-    claimed: list[ClaimedMessage] = []
+    claimed: list[tuple[Any, ...]] = []
     expired: list[int] = []
     dead_waiting = conn.execute(
         "SELECT 1 FROM messages INDEXED BY idx_messages_validity WHERE validity_deadline"
@@ -1810,23 +1824,23 @@ def _op_claim(conn: sqlite3.Connection, now: float, limit: int, bind: str | None
             for r in live:
                 _take(conn, _claimed(conn, r), claimed, now, counts)
     _count(conn, counts)
-    claimed.sort(key=lambda m: (-m.priority, m.id))
-    return ClaimBatch(tuple(claimed), tuple(expired), int(promoted))
+    claimed.sort(key=lambda m: (-m[7], m[0]))  # (priority DESC, id)
+    return claimed, tuple(expired), int(promoted)
 
 
 def _take(
     conn: sqlite3.Connection,
-    message: ClaimedMessage,
-    claimed: list[ClaimedMessage],
+    message: tuple[Any, ...],
+    claimed: list[tuple[Any, ...]],
     now: float,
     counts: _Counts,
 ) -> None:
-    if message.pending_parts:
+    if message[5]:  # pending_parts
         claimed.append(message)
     else:  # every part already answered ROK (defensive: _op_resp completes these)
         _transition(
             conn,
-            message.id,
+            message[0],
             MessageState.SUBMITTING,
             MessageState.SUBMITTED,
             now,
@@ -1841,9 +1855,9 @@ _ALL_PARTS: Final[tuple[tuple[int, ...], ...]] = tuple(
 )
 
 
-def _claimed(conn: sqlite3.Connection, r: tuple[Any, ...]) -> ClaimedMessage:
+def _claimed(conn: sqlite3.Connection, r: tuple[Any, ...]) -> tuple[Any, ...]:
     """The claimed message of row `r` (`_CLAIM_COLUMNS`, as before the claim: this claim's
-    attempt is ``attempts + 1``)."""
+    attempt is ``attempts + 1``): `ClaimedMessage`'s fields, in order (see `_RawClaim`)."""
     total = r[4]
     if r[18] is None:
         # No claim set first_submitted_at, or a release cleared it because no part had a
@@ -1860,9 +1874,8 @@ def _claimed(conn: sqlite3.Connection, r: tuple[Any, ...]) -> ClaimedMessage:
         pending = tuple(s for s in range(1, total + 1) if s not in done)
     metadata = r[16]
     tlvs = r[17]
-    # Positional, in the field order of `ClaimedMessage` (its columns are read in that
-    # order): ~1 us per message less than keywords and the row's columns in table order.
-    return ClaimedMessage(
+    # In the field order of `ClaimedMessage` (its columns are read in that order).
+    return (
         r[0],
         r[1],
         r[2],
@@ -2926,7 +2939,7 @@ class MessageStore:
             The claimed messages (highest priority first, FIFO within a priority), the ids
             expired on the way, and how many scheduled messages were promoted.
         """
-        return self._call(_op_claim, (now, limit, bind))
+        return _claim_batch(self._call(_op_claim, (now, limit, bind)))
 
     def release(
         self, message_id: int, now: float, *, until: float | None = None, reason: str | None = None
@@ -3304,7 +3317,7 @@ class AsyncMessageStore:
 
     async def claim(self, now: float, limit: int, *, bind: str | None = None) -> ClaimBatch:
         """See `MessageStore.claim`."""
-        return await self._s._acall(_op_claim, (now, limit, bind))
+        return _claim_batch(await self._s._acall(_op_claim, (now, limit, bind)))
 
     async def release(
         self, message_id: int, now: float, *, until: float | None = None, reason: str | None = None

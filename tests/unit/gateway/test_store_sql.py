@@ -105,11 +105,16 @@ def traced(tmp_path: Path) -> Iterator[_Traced]:
         t.conn.close()
 
 
+def _batch(raw: object) -> s.ClaimBatch:
+    """The `ClaimBatch` of an `_op_claim` answer (the caller builds it, `_claim_batch`)."""
+    assert isinstance(raw, tuple)
+    return s._claim_batch(raw)
+
+
 def _claimed_ids(traced: _Traced, n: int) -> list[int]:
     rows = [s._message_row(new_message(f"090{i:08d}"), T0) for i in range(n)]
     traced.tx(s._op_accept, rows)
-    batch = traced.tx(s._op_claim, T0, n, "b")
-    assert isinstance(batch, s.ClaimBatch)
+    batch = _batch(traced.tx(s._op_claim, T0, n, "b"))
     return [m.id for m in batch.messages]
 
 
@@ -123,8 +128,8 @@ def test_statements_per_one_part_message_on_the_hot_path(traced: _Traced) -> Non
     rows = [s._message_row(new_message(f"090{i:08d}"), T0) for i in range(50)]
     _ids, accept = traced.counted(s._op_accept, rows)
     assert len(accept) == 1 + 50 + 1  # MAX(id), one INSERT per row, the counters
-    batch, claim = traced.counted(s._op_claim, T0, 50, "b")
-    assert isinstance(batch, s.ClaimBatch)
+    raw, claim = traced.counted(s._op_claim, T0, 50, "b")
+    batch = _batch(raw)
     assert len(batch.messages) == 50
     # promote, the deadline probe, one read and one UPDATE for all 50, the counters
     assert len(claim) == 5
