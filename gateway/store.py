@@ -1775,6 +1775,30 @@ def _claimed_batch(answer: _Claim | ClaimBatch) -> ClaimBatch:
     return answer if isinstance(answer, ClaimBatch) else _claim_batch(answer.raw)
 
 
+class _Receipt:
+    """What `_op_receipt` answers: the fields of its `ReceiptOutcome`, which it becomes where
+    it is unpickled (`__reduce__`: the caller's process, from a writer process), or by
+    `_receipt_outcome` for the thread writer (as `_Claim` does for a claim). Measured: the
+    writer then spends ~0.5 us less per receipt (a frozen dataclass costs ~0.6 us to build
+    and ~0.4 us to pickle with its reducer; this one ~0.15 and ~0.3)."""
+
+    __slots__ = ("fields",)
+
+    def __init__(
+        self, fields: tuple[ReceiptStatus, int, int | None, int | None, MessageState | None]
+    ) -> None:
+        self.fields = fields
+
+    def __reduce__(self) -> tuple[type[ReceiptOutcome], tuple[Any, ...]]:
+        return ReceiptOutcome, self.fields
+
+
+def _receipt_outcome(answer: _Receipt | ReceiptOutcome) -> ReceiptOutcome:
+    """The `ReceiptOutcome` of an `_op_receipt` answer (built already if a writer process
+    sent it)."""
+    return answer if isinstance(answer, ReceiptOutcome) else ReceiptOutcome(*answer.fields)
+
+
 def _op_claim(conn: sqlite3.Connection, now: float, limit: int, bind: str | None) -> _Claim:
     counts: _Counts = {}
     promoted = conn.execute(
@@ -2114,13 +2138,17 @@ def _settle_group(
     error: BaseException | None,
 ) -> None:
     """The callback of a group op: answer each fact's caller with its own result, or every
-    caller with the group's `error`."""
+    caller with the group's `error`. A receipt's answer that the thread writer sent as it
+    is (`_Receipt`) becomes its `ReceiptOutcome` here."""
     for i, callback in enumerate(callbacks):
         try:
             if results is None:
                 callback(None, error)
             else:
-                callback(*results[i])
+                value, failure = results[i]
+                if type(value) is _Receipt:
+                    value = ReceiptOutcome(*value.fields)
+                callback(value, failure)
         except Exception:
             log.exception("smsh.gateway.store.callback_failed")
 
@@ -2404,7 +2432,7 @@ def _op_receipt(
     err: str | None,
     raw: str | None,
     done_at: float | None,
-) -> ReceiptOutcome:
+) -> _Receipt:
     norm = normalize(smsc_message_id)
     if not norm:  # an id that normalises to nothing can never be matched
         return _receipt_pending(conn, smsc_message_id, norm, stat, now, err, raw, done_at)
@@ -2475,7 +2503,7 @@ def _op_receipt(
     else:  # an intermediate receipt: the message stays as it is
         state = _state_of(conn, message_id)
         _count(conn, {("receipt", status): 1})
-    return ReceiptOutcome(_RECEIPT_STATUS[status], receipt_id or 0, message_id, seq, state)
+    return _Receipt((_RECEIPT_STATUS[status], receipt_id or 0, message_id, seq, state))
 
 
 #: The ops a batch commits first (`_Batches`, "responses first"), alone or as a group's facts.
@@ -2494,7 +2522,7 @@ def _receipt_pending(
     err: str | None,
     raw: str | None,
     done_at: float | None,
-) -> ReceiptOutcome:
+) -> _Receipt:
     """Keep a receipt that matches no part (yet) as ``pending``."""
     cur = conn.execute(
         "INSERT INTO receipts (smsc_message_id, smsc_id_norm, stat, err, raw, done_at,"
@@ -2502,7 +2530,7 @@ def _receipt_pending(
         (smsc_message_id, norm, stat, err, raw, done_at, now),
     )
     _count(conn, {("receipt", ReceiptStatus.PENDING.value): 1})
-    return ReceiptOutcome(ReceiptStatus.PENDING, int(cur.lastrowid or 0), None, None, None)
+    return _Receipt((ReceiptStatus.PENDING, int(cur.lastrowid or 0), None, None, None))
 
 
 def _op_sweep_receipts(
@@ -3152,8 +3180,11 @@ class MessageStore:
             MATCHED (part updated, message aggregated), PENDING (no such id yet: kept until
             the response lands) or DUPLICATE (part already final: nothing changed).
         """
-        return self._call(
-            _op_receipt, (self._normalize_receipt, smsc_message_id, stat, now, err, raw, done_at)
+        return _receipt_outcome(
+            self._call(
+                _op_receipt,
+                (self._normalize_receipt, smsc_message_id, stat, now, err, raw, done_at),
+            )
         )
 
     def sweep_receipts(self, now: float, older_than: float) -> int:
@@ -3416,8 +3447,10 @@ class AsyncMessageStore:
     ) -> ReceiptOutcome:
         """See `MessageStore.record_receipt`."""
         normalize = self._s._normalize_receipt
-        return await self._s._acall(
-            _op_receipt, (normalize, smsc_message_id, stat, now, err, raw, done_at)
+        return _receipt_outcome(
+            await self._s._acall(
+                _op_receipt, (normalize, smsc_message_id, stat, now, err, raw, done_at)
+            )
         )
 
     async def sweep_receipts(self, now: float, older_than: float) -> int:

@@ -172,7 +172,15 @@ def test_statements_per_one_part_message_on_the_hot_path(traced: _Traced) -> Non
     per_receipt = [q for q in traced.statements if q not in ("BEGIN IMMEDIATE", "COMMIT")]
     # read, part, receipt, message; the counters once for the group (one statement, 3 rows)
     assert len(per_receipt) == 4 * 50 + 1
-    assert {o.message_state for o in outcomes} == {MessageState.DELIVERED}  # type: ignore[attr-defined]
+    # the writer answers each with the fields of its outcome (`_Receipt`), which becomes the
+    # `ReceiptOutcome` where it is unpickled (a writer process) or settled (thread writer)
+    delivered = [pickle.loads(pickle.dumps(o)) for o in outcomes]
+    assert all(isinstance(o, s._Receipt) for o in outcomes)
+    assert delivered == [s._receipt_outcome(o) for o in outcomes]  # type: ignore[arg-type]
+    assert {(o.status, o.message_state) for o in delivered} == {
+        (ReceiptStatus.MATCHED, MessageState.DELIVERED)
+    }
+    assert [o.message_id for o in delivered] == [m.id for m in batch.messages]
     assert traced.counters_match()
 
 
