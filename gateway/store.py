@@ -74,7 +74,10 @@ Durability and threading
   and sends back each op's result or error (the gateway's errors pickle with their type and
   attributes), and a reader thread settles them here. Callers, futures and callbacks never
   leave this process. The child stops on EOF when this process dies; if the child dies, every
-  op it had not answered fails with `StoreClosedError`.
+  op it had not answered fails with `StoreClosedError`. A claim and a receipt answer with
+  plain data (`_Claim`, `_Receipt`: no dataclass built or pickled per message in the writer)
+  that becomes their `ClaimBatch` / `ReceiptOutcome` where it is unpickled, i.e. in the
+  reader thread as before; from the thread writer, where it is handed to the caller.
 * Asyncio callers (`AsyncMessageStore`) await an asyncio future, or pass a callback to the
   ``*_nowait`` variants (the binds' hot path: no task, no future); the writer resolves them
   with one ``call_soon_threadsafe`` per loop per batch; the loop never blocks on sqlite for
