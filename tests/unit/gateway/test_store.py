@@ -24,6 +24,7 @@ from gateway.errors import (
 from gateway.store import (
     LEGAL_TRANSITIONS,
     TERMINAL_STATES,
+    ClaimedMessage,
     MessageState,
     MessageStore,
     NewMessage,
@@ -175,6 +176,65 @@ def test_accept_stores_every_field(store: MessageStore) -> None:
         "c-7",
     )
     assert s.metadata == {"debtor": 7, "tags": ["x"]}
+
+
+@pytest.mark.parametrize("dead_in_queue", [False, True])
+def test_claim_hands_back_every_field(store: MessageStore, dead_in_queue: bool) -> None:
+    """Each field of `ClaimedMessage` comes from its own column (the claim reads a subset of
+    the columns and builds the message positionally), on the common path and on the scan
+    that expires a dead message first."""
+    dead = [new_message(validity_deadline=T0 + 1)] if dead_in_queue else []
+    m = NewMessage(
+        source="SHOP",
+        destination="09011112222",
+        text="こんにちは",
+        parts_total=3,
+        client_ref="ref-1",
+        encoding="ucs2",
+        profile="jp",
+        method="sar",
+        concat_ref=42,
+        priority=-1,
+        validity_deadline=T0 + 3600,
+        route="docomo",
+        bind="b2",
+        campaign_id="c-7",
+        metadata={"debtor": 7},
+        tlvs=((0x1401, b"\x01\x02"), (0x1402, b"")),
+    )
+    ids = store.accept([*dead, m, new_message()], T0)
+    batch = store.claim(T0 + 2, 10, bind="b1")
+    assert batch.expired == (tuple(ids[:1]) if dead_in_queue else ())
+    assert [c.id for c in batch.messages] == [ids[-1], ids[-2]]  # priority 0 before -1
+    assert batch.messages[1] == ClaimedMessage(
+        id=ids[-2],
+        source="SHOP",
+        destination="09011112222",
+        text="こんにちは",
+        parts_total=3,
+        pending_parts=(1, 2, 3),
+        attempt=1,
+        priority=-1,
+        client_ref="ref-1",
+        encoding="ucs2",
+        profile="jp",
+        method="sar",
+        concat_ref=42,
+        validity_deadline=T0 + 3600,
+        route="docomo",
+        bind="b2",
+        campaign_id="c-7",
+        metadata={"debtor": 7},
+        tlvs=((0x1401, b"\x01\x02"), (0x1402, b"")),
+    )
+    # A second claim after a partial send: the attempt counts on, the sent part is left out.
+    mid = ids[-2]
+    store.record_part_submit(mid, 2, T0 + 3, bind="b1", sequence_number=7)
+    store.record_resp(mid, 2, T0 + 4, command_status=0, smsc_message_id="X-2")
+    store.requeue(mid, T0 + 5, retry_at=None, error="timeout")
+    [again] = store.claim(T0 + 6, 10).messages
+    assert (again.id, again.attempt, again.pending_parts) == (mid, 2, (1, 3))
+    assert (again.tlvs, again.metadata) == (m.tlvs, {"debtor": 7})
 
 
 def test_claim_is_fifo_per_priority_and_respects_limit(store: MessageStore) -> None:

@@ -10,6 +10,7 @@ message on the hot path fails here and has to say why.
 
 from __future__ import annotations
 
+import pickle
 import sqlite3
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from gateway import store as s
+from gateway import storeproc
 from gateway.errors import IllegalTransitionError, StoreError, UnknownMessageError
 from gateway.store import MessageState, MessageStore, PartState, ReceiptStatus
 from tests.unit.gateway.conftest import T0, new_message
@@ -105,12 +107,34 @@ def traced(tmp_path: Path) -> Iterator[_Traced]:
         t.conn.close()
 
 
+def _batch(answer: object) -> s.ClaimBatch:
+    """The `ClaimBatch` of an `_op_claim` answer (the caller's side builds it)."""
+    assert isinstance(answer, s._Claim)
+    return s._claimed_batch(answer)
+
+
 def _claimed_ids(traced: _Traced, n: int) -> list[int]:
     rows = [s._message_row(new_message(f"090{i:08d}"), T0) for i in range(n)]
     traced.tx(s._op_accept, rows)
-    batch = traced.tx(s._op_claim, T0, n, "b")
-    assert isinstance(batch, s.ClaimBatch)
+    batch = _batch(traced.tx(s._op_claim, T0, n, "b"))
     return [m.id for m in batch.messages]
+
+
+def test_a_claim_answer_becomes_its_claim_batch_where_it_is_unpickled(traced: _Traced) -> None:
+    """The writer answers a claim with plain tuples (`_Claim`); a writer process's answer is
+    the `ClaimBatch` once unpickled (as the child pickles its results), the thread writer's
+    is built by the caller: the same batch either way."""
+    rows = [s._message_row(new_message(f"090{i:08d}", priority=i % 2), T0) for i in range(4)]
+    ids = traced.tx(s._op_accept, rows)
+    answer = traced.tx(s._op_claim, T0, 3, "b")
+    assert isinstance(answer, s._Claim)
+    sent = pickle.loads(storeproc._dump_results([(True, answer)]))[0][1]
+    assert isinstance(sent, s.ClaimBatch)
+    assert sent == s._claimed_batch(answer)
+    assert s._claimed_batch(sent) is sent
+    assert isinstance(ids, list)
+    assert [m.id for m in sent.messages] == [ids[1], ids[3], ids[0]]  # priority 1 first
+    assert all(isinstance(m, s.ClaimedMessage) for m in sent.messages)
 
 
 def test_a_fresh_schema_has_no_triggers(traced: _Traced) -> None:
@@ -123,8 +147,8 @@ def test_statements_per_one_part_message_on_the_hot_path(traced: _Traced) -> Non
     rows = [s._message_row(new_message(f"090{i:08d}"), T0) for i in range(50)]
     _ids, accept = traced.counted(s._op_accept, rows)
     assert len(accept) == 1 + 50 + 1  # MAX(id), one INSERT per row, the counters
-    batch, claim = traced.counted(s._op_claim, T0, 50, "b")
-    assert isinstance(batch, s.ClaimBatch)
+    raw, claim = traced.counted(s._op_claim, T0, 50, "b")
+    batch = _batch(raw)
     assert len(batch.messages) == 50
     # promote, the deadline probe, one read and one UPDATE for all 50, the counters
     assert len(claim) == 5
@@ -148,7 +172,15 @@ def test_statements_per_one_part_message_on_the_hot_path(traced: _Traced) -> Non
     per_receipt = [q for q in traced.statements if q not in ("BEGIN IMMEDIATE", "COMMIT")]
     # read, part, receipt, message; the counters once for the group (one statement, 3 rows)
     assert len(per_receipt) == 4 * 50 + 1
-    assert {o.message_state for o in outcomes} == {MessageState.DELIVERED}  # type: ignore[attr-defined]
+    # the writer answers each with the fields of its outcome (`_Receipt`), which becomes the
+    # `ReceiptOutcome` where it is unpickled (a writer process) or settled (thread writer)
+    delivered = [pickle.loads(pickle.dumps(o)) for o in outcomes]
+    assert all(isinstance(o, s._Receipt) for o in outcomes)
+    assert delivered == [s._receipt_outcome(o) for o in outcomes]  # type: ignore[arg-type]
+    assert {(o.status, o.message_state) for o in delivered} == {
+        (ReceiptStatus.MATCHED, MessageState.DELIVERED)
+    }
+    assert [o.message_id for o in delivered] == [m.id for m in batch.messages]
     assert traced.counters_match()
 
 
