@@ -72,15 +72,18 @@ Durability and threading
   so that the SQL work runs on another core, outside the event loop's GIL. Both run the same
   engine (`_Batches`); the child receives each batch's ops as one pickle of ``(fn, args)``
   and sends back each op's result or error (the gateway's errors pickle with their type and
-  attributes), and a reader thread settles them here. Callers, futures and callbacks never
-  leave this process. The child stops on EOF when this process dies; if the child dies, every
-  op it had not answered fails with `StoreClosedError`. A claim and a receipt answer with
+  attributes); the home event loop reads those answers itself and settles its own ops,
+  and a reader thread serves sync callers and other loops (see `gateway.storeproc`).
+  Callers, futures and callbacks never leave this process. The child stops on EOF when this
+  process dies; if the child dies, every op it had not answered fails with
+  `StoreClosedError`. A claim and a receipt answer with
   plain data (`_Claim`, `_Receipt`: no dataclass built or pickled per message in the writer)
-  that becomes their `ClaimBatch` / `ReceiptOutcome` where it is unpickled, i.e. in the
-  reader thread as before; from the thread writer, where it is handed to the caller.
+  that becomes their `ClaimBatch` / `ReceiptOutcome` where it is unpickled (in the
+  process that waits for it); from the thread writer, where it is handed to the caller.
 * Asyncio callers (`AsyncMessageStore`) await an asyncio future, or pass a callback to the
-  ``*_nowait`` variants (the binds' hot path: no task, no future); the writer resolves them
-  with one ``call_soon_threadsafe`` per loop per batch; the loop never blocks on sqlite for
+  ``*_nowait`` variants (the binds' hot path: no task, no future); the thread writer resolves
+  them with one ``call_soon_threadsafe`` per loop per batch (the process writer's home loop
+  settles its own ops where it reads them); the loop never blocks on sqlite for
   writes. The ops a loop issues during one pass are handed to the writer together at the end
   of the pass, in order, except that the part submits, the responses and the receipts of a
   pass each run as one op at the place of the first of their kind (`_queue_fact` says why
