@@ -156,7 +156,7 @@ from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Se
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Final, Literal, Protocol, TypeVar
+from typing import Any, Final, Literal, NamedTuple, Protocol, TypeVar
 
 from gateway.errors import (
     GatewayConfigError,
@@ -380,9 +380,13 @@ class NewMessage:
                 raise ValueError(f"TLV 0x{tag:04X}: tag or length outside 2 octets")
 
 
-@dataclass(frozen=True, slots=True)
-class ClaimedMessage:
-    """A message handed to a sender by `claim` (now ``submitting``)."""
+class ClaimedMessage(NamedTuple):
+    """A message handed to a sender by `claim` (now ``submitting``).
+
+    A named tuple (immutable, read by attribute), not a frozen dataclass: the gateway builds
+    one per claimed message from the writer's answer, and a frozen slots dataclass costs
+    ~1.9 us to construct against ~0.15 us here (`_claim_batch`).
+    """
 
     id: int
     """Store id."""
@@ -1772,7 +1776,8 @@ _RawClaim = tuple[list[tuple[Any, ...]], tuple[int, ...], int]
 def _claim_batch(raw: _RawClaim) -> ClaimBatch:
     """The `ClaimBatch` of a `_RawClaim`."""
     messages, expired, promoted = raw
-    return ClaimBatch(tuple([ClaimedMessage(*m) for m in messages]), expired, promoted)
+    new = tuple.__new__
+    return ClaimBatch(tuple([new(ClaimedMessage, m) for m in messages]), expired, promoted)
 
 
 class _Claim:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import sqlite3
 import struct
-from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -67,10 +66,7 @@ def test_raw_optional_param_writes_octets_as_given() -> None:
 def test_every_part_pdu_carries_the_tlvs_after_the_sar_ones() -> None:
     text = "x" * 400
     planned = plan(text, "generic", method=Method.SAR, reference=7)
-    message = replace(
-        claimed(parts=len(planned.parts)),
-        tlvs=(OWNER_TLV, (0x1600, b"\xff")),
-    )
+    message = claimed(parts=len(planned.parts))._replace(tlvs=(OWNER_TLV, (0x1600, b"\xff")))
     _attempt, tickets = build_attempt(
         message, planned, route="r", destination=DST, source=SRC, registered_delivery=True
     )
