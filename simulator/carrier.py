@@ -15,6 +15,11 @@ Mapping (one to one, as the server's module docstring sketches):
   part's place (UDH concatenation or SAR TLVs, already parsed by the server), data_coding,
   esm_class, registered_delivery, validity in seconds from submission, and the harness's vendor
   TLVs 0x1500-0x1502 (message key, intended owner, obtained date).
+* The hot path: a submission without TLVs and without concatenation is first offered to
+  ``CarrierNetwork.submit_single`` as its fields (the same values ``to_submitted`` would put in
+  the ``SubmittedMessage``); when the model takes it, the verdict is ``Verdict(0, id)`` and no
+  ``SubmittedMessage`` or ``SubmitOutcome`` is built. When it declines (or ``keep_outcomes``
+  asks for the outcomes), the submission goes to ``CarrierNetwork.submit`` as below.
 * ``SubmitOutcome`` -> ``Verdict``: status, the *network's* message id (the server stores the
   record under it, so submit_sm_resp, receipts and query_sm all agree), respond,
   generic_nack, response delay and the receipts due before the response.
@@ -294,6 +299,33 @@ class CarrierNetworkHandler:
         Returns:
             The verdict: status, the network's id, response behaviour, early receipts.
         """
+        if not submission.tlvs and submission.place is None and not self._keep:
+            # The common case: a plain single message, taken without building the model's
+            # `SubmittedMessage` and `SubmitOutcome` (None: it needs `submit`).
+            validity_at = submission.validity_at
+            network_id = self.network.submit_single(
+                submission.account,
+                submission.source_addr,
+                submission.source_addr_ton,
+                submission.destination_addr,
+                submission.body,
+                submission.data_coding,
+                submission.esm_class,
+                submission.registered_delivery,
+                None if validity_at is None else max(validity_at - submission.submitted_at, 0.0),
+                now,
+                submission.source_addr_npi,
+                submission.dest_addr_ton,
+                submission.dest_addr_npi,
+            )
+            if network_id is not None:
+                if (
+                    submission.message_id_fixed
+                    and submission.command_id == CommandId.SUBMIT_MULTI
+                    and submission.message_id != network_id
+                ):
+                    _remember(self._aliases, network_id, submission.message_id, MAX_ALIASES)
+                return Verdict(0, network_id)
         outcome = self.network.submit(to_submitted(submission), now)
         if outcome.events:
             for event in outcome.events:
@@ -341,8 +373,23 @@ class CarrierNetworkHandler:
         effects: Iterable[Effect] = self.network.advance(now)
         for effect in effects:
             if type(effect) is ReceiptDue:  # the common effect first (effects are not subclassed)
+                if aliases:
+                    out.append(_receipt_order(effect, aliases.get(effect.resp_message_id)))
+                    continue
+                # `_receipt_order(effect)`, written out.
+                receipt_id = effect.message_id
+                resp_id = effect.resp_message_id
                 out.append(
-                    _receipt_order(effect, aliases.get(effect.resp_message_id) if aliases else None)
+                    ReceiptOrder(
+                        effect.done_at,
+                        resp_id,
+                        effect.stat,
+                        effect.err,
+                        None if receipt_id == resp_id else receipt_id,
+                        effect.text,
+                        effect.esm_class == ESM_CLASS_INTERMEDIATE,
+                        effect.source_addr,
+                    )
                 )
                 continue
             if isinstance(effect, NetworkEvent) and effect.kind is EventKind.MESSAGE_COMPLETED:

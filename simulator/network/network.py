@@ -7,6 +7,9 @@ The server calls it with each submit_sm (as a `SubmittedMessage`) and pulls due 
         ...
     when = network.next_due()               # re-arm one timer (aioquic's get_timer)
 
+(the server's adapter first offers an ordinary single message's fields to `submit_single`,
+which answers its id when it takes it, and None when the message needs `submit`),
+
 plus the owner check (`owner_check`, `owner_check_many`), handset views (`handset`) and the
 session-fault hooks (`session_decision`, `next_session_deadline`).
 
@@ -52,10 +55,19 @@ Invariants:
       scheduled or returned; fates, ids, receipts, MO replies and handsets are the same as with
       events on (only the audit facts are not written).
     * Shortcuts (on unless `shortcuts=False`, which a property test compares against): with
-      events off and no fault in the plan, a single message that will be delivered at the
-      first attempt (and has a plain receipt configuration, no queue limit, no set_dpf) is
-      taken by `_submit_plain`, which checks everything before it changes anything and falls
-      back to the general path otherwise; in the general path the
+      events off and no fault in the plan, a single message without TLV metadata that will be
+      delivered at the first attempt (and has a plain receipt configuration, no queue limit,
+      no set_dpf) is taken by `_take_plain`, which checks everything before it changes
+      anything and declines (the general path follows) otherwise. It reads what is fixed per
+      sender (`_Lane`: account, verdict, the key's metadata) and per destination (`_Dest`:
+      subscriber, mix thresholds, latency, a tenure window) from tables built on first use,
+      and pushes one flat `_Plain` tuple, not a `_Drop`: its `Fate` and receipt are built only
+      when something reads them (`submit`'s answer; the receipt when the delivery is made).
+      `submit_single` is the same shortcut for the server's adapter, taking the submit_sm's
+      fields and answering only the id (no `SubmittedMessage`, `Fate` or `SubmitOutcome`).
+      When a `_Plain` delivery falls due while events are on, an outage is in the plan or
+      its sender can be replied to, it becomes the `_Drop` the general path would have
+      pushed (`_drop_of`) and is attempted as one. In the general path the
       fate of an ordinary delivery (handset without windows, not drawn absent) returns before
       the retry bookkeeping; with a plain receipt configuration (`_Receipts.plain`: every part,
       same id, no knob but loss) and no fault in the plan, `_accept` builds the receipt itself;
@@ -64,10 +76,12 @@ Invariants:
       delivery (events off, no reply possible, no brand, no intended owner or obtained date)
       is filed as its raw fields and decoded when a handset view needs it
       (`Inbox.file_deferred`). Each gives exactly what the general path gives.
-    * Per message the hot path allocates one `_Drop` (delivered parts only: the submission,
-      fate, ids and the two stream digests an outage or a reply needs; their words are
-      unpacked when read), one `Fate`, the receipts and the `SubmitOutcome`; nothing per
-      message outlives its delivery except what the handset keeps.
+    * Per message the hot path (`submit_single`) allocates the key, one `_Plain` tuple and
+      its heap entry, and at delivery the receipt and the handset's raw tuple; the general
+      path one `_Drop` (delivered parts only: the submission, fate, ids and the two stream
+      digests an outage or a reply needs; their words are unpacked when read), one `Fate`,
+      the receipts and the `SubmitOutcome`. Nothing per message outlives its delivery except
+      what the handset keeps; the sender and destination tables are capped.
 """
 
 from __future__ import annotations
@@ -164,6 +178,7 @@ _NO_FLAGS: Final[frozenset[str]] = frozenset()
 _PREVIEW_OCTETS: Final = 44
 _PREVIEW_CACHE: Final = 4096
 _META_CACHE: Final = 4096
+_DEST_CACHE: Final = 100_000
 # `uniform(word)` written out on the hot path: (word + 0.5) / 2**32.
 _SCALE32: Final[float] = 2.0**-32
 _HALF32: Final[float] = 0.5 * 2.0**-32
@@ -270,6 +285,75 @@ class _Drop:
         return words_of(self.part_digest)
 
 
+@dataclass(slots=True, eq=False)
+class _Lane:
+    """What every plain message of one sender shares (see `CarrierNetwork.submit_single`).
+
+    One per (account, source_addr, source_ton, data_coding, esm_class, registered_delivery),
+    all exact ints, built on first use and kept (everything in it is fixed: the account's
+    configuration, the sender rules' verdict, the key's metadata around the destination).
+    """
+
+    account: str
+    source: str
+    ton: int
+    coding: int
+    esm: int
+    rd: int
+    acct: _Account
+    route: str
+    route_index: int
+    """Index of `route` in `_Dest.routes`."""
+    verdict: SenderVerdict
+    head: bytes
+    """The key's metadata before the destination: ``account NUL source NUL ton NUL``."""
+    tail: str
+    """The key's metadata after the destination up to the validity: ``NUL coding NUL esm NUL
+    rd NUL``."""
+    tail_plain: bytes
+    """`tail` with validity, intended owner and obtained date all None, encoded."""
+    receipt: bool
+    """registered_delivery asks for a receipt of a delivered message."""
+    dangerous: bool
+    """The account or the sender alone makes a message dangerous (a filtering recipient
+    rejects it whatever the text)."""
+    defer: bool
+    """A delivery may be filed as its raw fields (no brand, no reply possible)."""
+    tps: list[int]
+    """The account's [second, submits in it] (shared with the general path)."""
+
+
+@dataclass(slots=True, eq=False)
+class _Dest:
+    """A destination_addr as received, with what the plain path reads of its subscriber."""
+
+    addr: str
+    national: str
+    head: bytes
+    """The key's destination field (the national form), encoded."""
+    sub: Subscriber
+    routes: tuple[tuple[int, int, LatencySampler] | None, ...]
+    """Per route index: the mix's "delivered" threshold, its absent-first threshold and the
+    first-attempt latency; None when the route's recipient filter rejects every message."""
+    max_validity: float
+    dangerous_filter: bool
+    start: float
+    """A window [start, end) in which the number is assigned (a tenure)."""
+    end: float
+    inbox: Inbox | None = None
+    """The handset's inbox once it has one (the same object as in `_inboxes`)."""
+
+
+# A plain message on its way to the handset (pushed on the heap by `_take_plain`): lane, dest,
+# key, message id, id number, submitted at, first-attempt latency, validity (s), receipt due
+# (epoch s; None: no receipt), body, validity_s as submitted, source_npi, dest_ton, dest_npi.
+# `_drop_of` turns it into the `_Drop` the general path would have pushed.
+_Plain = tuple[
+    _Lane, _Dest, str, str, int, float, float, float, float | None, bytes, float | None, int, int,
+    int,
+]  # fmt: skip
+
+
 @dataclass(slots=True)
 class _Release:
     account: str
@@ -289,7 +373,9 @@ class _OutageEnd:
     fault: CarrierOutageFault
 
 
-_Item = ReceiptDue | MoDue | NetworkEvent | AlertDue | _Drop | _Release | _OutageEnd | _Expiry
+_Item = (
+    ReceiptDue | MoDue | NetworkEvent | AlertDue | _Drop | _Release | _OutageEnd | _Expiry | _Plain
+)
 
 
 def _compile_mix(mix: OutcomeMix, p_absent: float) -> _Mix:
@@ -433,7 +519,9 @@ class CarrierNetwork:
         self._meta_heads: dict[tuple[str, str, int], str] = {}
         self._meta_tails: dict[tuple[int, int, int, str | None, date | None], str] = {}
         self._attempts: dict[str, int] = {}
-        self._tps: dict[str, tuple[int, int]] = {}
+        self._tps: dict[str, list[int]] = {}
+        self._lanes: dict[tuple[str, str, int, int, int, int], _Lane] = {}
+        self._dests: dict[str, _Dest] = {}
         self._inflight: dict[str, int] = {}
         self._reassembler = Reassembler(
             timeout=config.handsets.reassembly_timeout_s, max_pending=1_000_000
@@ -593,129 +681,312 @@ class CarrierNetwork:
         """
         if (
             msg.concat is None
-            and not self.events
-            and self._shortcuts
-            and self._faults.empty
+            and msg.message_key is None
+            and msg.user_message_reference is None
+            and msg.intended_owner is None
+            and msg.obtained_date is None
+            and msg.route is None
+            and msg.text is None
             and not msg.set_dpf
         ):
-            outcome = self._submit_plain(msg, now)
-            if outcome is not None:
-                return outcome
+            entry = self._take_plain(
+                msg.account, msg.source_addr, msg.source_ton, msg.destination_addr,
+                msg.short_message, msg.data_coding, msg.esm_class, msg.registered_delivery,
+                msg.validity_s, now, msg.source_npi, msg.dest_ton, msg.dest_npi,
+            )  # fmt: skip
+            if entry is not None:
+                lane, _, key, message_id, _, _, first = entry[:7]
+                fate = Fate(
+                    key, 1, "delivered", "DELIVRD", 0, first, (), lane.verdict.displayed, "mix",
+                    first,
+                )  # fmt: skip
+                scheduled = () if entry[8] is None else (self._plain_receipt(entry, now + first),)
+                return SubmitOutcome(
+                    0, message_id, key, 1, True, False, 0.0, (), scheduled, (), fate
+                )
         return self._submit(msg, now)
 
-    def _submit_plain(self, msg: SubmittedMessage, now: float) -> SubmitOutcome | None:
+    def submit_single(
+        self,
+        account: str,
+        source_addr: str,
+        source_ton: int,
+        destination_addr: str,
+        body: bytes,
+        data_coding: int,
+        esm_class: int,
+        registered_delivery: int,
+        validity_s: float | None,
+        now: float,
+        source_npi: int = 0,
+        dest_ton: int = 0,
+        dest_npi: int = 0,
+    ) -> str | None:
+        """Take an ordinary single message if it is plain; the server adapter's hot path.
+
+        The arguments are the fields of a `SubmittedMessage` without concatenation, TLV
+        metadata (message key, user_message_reference, intended owner, obtained date, set_dpf),
+        route override or decoded text. When the message is plain (see the module docstring:
+        events off, no fault in the plan, a plain receipt configuration, no queue limit, a
+        subscriber without handset windows or filters against it, delivered at the first
+        attempt) it is accepted exactly as ``submit`` of that `SubmittedMessage` would accept
+        it (same id, key, schedule, effects and handset), and its id is returned; no
+        `SubmitOutcome` is built. Otherwise nothing changes and None is returned: pass the
+        message to ``submit``.
+
+        Args:
+            account: system_id of the bound ESME.
+            source_addr: source_addr as received.
+            source_ton: Its TON.
+            destination_addr: destination_addr as received.
+            body: The short_message octets (no UDH).
+            data_coding: Their data_coding.
+            esm_class: esm_class as received.
+            registered_delivery: registered_delivery as received.
+            validity_s: Validity in seconds from submission, or None.
+            now: Simulated time of arrival (epoch seconds).
+            source_npi: source_addr_npi.
+            dest_ton: dest_addr_ton.
+            dest_npi: dest_addr_npi.
+
+        Returns:
+            The message id (as ``SubmitOutcome.message_id``), or None when not taken.
+        """
+        entry = self._take_plain(
+            account, source_addr, source_ton, destination_addr, body, data_coding, esm_class,
+            registered_delivery, validity_s, now, source_npi, dest_ton, dest_npi,
+        )  # fmt: skip
+        return None if entry is None else entry[3]
+
+    def _take_plain(
+        self,
+        account: str,
+        source_addr: str,
+        source_ton: int,
+        destination_addr: str,
+        body: bytes,
+        data_coding: int,
+        esm_class: int,
+        registered_delivery: int,
+        validity_s: float | None,
+        now: float,
+        source_npi: int,
+        dest_ton: int,
+        dest_npi: int,
+    ) -> _Plain | None:
         """The shortcut for an ordinary single message that is delivered at the first attempt.
 
-        Exactly what `_submit` answers and schedules for it (events off, no fault in the plan,
-        no set_dpf, a plain receipt configuration, no queue limit), or None, having changed
-        nothing, when the message is anything else.
+        Exactly what `_submit` accepts and schedules for it, as one `_Plain` heap entry
+        (returned); or None, having changed nothing, when the message is anything else.
         """
-        acct = self._accounts.get(msg.account)
-        if acct is None or acct.max_queue is not None or not acct.receipts.plain:
+        if self.events or not self._shortcuts or not self._faults.empty:
             return None
-        route = msg.route or acct.route
-        if route not in self._route_mix:
-            return None
-        population = self.population
-        national = population.canonical(msg.destination_addr)
-        if national is None:
-            return None
-        sub = population.get(national)
         if (
-            sub is None
-            or sub.handset
-            or sub.reject_all
-            or sub.forced_outcome is not None
-            or (route == "international" and sub.reject_international)
-            or sub.history.tenure_at(now) is None
+            type(source_ton) is not int  # exact types: 1 == 1.0 == True as keys, not as text
+            or type(data_coding) is not int
+            or type(esm_class) is not int
+            or type(registered_delivery) is not int
+        ):
+            return None
+        lane = self._lanes.get(
+            (account, source_addr, source_ton, data_coding, esm_class, registered_delivery)
+        )
+        if lane is None:
+            lane = self._lane(
+                account, source_addr, source_ton, data_coding, esm_class, registered_delivery
+            )
+            if lane is None:
+                return None
+        dest = self._dests.get(destination_addr)
+        if dest is None:
+            dest = self._dest(destination_addr)
+            if dest is None:
+                return None
+        route = dest.routes[lane.route_index]
+        if route is None:
+            return None
+        if not dest.start <= now < dest.end:
+            tenure = dest.sub.history.tenure_at(now)
+            if tenure is None:
+                return None
+            dest.start, dest.end = tenure.start, tenure.end
+        if dest.dangerous_filter and (
+            lane.dangerous
+            or (self._dangerous_hosts and self._dangerous_text(self._decode(body, data_coding)))
         ):
             return None
         second = int(now)
-        tps_second, tps_count = self._tps.get(msg.account, (second, 0))
-        if tps_second != second:
-            tps_count = 0
-        if acct.max_tps is not None and tps_count >= acct.max_tps:
+        tps = lane.tps
+        count = tps[1] if tps[0] == second else 0
+        max_tps = lane.acct.max_tps
+        if max_tps is not None and count >= max_tps:
             return None
-        verdict = self._senders.check(msg.account, acct.cfg, route, msg.source_addr, msg.source_ton)
-        if verdict.status != 0 or verdict.blocked:
-            return None
-        if sub.dangerous_filter and self._dangerous(msg, acct, verdict):
-            return None
-        base = self._base_key(msg, national)
+        # The content key (`_base_key`), its occurrence, and the "msg" and "part" streams.
+        if validity_s is None:
+            meta = lane.head + dest.head + lane.tail_plain
+        else:
+            meta = lane.head + dest.head + f"{lane.tail}{validity_s}\0None\0None\0".encode()
+        base = "h:" + blake2b(meta + body, digest_size=12).hexdigest()
         counter_key = base + "/1"
-        occurrence = self._occurrences.get(counter_key, 0)
+        occurrences = self._occurrences
+        occurrence = occurrences.get(counter_key, 0)
         key = f"{base}#{occurrence}"
-        rc = acct.receipts
-        if rc.part_scope:
-            return None
-        # Only the words read here are unpacked (the drop keeps the digests).
         h = self._msg_hasher.copy()  # `digest_after`, written out
         h.update(key.encode())
-        m_digest = h.digest()
+        m_outcome, m_absent, _, m_latency = _FIRST_FOUR.unpack_from(h.digest())
+        delivered, absent, latency = route
+        if m_outcome >= delivered:
+            return None  # `_pick` gives OUTCOMES[0] ("delivered") exactly below cum[0]
+        if m_absent < absent:
+            return None  # absent first
         h = self._part_hasher.copy()
         h.update((key + "/1").encode())
-        p_digest = h.digest()
-        m_outcome, m_absent, _, m_latency = _FIRST_FOUR.unpack_from(m_digest)
-        p_latency, p_receipt_latency, p_loss = _FIRST_THREE.unpack_from(p_digest)
-        mix = self._mix_for(sub, route)
-        if m_outcome >= mix.cum[0]:
-            return None  # `_pick` gives OUTCOMES[0] ("delivered") exactly below cum[0]
-        if m_absent < mix.absent_delivered:
-            return None  # absent first
-        carrier = self._carriers[sub.carrier]
-        latency = carrier.latency
-        if latency is None:
-            latency = self._route_latency[route]
+        p_latency, p_receipt_latency, p_loss = _FIRST_THREE.unpack_from(h.digest())
+        rc = lane.acct.receipts
         first = latency((m_latency if rc.per_message else p_latency) * _SCALE32 + _HALF32)
-        validity = carrier.max_validity
-        if msg.validity_s is not None and msg.validity_s < validity:
-            validity = msg.validity_s
+        validity = dest.max_validity
+        if validity_s is not None and validity_s < validity:
+            validity = validity_s
         if first >= validity:
             return None
 
         # Delivered at the first attempt: count, number, schedule (as `_submit` / `_accept`).
-        account = msg.account
-        self._occurrences[counter_key] = occurrence + 1
-        self._tps[account] = (second, tps_count + 1)
+        occurrences[counter_key] = occurrence + 1
+        tps[0] = second
+        tps[1] = count + 1
         number = self._next_id
         self._next_id = number + 1
         message_id = self._format_id(number)
-        fate = Fate(key, 1, "delivered", "DELIVRD", 0, first, (), verdict.displayed, "mix", first)
         final_at = now + first
-        drop = _Drop(
-            final_at, key, account, national, msg, verdict, m_digest, sub, now, acct, route,
-            fate, number, message_id, p_digest, validity,
+        due = (
+            final_at + rc.latency(p_receipt_latency * _SCALE32 + _HALF32)
+            if lane.receipt and p_loss >= rc.loss
+            else None
+        )
+        entry: _Plain = (
+            lane, dest, key, message_id, number, now, first, validity, due, body, validity_s,
+            source_npi, dest_ton, dest_npi,
         )  # fmt: skip
-        heap = self._heap
-        heapq.heappush(heap, (final_at, next(self._counter), drop))
-        scheduled: tuple[ReceiptDue, ...] = ()
-        if msg.registered_delivery & 0x03 in (1, 3) and p_loss >= rc.loss:
-            due = final_at + rc.latency(p_receipt_latency * _SCALE32 + _HALF32)
-            body = msg.text[:20] if msg.text is not None else self._preview(msg)
-            receipt = ReceiptDue(
-                due,
-                key,
-                account,
-                message_id,
-                message_id,
-                1,
-                "DELIVRD",
-                _DELIVERED,
-                0,
-                self._writer.text(message_id, now, final_at, "DELIVRD", 0, 1, body),
-                msg.destination_addr,
-                msg.source_addr,
-                ESM_CLASS_RECEIPT,
-                now,
-                final_at,
-                _NO_FLAGS,
+        heapq.heappush(self._heap, (final_at, next(self._counter), entry))
+        return entry
+
+    def _lane(
+        self, account: str, source: str, ton: int, coding: int, esm: int, rd: int
+    ) -> _Lane | None:
+        """Build (and keep) the lane of a sender, or None when its messages are never plain."""
+        if not account:
+            return None  # `SubmittedMessage` refuses it
+        acct = self._account(account)
+        route = acct.route
+        if acct.max_queue is not None or not acct.receipts.plain or acct.receipts.part_scope:
+            return None
+        if route not in self._route_mix:
+            return None  # the general path raises
+        verdict = self._senders.check(account, acct.cfg, route, source, ton)
+        if verdict.status != 0 or verdict.blocked:
+            return None
+        tps = self._tps.get(account)
+        if tps is None:
+            tps = self._tps[account] = [0, 0]
+        tail = f"\0{coding}\0{esm}\0{rd}\0"
+        lane = _Lane(
+            account, source, ton, coding, esm, rd, acct, route, self._route_mix[route], verdict,
+            f"{account}\0{source}\0{ton}\0".encode(), tail,
+            f"{tail}None\0None\0None\0".encode(), rd & 0x03 in (1, 3),
+            (self._attacker_dangerous and acct.cfg.attacker)
+            or (self._spoof_dangerous and verdict.spoof),
+            verdict.brand is None
+            and not (self._replies and (verdict.replyable or self._reply_alphanumeric)),
+            tps,
+        )  # fmt: skip
+        if len(self._lanes) >= _META_CACHE:
+            self._lanes.clear()
+        self._lanes[(account, source, ton, coding, esm, rd)] = lane
+        return lane
+
+    def _dest(self, addr: str) -> _Dest | None:
+        """Build (and keep) a destination's entry, or None when it is never plain."""
+        national = self.population.canonical(addr)
+        if national is None:
+            return None
+        sub = self.population.get(national)
+        if sub is None or sub.handset or sub.reject_all or sub.forced_outcome is not None:
+            return None
+        carrier = self._carriers[sub.carrier]
+        routes: list[tuple[int, int, LatencySampler] | None] = []
+        for route in self._route_mix:  # in index order
+            if route == "international" and sub.reject_international:
+                routes.append(None)
+                continue
+            mix = self._mix_for(sub, route)
+            latency = carrier.latency
+            routes.append(
+                (
+                    mix.cum[0],
+                    mix.absent_delivered,
+                    self._route_latency[route] if latency is None else latency,
+                )
             )
-            if due >= final_at:
-                drop.follow.append((due, receipt))
-            else:
-                heapq.heappush(heap, (due, next(self._counter), receipt))
-            scheduled = (receipt,)
-        return SubmitOutcome(0, message_id, key, 1, True, False, 0.0, (), scheduled, (), fate)
+        dest = _Dest(
+            addr, national, national.encode(), sub, tuple(routes), carrier.max_validity,
+            sub.dangerous_filter, math.inf, -math.inf, self._inboxes.get(national),
+        )  # fmt: skip
+        if len(self._dests) >= _DEST_CACHE:
+            self._dests.clear()
+        self._dests[addr] = dest
+        return dest
+
+    def _plain_receipt(self, entry: _Plain, final_at: float) -> ReceiptDue:
+        """The receipt of a plain message delivered at ``final_at``."""
+        lane, dest, key, message_id, _, submitted, _, _, due, body = entry[:10]
+        assert due is not None
+        return ReceiptDue(
+            due,
+            key,
+            lane.account,
+            message_id,
+            message_id,
+            1,
+            "DELIVRD",
+            _DELIVERED,
+            0,
+            self._writer.text(
+                message_id,
+                submitted,
+                final_at,
+                "DELIVRD",
+                0,
+                1,
+                self._preview(body, lane.coding),
+            ),
+            dest.addr,
+            lane.source,
+            ESM_CLASS_RECEIPT,
+            submitted,
+            final_at,
+            _NO_FLAGS,
+        )
+
+    def _drop_of(self, entry: _Plain, at: float) -> _Drop:
+        """The `_Drop` the general path schedules for a plain message (with its receipt)."""
+        (
+            lane, dest, key, message_id, number, submitted, first, validity, due, body,
+            validity_s, source_npi, dest_ton, dest_npi,
+        ) = entry  # fmt: skip
+        msg = SubmittedMessage(
+            lane.account, lane.source, dest.addr, body, lane.coding, lane.ton, source_npi,
+            lane.esm, lane.rd, validity_s, dest_ton=dest_ton, dest_npi=dest_npi,
+        )  # fmt: skip
+        displayed = lane.verdict.displayed
+        drop = _Drop(
+            at, key, lane.account, dest.national, msg, lane.verdict,
+            digest_after(self._msg_hasher, key), dest.sub, submitted, lane.acct, lane.route,
+            Fate(key, 1, "delivered", "DELIVRD", 0, first, (), displayed, "mix", first),
+            number, message_id, digest_after(self._part_hasher, key + "/1"), validity,
+        )  # fmt: skip
+        if due is not None:
+            drop.follow.append((due, self._plain_receipt(entry, at)))
+        return drop
 
     def _submit(self, msg: SubmittedMessage, now: float) -> SubmitOutcome:
         """`submit`'s general path."""
@@ -735,9 +1006,10 @@ class CarrierNetwork:
 
         # Flow control and submit-phase faults: these depend on arrival, like a real SMSC's.
         second = int(now)
-        tps_second, tps_count = self._tps.get(msg.account, (second, 0))
-        if tps_second != second:
-            tps_count = 0
+        tps = self._tps.get(msg.account)
+        if tps is None:
+            tps = self._tps[msg.account] = [second, 0]
+        tps_count = tps[1] if tps[0] == second else 0
         if acct.max_tps is not None and tps_count >= acct.max_tps:
             return self._refused(msg, now, key, int(CommandStatus.ESME_RTHROTTLED), "max_tps")
         if acct.max_queue is not None and self._inflight.get(msg.account, 0) >= acct.max_queue:
@@ -774,7 +1046,8 @@ class CarrierNetwork:
 
         # Accepted: count the occurrence, the second's submits and the in-flight message.
         self._occurrences[counter_key] = occurrence + 1
-        self._tps[msg.account] = (second, tps_count + 1)
+        tps[0] = second
+        tps[1] = tps_count + 1
         number = self._next_id
         self._next_id = number + 1
         message_id = self._format_id(number)
@@ -804,33 +1077,37 @@ class CarrierNetwork:
             return True
         if self._spoof_dangerous and verdict.spoof:
             return True
-        if self._dangerous_hosts:
-            text = self._text(msg).lower()
-            return any(host in text for host in self._dangerous_hosts)
-        return False
+        return bool(self._dangerous_hosts) and self._dangerous_text(self._text(msg))
 
-    def _preview(self, msg: SubmittedMessage) -> str:
+    def _dangerous_text(self, text: str) -> bool:
+        """The text names a dangerous URL host (case-insensitive)."""
+        text = text.lower()
+        return any(host in text for host in self._dangerous_hosts)
+
+    def _preview(self, body: bytes, data_coding: int) -> str:
         """The receipt's ``text:`` (20 characters of the body), memoised per body prefix."""
-        body = msg.short_message
-        key = (body if len(body) <= _PREVIEW_OCTETS else body[:_PREVIEW_OCTETS], msg.data_coding)
+        key = (body if len(body) <= _PREVIEW_OCTETS else body[:_PREVIEW_OCTETS], data_coding)
         preview = self._previews.get(key)
         if preview is None:
             # 44 octets hold 20 characters in every encoding.
-            preview = self._text(msg, _PREVIEW_OCTETS)[:20]
+            preview = self._decode(key[0], data_coding)[:20]
             if len(self._previews) >= _PREVIEW_CACHE:
                 self._previews.clear()
             self._previews[key] = preview
         return preview
 
     @staticmethod
-    def _text(msg: SubmittedMessage, octets: int | None = None) -> str:
-        if msg.text is not None:
-            return msg.text
-        body = msg.short_message if octets is None else msg.short_message[:octets]
+    def _decode(body: bytes, data_coding: int) -> str:
+        """The body as a handset shows it ("" when its data_coding cannot be read)."""
         try:
-            return decode(body, encoding_for_data_coding(msg.data_coding), strict=False)
+            return decode(body, encoding_for_data_coding(data_coding), strict=False)
         except SmsError:
             return ""
+
+    def _text(self, msg: SubmittedMessage) -> str:
+        return (
+            msg.text if msg.text is not None else self._decode(msg.short_message, msg.data_coding)
+        )
 
     def _fate(
         self,
@@ -1178,7 +1455,11 @@ class CarrierNetwork:
                             drop,
                         )
                 else:
-                    body = msg.text[:20] if msg.text is not None else self._preview(msg)
+                    body = (
+                        msg.text[:20]
+                        if msg.text is not None
+                        else self._preview(msg.short_message, msg.data_coding)
+                    )
                     dlvrd = 1 if stat == "DELIVRD" else 0
                     receipt = ReceiptDue(
                         due,
@@ -1283,7 +1564,11 @@ class CarrierNetwork:
             if rc.id_base is None
             else format_id(number, self.config.message_ids, rc.id_base)
         )
-        body = msg.text[:20] if msg.text is not None else self._preview(msg)
+        body = (
+            msg.text[:20]
+            if msg.text is not None
+            else self._preview(msg.short_message, msg.data_coding)
+        )
         done = now + fate.final_after_s
         due = done + rc.latency(p[_P_RECEIPT_LATENCY] * _SCALE32 + _HALF32)
         if p[_P_LATE] < rc.late:
@@ -1454,6 +1739,40 @@ class CarrierNetwork:
             kind = type(item)  # (none of the item classes is subclassed)
             if kind is ReceiptDue:
                 out.append(cast(ReceiptDue, item))
+            elif kind is tuple:
+                entry = cast(_Plain, item)
+                lane = entry[0]
+                if (
+                    self.events
+                    or not lane.defer
+                    or self._outages
+                    or self._faults.revision != self._outages_revision
+                ):
+                    # Someone reads this delivery now (events, a reply, an outage to check):
+                    # the general path's drop.
+                    if self._attempt(self._drop_of(entry, at), out):
+                        deadline = self._reassembler.next_deadline()
+                    continue
+                # `_attempt` and `_deliver` of a plain message, deferred filing, written out.
+                dest = entry[1]
+                inbox = dest.inbox
+                if inbox is None:
+                    inbox = self._inboxes.get(dest.national)
+                    if inbox is None:
+                        inbox = self._inboxes[dest.national] = Inbox(dest.national, self._keep)
+                    dest.inbox = inbox
+                verdict = lane.verdict
+                inbox.file_deferred(
+                    at, verdict.displayed, entry[2], lane.account, verdict.flags, entry[9],
+                    lane.coding,
+                )  # fmt: skip
+                due = entry[8]
+                if due is not None:
+                    receipt = self._plain_receipt(entry, at)
+                    if due == at and (not heap or heap[0][0] > at):
+                        out.append(receipt)  # as `_attempt` hands out a receipt due now
+                    else:
+                        heapq.heappush(heap, (due, next(self._counter), receipt))
             elif kind is _Drop:
                 if self._attempt(cast(_Drop, item), out):
                     deadline = self._reassembler.next_deadline()
@@ -1467,7 +1786,7 @@ class CarrierNetwork:
             elif isinstance(item, _Expiry):
                 if item.drop.parked:
                     self._expire_parked(item.drop, at, out)
-            elif not isinstance(item, _Drop):
+            elif not isinstance(item, (_Drop, tuple)):
                 out.append(item)
         return out
 
