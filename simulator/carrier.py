@@ -25,7 +25,9 @@ Mapping (one to one, as the server's module docstring sketches):
   generic_nack, response delay and the receipts due before the response.
 * ``ReceiptDue`` -> ``ReceiptOrder`` keyed by ``resp_message_id`` (the stored id); the id written
   in the receipt (``message_id``) goes to ``receipt_id`` when it differs, and the model's
-  receipt text (maybe deliberately damaged) is sent as is.
+  receipt text (maybe deliberately damaged) is sent as is. ``advance`` hands the model a
+  ``ReceiptMaker`` that builds the order from those fields, so the model returns the orders
+  itself (a plain message's receipt is never built as a ``ReceiptDue``).
 * submit_multi: the server answers (and stores) one id for all destinations: the network id
   of the first accepted destination (``Verdict.message_id``). Later destinations arrive with
   that id fixed (``Submission.message_id_fixed``); their network ids are aliased to it and
@@ -66,8 +68,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Iterable
-from typing import Final, TypeVar
+from typing import Final, TypeVar, cast
 
 from simulator.config import NetworkSection
 from simulator.network.alerts import to_alert
@@ -369,36 +370,41 @@ class CarrierNetworkHandler:
         self._last = now
         out: list[HandlerEffect] = list(self._pending)
         self._pending.clear()
-        aliases = self._aliases
-        effects: Iterable[Effect] = self.network.advance(now)
+        effects = self.network.advance(now, self._receipt)
         for effect in effects:
-            if type(effect) is ReceiptDue:  # the common effect first (effects are not subclassed)
-                if aliases:
-                    out.append(_receipt_order(effect, aliases.get(effect.resp_message_id)))
-                    continue
-                # `_receipt_order(effect)`, written out.
-                receipt_id = effect.message_id
-                resp_id = effect.resp_message_id
-                out.append(
-                    ReceiptOrder(
-                        effect.done_at,
-                        resp_id,
-                        effect.stat,
-                        effect.err,
-                        None if receipt_id == resp_id else receipt_id,
-                        effect.text,
-                        effect.esm_class == ESM_CLASS_INTERMEDIATE,
-                        effect.source_addr,
-                    )
-                )
+            if type(effect) is ReceiptOrder:  # the common effect first (effects are not subclassed)
+                out.append(effect)
                 continue
             if isinstance(effect, NetworkEvent) and effect.kind is EventKind.MESSAGE_COMPLETED:
                 out.append(self.handset_delivered(effect))
                 continue
-            order = to_order(effect)
+            order = to_order(cast(Effect, effect))
             if order is not None:
                 out.append(order)
         return out
+
+    def _receipt(
+        self,
+        done_at: float,
+        resp_id: str,
+        stat: str,
+        err: int,
+        receipt_id: str | None,
+        text: str,
+        intermediate: bool,
+        destination: str,
+    ) -> ReceiptOrder:
+        """The server's receipt order for a receipt of the model (`ReceiptMaker`): as
+        `_receipt_order`, keyed by the submit_multi's stored id when the network id has one."""
+        if self._aliases:
+            stored_id = self._aliases.get(resp_id)
+            if stored_id is not None:
+                if receipt_id is None:
+                    text = text.replace(f"id:{resp_id}", f"id:{stored_id}", 1)
+                resp_id = stored_id
+        return ReceiptOrder(
+            done_at, resp_id, stat, err, receipt_id, text, intermediate, destination
+        )
 
     def next_due(self) -> float | None:
         """Simulated epoch seconds of the next due effect, or None when idle."""

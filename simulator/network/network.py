@@ -92,11 +92,11 @@ import itertools
 import math
 import struct
 import zoneinfo
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from hashlib import blake2b
-from typing import Final, cast
+from typing import Any, Final, TypeAlias, TypeVar, cast, overload
 
 from simulator.network.config import (
     OUTCOMES,
@@ -151,7 +151,7 @@ from sms.alphabet import decode, encoding_for_data_coding
 from sms.errors import SmsError
 from sms.segments import FlushReason, Reassembled, Reassembler
 
-__all__ = ["CarrierNetwork"]
+__all__ = ["CarrierNetwork", "ReceiptMaker"]
 
 _STATE: Final[dict[str, int]] = {
     "DELIVRD": int(MessageState.DELIVERED),
@@ -286,6 +286,31 @@ class _Drop:
 
 
 @dataclass(slots=True, eq=False)
+class _Dest:
+    """A destination_addr as received on one route, with what the plain path reads of its
+    subscriber (only for a subscriber the plain path can take on that route)."""
+
+    addr: str
+    national: str
+    head: bytes
+    """The key's destination field (the national form), encoded."""
+    sub: Subscriber
+    delivered: int
+    """The route's outcome mix for it: "delivered" exactly below this "msg" word."""
+    absent: int
+    """... and absent first below this one."""
+    latency: LatencySampler
+    """The first attempt's latency (its carrier's, else the route's)."""
+    max_validity: float
+    dangerous_filter: bool
+    start: float
+    """A window [start, end) in which the number is assigned (a tenure)."""
+    end: float
+    inbox: Inbox | None = None
+    """The handset's inbox once it has one (the same object as in `_inboxes`)."""
+
+
+@dataclass(slots=True, eq=False)
 class _Lane:
     """What every plain message of one sender shares (see `CarrierNetwork.submit_single`).
 
@@ -302,8 +327,8 @@ class _Lane:
     rd: int
     acct: _Account
     route: str
-    route_index: int
-    """Index of `route` in `_Dest.routes`."""
+    dests: dict[str, _Dest]
+    """The destinations' table of `route` (shared by every lane of that route)."""
     verdict: SenderVerdict
     head: bytes
     """The key's metadata before the destination: ``account NUL source NUL ton NUL``."""
@@ -323,28 +348,7 @@ class _Lane:
     """The account's [second, submits in it] (shared with the general path)."""
 
 
-@dataclass(slots=True, eq=False)
-class _Dest:
-    """A destination_addr as received, with what the plain path reads of its subscriber."""
-
-    addr: str
-    national: str
-    head: bytes
-    """The key's destination field (the national form), encoded."""
-    sub: Subscriber
-    routes: tuple[tuple[int, int, LatencySampler] | None, ...]
-    """Per route index: the mix's "delivered" threshold, its absent-first threshold and the
-    first-attempt latency; None when the route's recipient filter rejects every message."""
-    max_validity: float
-    dangerous_filter: bool
-    start: float
-    """A window [start, end) in which the number is assigned (a tenure)."""
-    end: float
-    inbox: Inbox | None = None
-    """The handset's inbox once it has one (the same object as in `_inboxes`)."""
-
-
-# A plain message on its way to the handset (pushed on the heap by `_take_plain`): lane, dest,
+# A plain message on its way to the handset (pushed on the heap by `submit_single`): lane, dest,
 # key, message id, id number, submitted at, first-attempt latency, validity (s), receipt due
 # (epoch s; None: no receipt), body, validity_s as submitted, source_npi, dest_ton, dest_npi.
 # `_drop_of` turns it into the `_Drop` the general path would have pushed.
@@ -409,6 +413,31 @@ def _compile_receipts(cfg: ReceiptConfig) -> _Receipts:
         and threshold(cfg.before_resp_rate) == 0
         and threshold(cfg.malformed_rate) == 0
         and threshold(cfg.fake_delivered_rate) == 0,
+    )
+
+
+_R = TypeVar("_R")
+
+ReceiptMaker: TypeAlias = Callable[[float, str, str, int, str | None, str, bool, str], _R]
+"""Builds a caller's receipt order from a receipt's fields (`CarrierNetwork.advance`):
+done_at, resp_message_id, stat, err, the id written in it when it differs from
+resp_message_id (else None), text, intermediate (esm_class 0x20), source_addr (the recipient
+as the ESME addressed it)."""
+
+
+def _made(due: ReceiptDue, receipt: ReceiptMaker[_R]) -> _R:
+    """A `ReceiptDue` as the caller's receipt order."""
+    message_id = due.message_id
+    resp_id = due.resp_message_id
+    return receipt(
+        due.done_at,
+        resp_id,
+        due.stat,
+        due.err,
+        None if message_id == resp_id else message_id,
+        due.text,
+        due.esm_class == ESM_CLASS_INTERMEDIATE,
+        due.source_addr,
     )
 
 
@@ -521,7 +550,10 @@ class CarrierNetwork:
         self._attempts: dict[str, int] = {}
         self._tps: dict[str, list[int]] = {}
         self._lanes: dict[tuple[str, str, int, int, int, int], _Lane] = {}
-        self._dests: dict[str, _Dest] = {}
+        # Per route index (`_route_mix`): destination_addr -> its plain-path entry.
+        self._dests: list[dict[str, _Dest]] = [{} for _ in self._route_mix]
+        self._taken: _Plain | None = None
+        """The entry of the message `submit_single` took last (for `submit`'s answer)."""
         self._inflight: dict[str, int] = {}
         self._reassembler = Reassembler(
             timeout=config.handsets.reassembly_timeout_s, max_pending=1_000_000
@@ -689,13 +721,14 @@ class CarrierNetwork:
             and msg.text is None
             and not msg.set_dpf
         ):
-            entry = self._take_plain(
+            message_id = self.submit_single(
                 msg.account, msg.source_addr, msg.source_ton, msg.destination_addr,
                 msg.short_message, msg.data_coding, msg.esm_class, msg.registered_delivery,
                 msg.validity_s, now, msg.source_npi, msg.dest_ton, msg.dest_npi,
             )  # fmt: skip
-            if entry is not None:
-                lane, _, key, message_id, _, _, first = entry[:7]
+            entry = self._taken
+            if message_id is not None and entry is not None:
+                lane, _, key, _, _, _, first = entry[:7]
                 fate = Fate(
                     key, 1, "delivered", "DELIVRD", 0, first, (), lane.verdict.displayed, "mix",
                     first,
@@ -752,33 +785,6 @@ class CarrierNetwork:
         Returns:
             The message id (as ``SubmitOutcome.message_id``), or None when not taken.
         """
-        entry = self._take_plain(
-            account, source_addr, source_ton, destination_addr, body, data_coding, esm_class,
-            registered_delivery, validity_s, now, source_npi, dest_ton, dest_npi,
-        )  # fmt: skip
-        return None if entry is None else entry[3]
-
-    def _take_plain(
-        self,
-        account: str,
-        source_addr: str,
-        source_ton: int,
-        destination_addr: str,
-        body: bytes,
-        data_coding: int,
-        esm_class: int,
-        registered_delivery: int,
-        validity_s: float | None,
-        now: float,
-        source_npi: int,
-        dest_ton: int,
-        dest_npi: int,
-    ) -> _Plain | None:
-        """The shortcut for an ordinary single message that is delivered at the first attempt.
-
-        Exactly what `_submit` accepts and schedules for it, as one `_Plain` heap entry
-        (returned); or None, having changed nothing, when the message is anything else.
-        """
         if self.events or not self._shortcuts or not self._faults.empty:
             return None
         if (
@@ -797,14 +803,11 @@ class CarrierNetwork:
             )
             if lane is None:
                 return None
-        dest = self._dests.get(destination_addr)
+        dest = lane.dests.get(destination_addr)
         if dest is None:
-            dest = self._dest(destination_addr)
+            dest = self._dest(destination_addr, lane.route)
             if dest is None:
                 return None
-        route = dest.routes[lane.route_index]
-        if route is None:
-            return None
         if not dest.start <= now < dest.end:
             tenure = dest.sub.history.tenure_at(now)
             if tenure is None:
@@ -834,16 +837,15 @@ class CarrierNetwork:
         h = self._msg_hasher.copy()  # `digest_after`, written out
         h.update(key.encode())
         m_outcome, m_absent, _, m_latency = _FIRST_FOUR.unpack_from(h.digest())
-        delivered, absent, latency = route
-        if m_outcome >= delivered:
+        if m_outcome >= dest.delivered:
             return None  # `_pick` gives OUTCOMES[0] ("delivered") exactly below cum[0]
-        if m_absent < absent:
+        if m_absent < dest.absent:
             return None  # absent first
         h = self._part_hasher.copy()
         h.update((key + "/1").encode())
         p_latency, p_receipt_latency, p_loss = _FIRST_THREE.unpack_from(h.digest())
         rc = lane.acct.receipts
-        first = latency((m_latency if rc.per_message else p_latency) * _SCALE32 + _HALF32)
+        first = dest.latency((m_latency if rc.per_message else p_latency) * _SCALE32 + _HALF32)
         validity = dest.max_validity
         if validity_s is not None and validity_s < validity:
             validity = validity_s
@@ -868,7 +870,8 @@ class CarrierNetwork:
             source_npi, dest_ton, dest_npi,
         )  # fmt: skip
         heapq.heappush(self._heap, (final_at, next(self._counter), entry))
-        return entry
+        self._taken = entry
+        return message_id
 
     def _lane(
         self, account: str, source: str, ton: int, coding: int, esm: int, rd: int
@@ -890,7 +893,8 @@ class CarrierNetwork:
             tps = self._tps[account] = [0, 0]
         tail = f"\0{coding}\0{esm}\0{rd}\0"
         lane = _Lane(
-            account, source, ton, coding, esm, rd, acct, route, self._route_mix[route], verdict,
+            account, source, ton, coding, esm, rd, acct, route,
+            self._dests[self._route_mix[route]], verdict,
             f"{account}\0{source}\0{ton}\0".encode(), tail,
             f"{tail}None\0None\0None\0".encode(), rd & 0x03 in (1, 3),
             (self._attacker_dangerous and acct.cfg.attacker)
@@ -904,45 +908,44 @@ class CarrierNetwork:
         self._lanes[(account, source, ton, coding, esm, rd)] = lane
         return lane
 
-    def _dest(self, addr: str) -> _Dest | None:
-        """Build (and keep) a destination's entry, or None when it is never plain."""
+    def _dest(self, addr: str, route: str) -> _Dest | None:
+        """Build (and keep) a destination's entry on a route, or None when it is never plain."""
         national = self.population.canonical(addr)
         if national is None:
             return None
         sub = self.population.get(national)
-        if sub is None or sub.handset or sub.reject_all or sub.forced_outcome is not None:
+        if (
+            sub is None
+            or sub.handset
+            or sub.reject_all
+            or sub.forced_outcome is not None
+            or (route == "international" and sub.reject_international)
+        ):
             return None
         carrier = self._carriers[sub.carrier]
-        routes: list[tuple[int, int, LatencySampler] | None] = []
-        for route in self._route_mix:  # in index order
-            if route == "international" and sub.reject_international:
-                routes.append(None)
-                continue
-            mix = self._mix_for(sub, route)
-            latency = carrier.latency
-            routes.append(
-                (
-                    mix.cum[0],
-                    mix.absent_delivered,
-                    self._route_latency[route] if latency is None else latency,
-                )
-            )
+        mix = self._mix_for(sub, route)
+        latency = carrier.latency
         dest = _Dest(
-            addr, national, national.encode(), sub, tuple(routes), carrier.max_validity,
+            addr, national, national.encode(), sub, mix.cum[0], mix.absent_delivered,
+            self._route_latency[route] if latency is None else latency, carrier.max_validity,
             sub.dangerous_filter, math.inf, -math.inf, self._inboxes.get(national),
         )  # fmt: skip
-        if len(self._dests) >= _DEST_CACHE:
-            self._dests.clear()
-        self._dests[addr] = dest
+        table = self._dests[self._route_mix[route]]
+        if len(table) >= _DEST_CACHE:
+            table.clear()
+        table[addr] = dest
         return dest
 
     def _plain_receipt(self, entry: _Plain, final_at: float) -> ReceiptDue:
-        """The receipt of a plain message delivered at ``final_at``."""
-        lane, dest, key, message_id, _, submitted, _, _, due, body = entry[:10]
+        """The receipt of a plain message delivered at ``final_at`` (it has one: ``due``)."""
+        lane = entry[0]
+        message_id = entry[3]
+        submitted = entry[5]
+        due = entry[8]
         assert due is not None
         return ReceiptDue(
             due,
-            key,
+            entry[2],
             lane.account,
             message_id,
             message_id,
@@ -957,9 +960,9 @@ class CarrierNetwork:
                 "DELIVRD",
                 0,
                 1,
-                self._preview(body, lane.coding),
+                self._preview(entry[9], lane.coding),
             ),
-            dest.addr,
+            entry[1].addr,
             lane.source,
             ESM_CLASS_RECEIPT,
             submitted,
@@ -1702,11 +1705,21 @@ class CarrierNetwork:
             return deadline
         return when
 
-    def advance(self, now: float) -> list[Effect]:
+    @overload
+    def advance(self, now: float) -> list[Effect]: ...
+
+    @overload
+    def advance(self, now: float, receipt: ReceiptMaker[_R]) -> list[Effect | _R]: ...
+
+    def advance(self, now: float, receipt: ReceiptMaker[Any] | None = None) -> list[Any]:
         """Everything due by `now`, in time order.
 
         Args:
             now: Simulated time (epoch seconds); must not go backwards.
+            receipt: When given, each receipt is returned as what it builds from the
+                receipt's fields (`ReceiptMaker`) instead of as a `ReceiptDue`; a plain
+                message's receipt handed out at its delivery is then never built as a
+                `ReceiptDue` at all (the server's adapter builds its orders so).
 
         Returns:
             Receipts to send, MO parts to send and events to publish.
@@ -1723,7 +1736,7 @@ class CarrierNetwork:
             for fault, _ in list(self._parked.values()):
                 if fault not in self._faults:
                     self._unpark(fault, now)
-        out: list[Effect] = []
+        out: list[Any] = []
         heap = self._heap
         deadline = self._reassembler.next_deadline()
         while True:
@@ -1738,7 +1751,7 @@ class CarrierNetwork:
             item = heapq.heappop(heap)[2]
             kind = type(item)  # (none of the item classes is subclassed)
             if kind is ReceiptDue:
-                out.append(cast(ReceiptDue, item))
+                out.append(item if receipt is None else _made(cast(ReceiptDue, item), receipt))
             elif kind is tuple:
                 entry = cast(_Plain, item)
                 lane = entry[0]
@@ -1750,7 +1763,7 @@ class CarrierNetwork:
                 ):
                     # Someone reads this delivery now (events, a reply, an outage to check):
                     # the general path's drop.
-                    if self._attempt(self._drop_of(entry, at), out):
+                    if self._attempt(self._drop_of(entry, at), out, receipt):
                         deadline = self._reassembler.next_deadline()
                     continue
                 # `_attempt` and `_deliver` of a plain message, deferred filing, written out.
@@ -1762,19 +1775,45 @@ class CarrierNetwork:
                         inbox = self._inboxes[dest.national] = Inbox(dest.national, self._keep)
                     dest.inbox = inbox
                 verdict = lane.verdict
+                key = entry[2]
+                body = entry[9]
                 inbox.file_deferred(
-                    at, verdict.displayed, entry[2], lane.account, verdict.flags, entry[9],
-                    lane.coding,
-                )  # fmt: skip
+                    at, verdict.displayed, key, lane.account, verdict.flags, body, lane.coding
+                )
                 due = entry[8]
-                if due is not None:
-                    receipt = self._plain_receipt(entry, at)
-                    if due == at and (not heap or heap[0][0] > at):
-                        out.append(receipt)  # as `_attempt` hands out a receipt due now
-                    else:
-                        heapq.heappush(heap, (due, next(self._counter), receipt))
+                if due is None:
+                    continue
+                if receipt is not None and due == at and (not heap or heap[0][0] > at):
+                    # Handed out now (as `_attempt` does): the caller's own receipt, directly.
+                    message_id = entry[3]
+                    out.append(
+                        receipt(
+                            at,
+                            message_id,
+                            "DELIVRD",
+                            0,
+                            None,
+                            self._writer.text(
+                                message_id,
+                                entry[5],
+                                at,
+                                "DELIVRD",
+                                0,
+                                1,
+                                self._preview(body, lane.coding),
+                            ),
+                            False,
+                            dest.addr,
+                        )
+                    )
+                    continue
+                due_receipt = self._plain_receipt(entry, at)
+                if due == at and (not heap or heap[0][0] > at):
+                    out.append(due_receipt)  # as `_attempt` hands out a receipt due now
+                else:
+                    heapq.heappush(heap, (due, next(self._counter), due_receipt))
             elif kind is _Drop:
-                if self._attempt(cast(_Drop, item), out):
+                if self._attempt(cast(_Drop, item), out, receipt):
                     deadline = self._reassembler.next_deadline()
             elif isinstance(item, _Release):
                 self._inflight[item.account] = self._inflight.get(item.account, 1) - 1
@@ -1801,8 +1840,13 @@ class CarrierNetwork:
             self._outages_revision = plan.revision
         return self._outages
 
-    def _attempt(self, drop: _Drop, out: list[Effect]) -> bool:
-        """Make a delivery attempt; False when a carrier outage delays or fails it."""
+    def _attempt(
+        self, drop: _Drop, out: list[Effect], receipt: ReceiptMaker[Any] | None = None
+    ) -> bool:
+        """Make a delivery attempt; False when a carrier outage delays or fails it.
+
+        A receipt handed out directly goes through ``receipt`` when given (see `advance`).
+        """
         outages = (
             self._outages
             if self._faults.revision == self._outages_revision
@@ -1823,7 +1867,7 @@ class CarrierNetwork:
                 if at == now and type(item) is ReceiptDue and (not heap or heap[0][0] > at):
                     # Due now and nothing else is due at this instant: the heap would hand it
                     # back next, so hand it out directly (same order, one push and pop less).
-                    out.append(item)
+                    out.append(item if receipt is None else _made(item, receipt))
                 else:
                     heapq.heappush(heap, (at, next(counter), item))
             drop.follow = []
