@@ -339,9 +339,20 @@ class _Lane:
     """`tail` with validity, intended owner and obtained date all None, encoded."""
     receipt: bool
     """registered_delivery asks for a receipt of a delivered message."""
+    per_message: bool
+    """The first attempt's latency is the message's draw ("msg" stream), not the part's."""
+    loss: int
+    """The receipt is lost below this "part" word."""
+    receipt_latency: LatencySampler
+    """The account's receipt latency."""
+    max_tps: int | None
+    """The account's submits per second, or None."""
     dangerous: bool
     """The account or the sender alone makes a message dangerous (a filtering recipient
     rejects it whatever the text)."""
+    screened: bool
+    """A filtering recipient must check this sender's messages (`dangerous`, or dangerous
+    URL hosts are configured)."""
     defer: bool
     """A delivery may be filed as its raw fields (no brand, no reply possible)."""
     tps: list[int]
@@ -813,15 +824,16 @@ class CarrierNetwork:
             if tenure is None:
                 return None
             dest.start, dest.end = tenure.start, tenure.end
-        if dest.dangerous_filter and (
-            lane.dangerous
-            or (self._dangerous_hosts and self._dangerous_text(self._decode(body, data_coding)))
+        if (
+            dest.dangerous_filter
+            and lane.screened
+            and (lane.dangerous or self._dangerous_text(self._decode(body, data_coding)))
         ):
             return None
         second = int(now)
         tps = lane.tps
         count = tps[1] if tps[0] == second else 0
-        max_tps = lane.acct.max_tps
+        max_tps = lane.max_tps
         if max_tps is not None and count >= max_tps:
             return None
         # The content key (`_base_key`), its occurrence, and the "msg" and "part" streams.
@@ -844,8 +856,7 @@ class CarrierNetwork:
         h = self._part_hasher.copy()
         h.update((key + "/1").encode())
         p_latency, p_receipt_latency, p_loss = _FIRST_THREE.unpack_from(h.digest())
-        rc = lane.acct.receipts
-        first = dest.latency((m_latency if rc.per_message else p_latency) * _SCALE32 + _HALF32)
+        first = dest.latency((m_latency if lane.per_message else p_latency) * _SCALE32 + _HALF32)
         validity = dest.max_validity
         if validity_s is not None and validity_s < validity:
             validity = validity_s
@@ -861,8 +872,8 @@ class CarrierNetwork:
         message_id = self._format_id(number)
         final_at = now + first
         due = (
-            final_at + rc.latency(p_receipt_latency * _SCALE32 + _HALF32)
-            if lane.receipt and p_loss >= rc.loss
+            final_at + lane.receipt_latency(p_receipt_latency * _SCALE32 + _HALF32)
+            if lane.receipt and p_loss >= lane.loss
             else None
         )
         entry: _Plain = (
@@ -892,13 +903,17 @@ class CarrierNetwork:
         if tps is None:
             tps = self._tps[account] = [0, 0]
         tail = f"\0{coding}\0{esm}\0{rd}\0"
+        rc = acct.receipts
+        dangerous = bool(
+            (self._attacker_dangerous and acct.cfg.attacker)
+            or (self._spoof_dangerous and verdict.spoof)
+        )
         lane = _Lane(
             account, source, ton, coding, esm, rd, acct, route,
             self._dests[self._route_mix[route]], verdict,
             f"{account}\0{source}\0{ton}\0".encode(), tail,
-            f"{tail}None\0None\0None\0".encode(), rd & 0x03 in (1, 3),
-            (self._attacker_dangerous and acct.cfg.attacker)
-            or (self._spoof_dangerous and verdict.spoof),
+            f"{tail}None\0None\0None\0".encode(), rd & 0x03 in (1, 3), rc.per_message,
+            rc.loss, rc.latency, acct.max_tps, dangerous, dangerous or bool(self._dangerous_hosts),
             verdict.brand is None
             and not (self._replies and (verdict.replyable or self._reply_alphanumeric)),
             tps,
@@ -1738,6 +1753,11 @@ class CarrierNetwork:
                     self._unpark(fault, now)
         out: list[Any] = []
         heap = self._heap
+        # Plain deliveries go through the general path while events are on or an outage may
+        # be in the plan (neither changes during this call; `_attempt` may find no outage).
+        general = bool(
+            self.events or self._outages or self._faults.revision != self._outages_revision
+        )
         deadline = self._reassembler.next_deadline()
         while True:
             at = heap[0][0] if heap else math.inf
@@ -1755,12 +1775,7 @@ class CarrierNetwork:
             elif kind is tuple:
                 entry = cast(_Plain, item)
                 lane = entry[0]
-                if (
-                    self.events
-                    or not lane.defer
-                    or self._outages
-                    or self._faults.revision != self._outages_revision
-                ):
+                if general or not lane.defer:
                     # Someone reads this delivery now (events, a reply, an outage to check):
                     # the general path's drop.
                     if self._attempt(self._drop_of(entry, at), out, receipt):

@@ -6,7 +6,8 @@ answers, fates, receipts (texts included), MO replies, audit facts and handsets 
 shortcuts on and off, with events on and off. The workloads mix what the shortcuts must
 decline: concatenated parts, absent and switched-off handsets, replyable numeric senders next
 to one-way alphanumeric ones, a protected brand (spoof bookkeeping), intended owners
-(misdelivery), every data_coding the handset decodes plus one it cannot, validity periods.
+(misdelivery), every data_coding the handset decodes plus one it cannot, validity periods,
+dangerous-SMS filtering (a URL host, an attacker account).
 
 The adapter's entry (`CarrierNetwork.submit_single`, falling back to `submit` when it declines)
 must give the same ids, effects and handsets as `submit` on the general path, also when the
@@ -36,6 +37,7 @@ BODIES = [
     (b"\x01\x02binary", 0x04),
     (b"odd coding", 0x0B),
     (b"x" * 60, 0x00),
+    (b"pay at http://EVIL.example/x", 0x00),
 ]
 
 
@@ -47,7 +49,7 @@ def _config(replies: bool, plain: bool, fixed: bool) -> NetworkConfig:
         {
             "population": {"size": 40},
             "subscribers": [
-                {"number": NUMBERS[0], "carrier": "docomo"},
+                {"number": NUMBERS[0], "carrier": "docomo", "dangerous_filter": True},
                 {
                     "number": NUMBERS[1],
                     "carrier": "au",
@@ -64,6 +66,10 @@ def _config(replies: bool, plain: bool, fixed: bool) -> NetworkConfig:
                 },
             ],
             "default_account": {"alphanumeric_policy": "allow", "max_tps": None},
+            "accounts": {
+                "mallory": {"alphanumeric_policy": "allow", "max_tps": None, "attacker": True}
+            },
+            "dangerous": {"url_hosts": ["evil.example"]},
             "registry": {"mode": "protected", "protected": [{"sender_id": "DOCOMO"}]},
             "absence": {"p_absent": 0.3},
             "receipts": receipts,
@@ -214,7 +220,7 @@ def mixed_workloads(draw: st.DrawFn) -> list[tuple[float, SubmittedMessage | Con
                 (
                     at,
                     SubmittedMessage(
-                        "acme",
+                        draw(st.sampled_from(["acme", "acme", "mallory"])),
                         source,
                         draw(st.sampled_from([NUMBERS[0], NUMBERS[0], NUMBERS[2], *NUMBERS])),
                         body + b"%d" % seq,
