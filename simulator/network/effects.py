@@ -304,7 +304,7 @@ class SubmitOutcome:
     before_response: tuple[ReceiptDue, ...] = ()
     """Receipts to send *before* the answer (fault knob); not scheduled again."""
     scheduled: tuple[ReceiptDue, ...] = ()
-    """Receipts queued for later (informational: `advance` returns equal ones when due;
+    """Receipts queued for later (informational: `advance` returns the same objects when due;
     handset deliveries, replies and their audit events are produced by `advance` too)."""
     events: tuple[NetworkEvent, ...] = ()
     """Facts established at submission (accepted, refused, fault_applied, spoof_blocked, ...)."""

@@ -361,11 +361,13 @@ class _Lane:
 
 # A plain message on its way to the handset (pushed on the heap by `submit_single`): lane, dest,
 # key, message id, id number, submitted at, first-attempt latency, validity (s), receipt due
-# (epoch s; None: no receipt), body, validity_s as submitted, source_npi, dest_ton, dest_npi.
-# `_drop_of` turns it into the `_Drop` the general path would have pushed.
+# (epoch s; None: no receipt), body, validity_s as submitted, source_npi, dest_ton, dest_npi,
+# the "msg" and "part" stream digests, and when `submit` took it its `SubmittedMessage` and
+# its receipt (built at submission for `SubmitOutcome.scheduled`). `_drop_of` turns it into the
+# `_Drop` the general path would have pushed.
 _Plain = tuple[
     _Lane, _Dest, str, str, int, float, float, float, float | None, bytes, float | None, int, int,
-    int,
+    int, bytes, bytes, SubmittedMessage | None, ReceiptDue | None,
 ]  # fmt: skip
 
 
@@ -563,8 +565,6 @@ class CarrierNetwork:
         self._lanes: dict[tuple[str, str, int, int, int, int], _Lane] = {}
         # Per route index (`_route_mix`): destination_addr -> its plain-path entry.
         self._dests: list[dict[str, _Dest]] = [{} for _ in self._route_mix]
-        self._taken: _Plain | None = None
-        """The entry of the message `submit_single` took last (for `submit`'s answer)."""
         self._inflight: dict[str, int] = {}
         self._reassembler = Reassembler(
             timeout=config.handsets.reassembly_timeout_s, max_pending=1_000_000
@@ -732,19 +732,19 @@ class CarrierNetwork:
             and msg.text is None
             and not msg.set_dpf
         ):
-            message_id = self.submit_single(
+            entry = self._take(
                 msg.account, msg.source_addr, msg.source_ton, msg.destination_addr,
                 msg.short_message, msg.data_coding, msg.esm_class, msg.registered_delivery,
-                msg.validity_s, now, msg.source_npi, msg.dest_ton, msg.dest_npi,
+                msg.validity_s, now, msg.source_npi, msg.dest_ton, msg.dest_npi, msg,
             )  # fmt: skip
-            entry = self._taken
-            if message_id is not None and entry is not None:
-                lane, _, key, _, _, _, first = entry[:7]
+            if entry is not None:
+                lane, _, key, message_id, _, _, first = entry[:7]
                 fate = Fate(
                     key, 1, "delivered", "DELIVRD", 0, first, (), lane.verdict.displayed, "mix",
                     first,
                 )  # fmt: skip
-                scheduled = () if entry[8] is None else (self._plain_receipt(entry, now + first),)
+                receipt = entry[17]
+                scheduled = () if receipt is None else (receipt,)
                 return SubmitOutcome(
                     0, message_id, key, 1, True, False, 0.0, (), scheduled, (), fate
                 )
@@ -795,6 +795,35 @@ class CarrierNetwork:
 
         Returns:
             The message id (as ``SubmitOutcome.message_id``), or None when not taken.
+        """
+        entry = self._take(
+            account, source_addr, source_ton, destination_addr, body, data_coding, esm_class,
+            registered_delivery, validity_s, now, source_npi, dest_ton, dest_npi, None,
+        )  # fmt: skip
+        return None if entry is None else entry[3]
+
+    def _take(
+        self,
+        account: str,
+        source_addr: str,
+        source_ton: int,
+        destination_addr: str,
+        body: bytes,
+        data_coding: int,
+        esm_class: int,
+        registered_delivery: int,
+        validity_s: float | None,
+        now: float,
+        source_npi: int,
+        dest_ton: int,
+        dest_npi: int,
+        msg: SubmittedMessage | None,
+    ) -> _Plain | None:
+        """`submit_single`'s shortcut; returns the `_Plain` entry it pushed, or None.
+
+        ``msg`` is the `SubmittedMessage` of these fields when ``submit`` asks: it is kept in
+        the entry, and the receipt is built now (``submit`` answers it in ``scheduled``; the
+        delivery hands out this very object).
         """
         if self.events or not self._shortcuts or not self._faults.empty:
             return None
@@ -848,14 +877,16 @@ class CarrierNetwork:
         key = f"{base}#{occurrence}"
         h = self._msg_hasher.copy()  # `digest_after`, written out
         h.update(key.encode())
-        m_outcome, m_absent, _, m_latency = _FIRST_FOUR.unpack_from(h.digest())
+        m_digest = h.digest()
+        m_outcome, m_absent, _, m_latency = _FIRST_FOUR.unpack_from(m_digest)
         if m_outcome >= dest.delivered:
             return None  # `_pick` gives OUTCOMES[0] ("delivered") exactly below cum[0]
         if m_absent < dest.absent:
             return None  # absent first
         h = self._part_hasher.copy()
         h.update((key + "/1").encode())
-        p_latency, p_receipt_latency, p_loss = _FIRST_THREE.unpack_from(h.digest())
+        p_digest = h.digest()
+        p_latency, p_receipt_latency, p_loss = _FIRST_THREE.unpack_from(p_digest)
         first = dest.latency((m_latency if lane.per_message else p_latency) * _SCALE32 + _HALF32)
         validity = dest.max_validity
         if validity_s is not None and validity_s < validity:
@@ -878,11 +909,12 @@ class CarrierNetwork:
         )
         entry: _Plain = (
             lane, dest, key, message_id, number, now, first, validity, due, body, validity_s,
-            source_npi, dest_ton, dest_npi,
+            source_npi, dest_ton, dest_npi, m_digest, p_digest, msg, None,
         )  # fmt: skip
+        if msg is not None and due is not None:
+            entry = (*entry[:17], self._plain_receipt(entry, final_at))
         heapq.heappush(self._heap, (final_at, next(self._counter), entry))
-        self._taken = entry
-        return message_id
+        return entry
 
     def _lane(
         self, account: str, source: str, ton: int, coding: int, esm: int, rd: int
@@ -989,21 +1021,21 @@ class CarrierNetwork:
         """The `_Drop` the general path schedules for a plain message (with its receipt)."""
         (
             lane, dest, key, message_id, number, submitted, first, validity, due, body,
-            validity_s, source_npi, dest_ton, dest_npi,
+            validity_s, source_npi, dest_ton, dest_npi, m_digest, p_digest, msg, receipt,
         ) = entry  # fmt: skip
-        msg = SubmittedMessage(
+        msg = msg or SubmittedMessage(
             lane.account, lane.source, dest.addr, body, lane.coding, lane.ton, source_npi,
             lane.esm, lane.rd, validity_s, dest_ton=dest_ton, dest_npi=dest_npi,
         )  # fmt: skip
         displayed = lane.verdict.displayed
         drop = _Drop(
             at, key, lane.account, dest.national, msg, lane.verdict,
-            digest_after(self._msg_hasher, key), dest.sub, submitted, lane.acct, lane.route,
+            m_digest, dest.sub, submitted, lane.acct, lane.route,
             Fate(key, 1, "delivered", "DELIVRD", 0, first, (), displayed, "mix", first),
-            number, message_id, digest_after(self._part_hasher, key + "/1"), validity,
+            number, message_id, p_digest, validity,
         )  # fmt: skip
         if due is not None:
-            drop.follow.append((due, self._plain_receipt(entry, at)))
+            drop.follow.append((due, receipt or self._plain_receipt(entry, at)))
         return drop
 
     def _submit(self, msg: SubmittedMessage, now: float) -> SubmitOutcome:
@@ -1797,6 +1829,13 @@ class CarrierNetwork:
                 )
                 due = entry[8]
                 if due is None:
+                    continue
+                due_receipt = entry[17]
+                if due_receipt is not None:  # built when `submit` took it
+                    if due == at and (not heap or heap[0][0] > at):
+                        out.append(due_receipt if receipt is None else _made(due_receipt, receipt))
+                    else:
+                        heapq.heappush(heap, (due, next(self._counter), due_receipt))
                     continue
                 if receipt is not None and due == at and (not heap or heap[0][0] > at):
                     # Handed out now (as `_attempt` does): the caller's own receipt, directly.
