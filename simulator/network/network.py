@@ -138,7 +138,13 @@ from simulator.network.faults import (
     session_decision,
     submit_decision,
 )
-from simulator.network.handsets import HandsetView, Inbox, InboxMessage
+from simulator.network.handsets import (
+    DeferredThread,
+    HandsetView,
+    Inbox,
+    InboxMessage,
+    flag_text,
+)
 from simulator.network.messages import SubmittedMessage
 from simulator.network.ownership import NumberHistory, OwnerCheckResult, OwnershipDatabase
 from simulator.network.population import Population, Subscriber
@@ -306,8 +312,10 @@ class _Dest:
     start: float
     """A window [start, end) in which the number is assigned (a tenure)."""
     end: float
-    inbox: Inbox | None = None
-    """The handset's inbox once it has one (the same object as in `_inboxes`)."""
+    thread_lane: _Lane | None = None
+    """The lane whose thread in this recipient's handset `thread` is (the latest filed)."""
+    thread: DeferredThread | None = None
+    """That thread (`Inbox.deferred_thread`), to file the lane's next message directly."""
 
 
 @dataclass(slots=True, eq=False)
@@ -355,6 +363,8 @@ class _Lane:
     URL hosts are configured)."""
     defer: bool
     """A delivery may be filed as its raw fields (no brand, no reply possible)."""
+    flags: str
+    """The verdict's flags as a deferred handset message holds them (`flag_text`)."""
     tps: list[int]
     """The account's [second, submits in it] (shared with the general path)."""
 
@@ -948,7 +958,7 @@ class CarrierNetwork:
             rc.loss, rc.latency, acct.max_tps, dangerous, dangerous or bool(self._dangerous_hosts),
             verdict.brand is None
             and not (self._replies and (verdict.replyable or self._reply_alphanumeric)),
-            tps,
+            flag_text(verdict.flags), tps,
         )  # fmt: skip
         if len(self._lanes) >= _META_CACHE:
             self._lanes.clear()
@@ -975,13 +985,23 @@ class CarrierNetwork:
         dest = _Dest(
             addr, national, national.encode(), sub, mix.cum[0], mix.absent_delivered,
             self._route_latency[route] if latency is None else latency, carrier.max_validity,
-            sub.dangerous_filter, math.inf, -math.inf, self._inboxes.get(national),
+            sub.dangerous_filter, math.inf, -math.inf,
         )  # fmt: skip
         table = self._dests[self._route_mix[route]]
         if len(table) >= _DEST_CACHE:
             table.clear()
         table[addr] = dest
         return dest
+
+    def _thread(self, dest: _Dest, lane: _Lane) -> DeferredThread:
+        """The lane's thread in the recipient's handset (kept on the destination)."""
+        inbox = self._inboxes.get(dest.national)
+        if inbox is None:
+            inbox = self._inboxes[dest.national] = Inbox(dest.national, self._keep)
+        thread = inbox.deferred_thread(lane.verdict.displayed)
+        dest.thread_lane = lane
+        dest.thread = thread
+        return thread
 
     def _plain_receipt(self, entry: _Plain, final_at: float) -> ReceiptDue:
         """The receipt of a plain message delivered at ``final_at`` (it has one: ``due``)."""
@@ -1815,18 +1835,14 @@ class CarrierNetwork:
                     continue
                 # `_attempt` and `_deliver` of a plain message, deferred filing, written out.
                 dest = entry[1]
-                inbox = dest.inbox
-                if inbox is None:
-                    inbox = self._inboxes.get(dest.national)
-                    if inbox is None:
-                        inbox = self._inboxes[dest.national] = Inbox(dest.national, self._keep)
-                    dest.inbox = inbox
-                verdict = lane.verdict
-                key = entry[2]
+                thread = dest.thread
+                if dest.thread_lane is not lane or thread is None:
+                    thread = self._thread(dest, lane)
                 body = entry[9]
-                inbox.file_deferred(
-                    at, verdict.displayed, key, lane.account, verdict.flags, body, lane.coding
-                )
+                thread.append(
+                    (at, lane.verdict.displayed, entry[2], lane.account, lane.flags, body,
+                     lane.coding)
+                )  # fmt: skip
                 due = entry[8]
                 if due is None:
                     continue
