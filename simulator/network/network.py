@@ -49,25 +49,28 @@ Invariants:
     * Rule 2: the model never sleeps, reads a clock or does I/O; `now` is an argument and must
       not go backwards between calls to `advance`.
     * `advance(now)` returns effects with `at <= now` in (`at`, scheduling) order, each once.
-    * The hot path (`submit` of an ordinary message) touches no pydantic model: the
-      configuration is compiled in `__init__`.
+    * The hot path (`submit_single` / `submit` of an ordinary message) touches no pydantic
+      model: the configuration is compiled in `__init__`.
     * With `events` False (nobody listens: a server without a bus) no `NetworkEvent` is built,
       scheduled or returned; fates, ids, receipts, MO replies and handsets are the same as with
       events on (only the audit facts are not written).
     * Shortcuts (on unless `shortcuts=False`, which a property test compares against): with
       events off and no fault in the plan, a single message without TLV metadata that will be
       delivered at the first attempt (and has a plain receipt configuration, no queue limit,
-      no set_dpf) is taken by `_take_plain`, which checks everything before it changes
-      anything and declines (the general path follows) otherwise. It reads what is fixed per
-      sender (`_Lane`: account, verdict, the key's metadata) and per destination (`_Dest`:
-      subscriber, mix thresholds, latency, a tenure window) from tables built on first use,
-      and pushes one flat `_Plain` tuple, not a `_Drop`: its `Fate` and receipt are built only
-      when something reads them (`submit`'s answer; the receipt when the delivery is made).
-      `submit_single` is the same shortcut for the server's adapter, taking the submit_sm's
-      fields and answering only the id (no `SubmittedMessage`, `Fate` or `SubmitOutcome`).
-      When a `_Plain` delivery falls due while events are on, an outage is in the plan or
+      no set_dpf) is taken by `_take` (`submit_single` for the server's adapter, which hands
+      over the submit_sm's fields and gets only the id back; `submit` for a
+      `SubmittedMessage`), which checks everything before it changes anything and declines
+      (the general path follows) otherwise. It reads what is fixed per sender (`_Lane`:
+      account, verdict, receipt knobs, the key's metadata) and per destination and route
+      (`_Dest`: subscriber, mix thresholds, latency, a tenure window, the thread it filed in
+      last) from tables built on first use, and pushes one flat `_Plain` tuple instead of a
+      `_Drop`: no `Fate`, `SubmittedMessage` or `SubmitOutcome` is built for the adapter, and
+      the receipt is built at the delivery (through the caller's `ReceiptMaker` when
+      `advance` is given one, so the adapter's order is the only receipt object). When a
+      `_Plain` delivery falls due while events are on or an outage may be in the plan, or
       its sender can be replied to, it becomes the `_Drop` the general path would have
-      pushed (`_drop_of`) and is attempted as one. In the general path the
+      pushed (`_drop_of`) and is attempted as one; otherwise it is appended to its handset
+      thread as a deferred message (`Inbox.deferred_thread`). In the general path the
       fate of an ordinary delivery (handset without windows, not drawn absent) returns before
       the retry bookkeeping; with a plain receipt configuration (`_Receipts.plain`: every part,
       same id, no knob but loss) and no fault in the plan, `_accept` builds the receipt itself;
@@ -76,12 +79,13 @@ Invariants:
       delivery (events off, no reply possible, no brand, no intended owner or obtained date)
       is filed as its raw fields and decoded when a handset view needs it
       (`Inbox.file_deferred`). Each gives exactly what the general path gives.
-    * Per message the hot path (`submit_single`) allocates the key, one `_Plain` tuple and
-      its heap entry, and at delivery the receipt and the handset's raw tuple; the general
-      path one `_Drop` (delivered parts only: the submission, fate, ids and the two stream
-      digests an outage or a reply needs; their words are unpacked when read), one `Fate`,
-      the receipts and the `SubmitOutcome`. Nothing per message outlives its delivery except
-      what the handset keeps; the sender and destination tables are capped.
+    * Per message the adapter's hot path (`submit_single`, `advance` with a `ReceiptMaker`)
+      allocates the key strings, one `_Plain` tuple and its heap entry, and at delivery the
+      caller's receipt order and the handset's raw tuple; the general path one `_Drop`
+      (delivered parts only: the submission, fate, ids and the two stream digests an outage
+      or a reply needs; their words are unpacked when read), one `Fate`, the receipts and
+      the `SubmitOutcome`. Nothing per message outlives its delivery except what the handset
+      keeps; the sender and destination tables are capped (`_META_CACHE`, `_DEST_CACHE`).
 """
 
 from __future__ import annotations
@@ -369,7 +373,7 @@ class _Lane:
     """The account's [second, submits in it] (shared with the general path)."""
 
 
-# A plain message on its way to the handset (pushed on the heap by `submit_single`): lane, dest,
+# A plain message on its way to the handset (pushed on the heap by `_take`): lane, dest,
 # key, message id, id number, submitted at, first-attempt latency, validity (s), receipt due
 # (epoch s; None: no receipt), body, validity_s as submitted, source_npi, dest_ton, dest_npi,
 # the "msg" and "part" stream digests, and when `submit` took it its `SubmittedMessage` and
