@@ -344,6 +344,8 @@ class _Lane:
     verdict: SenderVerdict
     head: bytes
     """The key's metadata before the destination: ``account NUL source NUL ton NUL``."""
+    hasher: blake2b
+    """The content key's blake2b (12 octets) having absorbed `head` (copy, never feed)."""
     tail: str
     """The key's metadata after the destination up to the validity: ``NUL coding NUL esm NUL
     rd NUL``."""
@@ -880,11 +882,14 @@ class CarrierNetwork:
         if max_tps is not None and count >= max_tps:
             return None
         # The content key (`_base_key`), its occurrence, and the "msg" and "part" streams.
+        h = lane.hasher.copy()  # `_base_key`: blake2b over the metadata and the body
+        h.update(dest.head)
         if validity_s is None:
-            meta = lane.head + dest.head + lane.tail_plain
+            h.update(lane.tail_plain)
         else:
-            meta = lane.head + dest.head + f"{lane.tail}{validity_s}\0None\0None\0".encode()
-        base = "h:" + blake2b(meta + body, digest_size=12).hexdigest()
+            h.update(f"{lane.tail}{validity_s}\0None\0None\0".encode())
+        h.update(body)
+        base = "h:" + h.hexdigest()
         counter_key = base + "/1"
         occurrences = self._occurrences
         occurrence = occurrences.get(counter_key, 0)
@@ -948,6 +953,7 @@ class CarrierNetwork:
         tps = self._tps.get(account)
         if tps is None:
             tps = self._tps[account] = [0, 0]
+        head = f"{account}\0{source}\0{ton}\0".encode()
         tail = f"\0{coding}\0{esm}\0{rd}\0"
         rc = acct.receipts
         dangerous = bool(
@@ -956,8 +962,8 @@ class CarrierNetwork:
         )
         lane = _Lane(
             account, source, ton, coding, esm, rd, acct, route,
-            self._dests[self._route_mix[route]], verdict,
-            f"{account}\0{source}\0{ton}\0".encode(), tail,
+            self._dests[self._route_mix[route]], verdict, head, blake2b(head, digest_size=12),
+            tail,
             f"{tail}None\0None\0None\0".encode(), rd & 0x03 in (1, 3), rc.per_message,
             rc.loss, rc.latency, acct.max_tps, dangerous, dangerous or bool(self._dangerous_hosts),
             verdict.brand is None
