@@ -55,11 +55,13 @@ Invariants:
       scheduled or returned; fates, ids, receipts, MO replies and handsets are the same as with
       events on (only the audit facts are not written).
     * Shortcuts (on unless `shortcuts=False`, which a property test compares against): with
-      events off and no fault in the plan, a single message without TLV metadata that will be
-      delivered at the first attempt (and has a plain receipt configuration, no queue limit,
-      no set_dpf) is taken by `_take` (`submit_single` for the server's adapter, which hands
-      over the submit_sm's fields and gets only the id back; `submit` for a
-      `SubmittedMessage`), which checks everything before it changes anything and declines
+      events off and no fault in the plan, a single message that will be delivered at the
+      first attempt (and has a plain receipt configuration, no queue limit, no set_dpf, no
+      route override) is taken by `_take` (`submit_single` for the server's adapter, which
+      hands over the fields of a submit_sm without TLVs and gets only the id back; `submit`
+      for a `SubmittedMessage`, with its TLV metadata: an intended owner or obtained date
+      makes its delivery go the general path, which checks for misdelivery), which checks
+      everything before it changes anything and declines
       (the general path follows) otherwise. It reads what is fixed per sender (`_Lane`:
       account, verdict, receipt knobs, the key's metadata) and per destination and route
       (`_Dest`: subscriber, mix thresholds, latency, a tenure window, the thread it filed in
@@ -738,16 +740,7 @@ class CarrierNetwork:
         Returns:
             The answer (status, id, fault behaviour) and what was scheduled.
         """
-        if (
-            msg.concat is None
-            and msg.message_key is None
-            and msg.user_message_reference is None
-            and msg.intended_owner is None
-            and msg.obtained_date is None
-            and msg.route is None
-            and msg.text is None
-            and not msg.set_dpf
-        ):
+        if msg.concat is None and msg.route is None and msg.text is None and not msg.set_dpf:
             entry = self._take(
                 msg.account, msg.source_addr, msg.source_ton, msg.destination_addr,
                 msg.short_message, msg.data_coding, msg.esm_class, msg.registered_delivery,
@@ -838,8 +831,11 @@ class CarrierNetwork:
         """`submit_single`'s shortcut; returns the `_Plain` entry it pushed, or None.
 
         ``msg`` is the `SubmittedMessage` of these fields when ``submit`` asks: it is kept in
-        the entry, and the receipt is built now (``submit`` answers it in ``scheduled``; the
-        delivery hands out this very object).
+        the entry, its TLV metadata (message key, user_message_reference, intended owner,
+        obtained date) is honoured (the key; an intended owner or obtained date sends the
+        delivery through the general path, which checks for misdelivery), and the receipt is
+        built now (``submit`` answers it in ``scheduled``; the delivery hands out this very
+        object).
         """
         if self.events or not self._shortcuts or not self._faults.empty:
             return None
@@ -881,15 +877,23 @@ class CarrierNetwork:
         max_tps = lane.max_tps
         if max_tps is not None and count >= max_tps:
             return None
-        # The content key (`_base_key`), its occurrence, and the "msg" and "part" streams.
-        h = lane.hasher.copy()  # `_base_key`: blake2b over the metadata and the body
-        h.update(dest.head)
-        if validity_s is None:
-            h.update(lane.tail_plain)
+        # The key (`_base_key`), its occurrence, and the "msg" and "part" streams.
+        if msg is not None and (
+            msg.message_key is not None
+            or msg.user_message_reference is not None
+            or msg.intended_owner is not None
+            or msg.obtained_date is not None
+        ):
+            base = self._base_key(msg, dest.national)  # metadata from the harness's TLVs
         else:
-            h.update(f"{lane.tail}{validity_s}\0None\0None\0".encode())
-        h.update(body)
-        base = "h:" + h.hexdigest()
+            h = lane.hasher.copy()  # the content key: blake2b over the metadata and the body
+            h.update(dest.head)
+            if validity_s is None:
+                h.update(lane.tail_plain)
+            else:
+                h.update(f"{lane.tail}{validity_s}\0None\0None\0".encode())
+            h.update(body)
+            base = "h:" + h.hexdigest()
         counter_key = base + "/1"
         occurrences = self._occurrences
         occurrence = occurrences.get(counter_key, 0)
@@ -1837,7 +1841,15 @@ class CarrierNetwork:
             elif kind is tuple:
                 entry = cast(_Plain, item)
                 lane = entry[0]
-                if general or not lane.defer:
+                msg = entry[16]
+                if (
+                    general
+                    or not lane.defer
+                    or (
+                        msg is not None
+                        and (msg.intended_owner is not None or msg.obtained_date is not None)
+                    )
+                ):
                     # Someone reads this delivery now (events, a reply, an outage to check):
                     # the general path's drop.
                     if self._attempt(self._drop_of(entry, at), out, receipt):

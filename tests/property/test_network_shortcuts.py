@@ -6,7 +6,8 @@ answers, fates, receipts (texts included), MO replies, audit facts and handsets 
 shortcuts on and off, with events on and off. The workloads mix what the shortcuts must
 decline: concatenated parts, absent and switched-off handsets, replyable numeric senders next
 to one-way alphanumeric ones, a protected brand (spoof bookkeeping), intended owners
-(misdelivery), every data_coding the handset decodes plus one it cannot, validity periods,
+(misdelivery), obtained dates, explicit message keys and user_message_references, every
+data_coding the handset decodes plus one it cannot, validity periods,
 dangerous-SMS filtering (a URL host, an attacker account).
 
 The adapter's entry (`CarrierNetwork.submit_single`, falling back to `submit` when it declines)
@@ -18,6 +19,7 @@ are in flight (their deliveries are then made by the general path).
 from __future__ import annotations
 
 from dataclasses import astuple
+from datetime import date
 from typing import Any
 
 from hypothesis import given, settings
@@ -114,6 +116,9 @@ def workloads(draw: st.DrawFn) -> list[tuple[float, SubmittedMessage]]:
                         intended_owner=owner,
                         registered_delivery=draw(st.sampled_from([0x01, 0x11, 0x02, 0x03, 0x00])),
                         validity_s=draw(st.sampled_from([None, None, None, 30.0, 7200.0])),
+                        message_key=draw(st.sampled_from([None, None, None, "k1", "k/2"])),
+                        user_message_reference=draw(st.sampled_from([None, None, None, 7])),
+                        obtained_date=draw(st.sampled_from([None, None, None, date(2024, 3, 1)])),
                     ),
                 )
             )
