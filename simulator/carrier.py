@@ -15,12 +15,19 @@ Mapping (one to one, as the server's module docstring sketches):
   part's place (UDH concatenation or SAR TLVs, already parsed by the server), data_coding,
   esm_class, registered_delivery, validity in seconds from submission, and the harness's vendor
   TLVs 0x1500-0x1502 (message key, intended owner, obtained date).
+* The hot path: a submission without TLVs and without concatenation is first offered to
+  ``CarrierNetwork.submit_single`` as its fields (the same values ``to_submitted`` would put in
+  the ``SubmittedMessage``); when the model takes it, the verdict is ``Verdict(0, id)`` and no
+  ``SubmittedMessage`` or ``SubmitOutcome`` is built. When it declines (or ``keep_outcomes``
+  asks for the outcomes), the submission goes to ``CarrierNetwork.submit`` as below.
 * ``SubmitOutcome`` -> ``Verdict``: status, the *network's* message id (the server stores the
   record under it, so submit_sm_resp, receipts and query_sm all agree), respond,
   generic_nack, response delay and the receipts due before the response.
 * ``ReceiptDue`` -> ``ReceiptOrder`` keyed by ``resp_message_id`` (the stored id); the id written
   in the receipt (``message_id``) goes to ``receipt_id`` when it differs, and the model's
-  receipt text (maybe deliberately damaged) is sent as is.
+  receipt text (maybe deliberately damaged) is sent as is. ``advance`` hands the model a
+  ``ReceiptMaker`` that builds the order from those fields, so the model returns the orders
+  itself (a plain message's receipt is never built as a ``ReceiptDue``).
 * submit_multi: the server answers (and stores) one id for all destinations: the network id
   of the first accepted destination (``Verdict.message_id``). Later destinations arrive with
   that id fixed (``Submission.message_id_fixed``); their network ids are aliased to it and
@@ -61,8 +68,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Iterable
-from typing import Final, TypeVar
+from typing import Final, TypeVar, cast
 
 from simulator.config import NetworkSection
 from simulator.network.alerts import to_alert
@@ -294,6 +300,33 @@ class CarrierNetworkHandler:
         Returns:
             The verdict: status, the network's id, response behaviour, early receipts.
         """
+        if not submission.tlvs and submission.place is None and not self._keep:
+            # The common case: a plain single message, taken without building the model's
+            # `SubmittedMessage` and `SubmitOutcome` (None: it needs `submit`).
+            validity_at = submission.validity_at
+            network_id = self.network.submit_single(
+                submission.account,
+                submission.source_addr,
+                submission.source_addr_ton,
+                submission.destination_addr,
+                submission.body,
+                submission.data_coding,
+                submission.esm_class,
+                submission.registered_delivery,
+                None if validity_at is None else max(validity_at - submission.submitted_at, 0.0),
+                now,
+                submission.source_addr_npi,
+                submission.dest_addr_ton,
+                submission.dest_addr_npi,
+            )
+            if network_id is not None:
+                if (
+                    submission.message_id_fixed
+                    and submission.command_id == CommandId.SUBMIT_MULTI
+                    and submission.message_id != network_id
+                ):
+                    _remember(self._aliases, network_id, submission.message_id, MAX_ALIASES)
+                return Verdict(0, network_id)
         outcome = self.network.submit(to_submitted(submission), now)
         if outcome.events:
             for event in outcome.events:
@@ -337,21 +370,41 @@ class CarrierNetworkHandler:
         self._last = now
         out: list[HandlerEffect] = list(self._pending)
         self._pending.clear()
-        aliases = self._aliases
-        effects: Iterable[Effect] = self.network.advance(now)
+        effects = self.network.advance(now, self._receipt)
         for effect in effects:
-            if type(effect) is ReceiptDue:  # the common effect first (effects are not subclassed)
-                out.append(
-                    _receipt_order(effect, aliases.get(effect.resp_message_id) if aliases else None)
-                )
+            if type(effect) is ReceiptOrder:  # the common effect first (effects are not subclassed)
+                out.append(effect)
                 continue
             if isinstance(effect, NetworkEvent) and effect.kind is EventKind.MESSAGE_COMPLETED:
                 out.append(self.handset_delivered(effect))
                 continue
-            order = to_order(effect)
+            order = to_order(cast(Effect, effect))
             if order is not None:
                 out.append(order)
         return out
+
+    def _receipt(
+        self,
+        done_at: float,
+        resp_id: str,
+        stat: str,
+        err: int,
+        receipt_id: str | None,
+        text: str,
+        intermediate: bool,
+        destination: str,
+    ) -> ReceiptOrder:
+        """The server's receipt order for a receipt of the model (`ReceiptMaker`): as
+        `_receipt_order`, keyed by the submit_multi's stored id when the network id has one."""
+        if self._aliases:
+            stored_id = self._aliases.get(resp_id)
+            if stored_id is not None:
+                if receipt_id is None:
+                    text = text.replace(f"id:{resp_id}", f"id:{stored_id}", 1)
+                resp_id = stored_id
+        return ReceiptOrder(
+            done_at, resp_id, stat, err, receipt_id, text, intermediate, destination
+        )
 
     def next_due(self) -> float | None:
         """Simulated epoch seconds of the next due effect, or None when idle."""

@@ -316,6 +316,10 @@ class FaultPlan:
             )
             for f in faults
         )
+        self.empty = not self._all
+        """True when the plan holds no fault at all (the hot path skips every check); kept
+        by `add` and `remove` (an attribute, not a property: the hot path reads it per
+        message)."""
         self._scoped: dict[tuple[str, str, Phase | None], tuple[_Scheduled, ...]] = {}
         self._revision = 0
 
@@ -327,11 +331,6 @@ class FaultPlan:
     def __contains__(self, fault: object) -> bool:
         """True when this very fault object is in the plan (identity, as `remove` uses)."""
         return any(s.fault is fault for s in self._all)
-
-    @property
-    def empty(self) -> bool:
-        """True when the scenario has no faults at all (the hot path skips every check)."""
-        return not self._all
 
     def add(self, fault: AnyFault) -> None:
         """Put one more fault in force (runtime injection, `simulator.control`).
@@ -351,6 +350,7 @@ class FaultPlan:
                 math.inf if fault.end_s is None else self._epoch + fault.end_s,
             ),
         )
+        self.empty = False
         self._scoped.clear()
         self._revision += 1
 
@@ -367,6 +367,7 @@ class FaultPlan:
         if len(kept) == len(self._all):
             return False
         self._all = kept
+        self.empty = not kept
         self._scoped.clear()
         self._revision += 1
         return True

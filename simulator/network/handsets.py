@@ -33,7 +33,7 @@ from typing import Final, TypeAlias
 from sms.alphabet import decode, encoding_for_data_coding
 from sms.errors import SmsError
 
-__all__ = ["HandsetView", "Inbox", "InboxMessage", "ThreadView"]
+__all__ = ["DeferredThread", "HandsetView", "Inbox", "InboxMessage", "ThreadView", "flag_text"]
 
 
 @dataclass(slots=True)
@@ -108,13 +108,29 @@ class HandsetView:
 
 
 _Raw: TypeAlias = tuple[float, str, str, str, str, bytes, int]
-"""A deferred single message: at, sender, key, account, flags (`_FLAG_SEP`-joined), body
-octets, data_coding. Only atoms, so the cyclic GC stops tracking it (a handset keeps many)."""
+"""A deferred single message: at, sender, key, account, flags (`flag_text`), body octets,
+data_coding. Only atoms, so the cyclic GC stops tracking it (a handset keeps many)."""
+
+DeferredThread: TypeAlias = "deque[InboxMessage | _Raw]"
+"""A thread's messages as `Inbox.deferred_thread` hands them out: append deferred messages
+``(at, sender, key, account, flag_text(flags), body, data_coding)`` only."""
 
 _FLAG_SEP: Final = "\x1f"  # flag names are non-empty words without control characters
 #: frozenset of flags -> its joined form (the network uses a handful of sets); bounded.
 _FLAG_TEXT: dict[frozenset[str], str] = {}
 _FLAG_TEXT_LIMIT: Final = 1024
+
+
+def flag_text(flags: frozenset[str]) -> str:
+    """A message's flags joined as a deferred message holds them (memoised).
+
+    Args:
+        flags: The flags.
+
+    Returns:
+        The flag names, sorted, joined by a separator no flag name contains.
+    """
+    return _flag_text(flags)
 
 
 def _flag_text(flags: frozenset[str]) -> str:
@@ -221,6 +237,26 @@ class Inbox:
         if thread is None:
             thread = self._threads[sender] = _Thread(self._keep)
         thread.messages.append((at, sender, key, account, _flag_text(flags), body, data_coding))
+
+    def deferred_thread(self, sender: str) -> DeferredThread:
+        """The messages of `sender`'s thread, to file deferred messages by appending to it.
+
+        Appending ``(at, sender, key, account, flag_text(flags), body, data_coding)`` does
+        exactly what ``file_deferred(at, sender, key, account, flags, body, data_coding)`` does
+        (the network keeps the thread of its latest sender per recipient and appends directly).
+        The thread is created now if it is new: ask only when a message is being filed. A
+        thread is never replaced, so the object stays this thread's.
+
+        Args:
+            sender: The displayed sender (the thread key).
+
+        Returns:
+            The thread's message deque (bounded to the newest `keep`).
+        """
+        thread = self._threads.get(sender)
+        if thread is None:
+            thread = self._threads[sender] = _Thread(self._keep)
+        return thread.messages
 
     @staticmethod
     def _built(thread: _Thread) -> tuple[InboxMessage, ...]:

@@ -7,6 +7,9 @@ The server calls it with each submit_sm (as a `SubmittedMessage`) and pulls due 
         ...
     when = network.next_due()               # re-arm one timer (aioquic's get_timer)
 
+(the server's adapter first offers an ordinary single message's fields to `submit_single`,
+which answers its id when it takes it, and None when the message needs `submit`),
+
 plus the owner check (`owner_check`, `owner_check_many`), handset views (`handset`) and the
 session-fault hooks (`session_decision`, `next_session_deadline`).
 
@@ -46,16 +49,30 @@ Invariants:
     * Rule 2: the model never sleeps, reads a clock or does I/O; `now` is an argument and must
       not go backwards between calls to `advance`.
     * `advance(now)` returns effects with `at <= now` in (`at`, scheduling) order, each once.
-    * The hot path (`submit` of an ordinary message) touches no pydantic model: the
-      configuration is compiled in `__init__`.
+    * The hot path (`submit_single` / `submit` of an ordinary message) touches no pydantic
+      model: the configuration is compiled in `__init__`.
     * With `events` False (nobody listens: a server without a bus) no `NetworkEvent` is built,
       scheduled or returned; fates, ids, receipts, MO replies and handsets are the same as with
       events on (only the audit facts are not written).
     * Shortcuts (on unless `shortcuts=False`, which a property test compares against): with
       events off and no fault in the plan, a single message that will be delivered at the
-      first attempt (and has a plain receipt configuration, no queue limit, no set_dpf) is
-      taken by `_submit_plain`, which checks everything before it changes anything and falls
-      back to the general path otherwise; in the general path the
+      first attempt (and has a plain receipt configuration, no queue limit, no set_dpf, no
+      route override) is taken by `_take` (`submit_single` for the server's adapter, which
+      hands over the fields of a submit_sm without TLVs and gets only the id back; `submit`
+      for a `SubmittedMessage`, with its TLV metadata: an intended owner or obtained date
+      makes its delivery go the general path, which checks for misdelivery), which checks
+      everything before it changes anything and declines
+      (the general path follows) otherwise. It reads what is fixed per sender (`_Lane`:
+      account, verdict, receipt knobs, the key's metadata) and per destination and route
+      (`_Dest`: subscriber, mix thresholds, latency, a tenure window, the thread it filed in
+      last) from tables built on first use, and pushes one flat `_Plain` tuple instead of a
+      `_Drop`: no `Fate`, `SubmittedMessage` or `SubmitOutcome` is built for the adapter, and
+      the receipt is built at the delivery (through the caller's `ReceiptMaker` when
+      `advance` is given one, so the adapter's order is the only receipt object). When a
+      `_Plain` delivery falls due while events are on or an outage may be in the plan, or
+      its sender can be replied to, it becomes the `_Drop` the general path would have
+      pushed (`_drop_of`) and is attempted as one; otherwise it is appended to its handset
+      thread as a deferred message (`Inbox.deferred_thread`). In the general path the
       fate of an ordinary delivery (handset without windows, not drawn absent) returns before
       the retry bookkeeping; with a plain receipt configuration (`_Receipts.plain`: every part,
       same id, no knob but loss) and no fault in the plan, `_accept` builds the receipt itself;
@@ -64,10 +81,13 @@ Invariants:
       delivery (events off, no reply possible, no brand, no intended owner or obtained date)
       is filed as its raw fields and decoded when a handset view needs it
       (`Inbox.file_deferred`). Each gives exactly what the general path gives.
-    * Per message the hot path allocates one `_Drop` (delivered parts only: the submission,
-      fate, ids and the two stream digests an outage or a reply needs; their words are
-      unpacked when read), one `Fate`, the receipts and the `SubmitOutcome`; nothing per
-      message outlives its delivery except what the handset keeps.
+    * Per message the adapter's hot path (`submit_single`, `advance` with a `ReceiptMaker`)
+      allocates the key strings, one `_Plain` tuple and its heap entry, and at delivery the
+      caller's receipt order and the handset's raw tuple; the general path one `_Drop`
+      (delivered parts only: the submission, fate, ids and the two stream digests an outage
+      or a reply needs; their words are unpacked when read), one `Fate`, the receipts and
+      the `SubmitOutcome`. Nothing per message outlives its delivery except what the handset
+      keeps; the sender and destination tables are capped (`_META_CACHE`, `_DEST_CACHE`).
 """
 
 from __future__ import annotations
@@ -78,11 +98,11 @@ import itertools
 import math
 import struct
 import zoneinfo
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from hashlib import blake2b
-from typing import Final, cast
+from typing import Any, Final, TypeAlias, TypeVar, cast, overload
 
 from simulator.network.config import (
     OUTCOMES,
@@ -124,7 +144,13 @@ from simulator.network.faults import (
     session_decision,
     submit_decision,
 )
-from simulator.network.handsets import HandsetView, Inbox, InboxMessage
+from simulator.network.handsets import (
+    DeferredThread,
+    HandsetView,
+    Inbox,
+    InboxMessage,
+    flag_text,
+)
 from simulator.network.messages import SubmittedMessage
 from simulator.network.ownership import NumberHistory, OwnerCheckResult, OwnershipDatabase
 from simulator.network.population import Population, Subscriber
@@ -137,7 +163,7 @@ from sms.alphabet import decode, encoding_for_data_coding
 from sms.errors import SmsError
 from sms.segments import FlushReason, Reassembled, Reassembler
 
-__all__ = ["CarrierNetwork"]
+__all__ = ["CarrierNetwork", "ReceiptMaker"]
 
 _STATE: Final[dict[str, int]] = {
     "DELIVRD": int(MessageState.DELIVERED),
@@ -164,6 +190,7 @@ _NO_FLAGS: Final[frozenset[str]] = frozenset()
 _PREVIEW_OCTETS: Final = 44
 _PREVIEW_CACHE: Final = 4096
 _META_CACHE: Final = 4096
+_DEST_CACHE: Final = 100_000
 # `uniform(word)` written out on the hot path: (word + 0.5) / 2**32.
 _SCALE32: Final[float] = 2.0**-32
 _HALF32: Final[float] = 0.5 * 2.0**-32
@@ -270,6 +297,98 @@ class _Drop:
         return words_of(self.part_digest)
 
 
+@dataclass(slots=True, eq=False)
+class _Dest:
+    """A destination_addr as received on one route, with what the plain path reads of its
+    subscriber (only for a subscriber the plain path can take on that route)."""
+
+    addr: str
+    national: str
+    head: bytes
+    """The key's destination field (the national form), encoded."""
+    sub: Subscriber
+    delivered: int
+    """The route's outcome mix for it: "delivered" exactly below this "msg" word."""
+    absent: int
+    """... and absent first below this one."""
+    latency: LatencySampler
+    """The first attempt's latency (its carrier's, else the route's)."""
+    max_validity: float
+    dangerous_filter: bool
+    start: float
+    """A window [start, end) in which the number is assigned (a tenure)."""
+    end: float
+    thread_lane: _Lane | None = None
+    """The lane whose thread in this recipient's handset `thread` is (the latest filed)."""
+    thread: DeferredThread | None = None
+    """That thread (`Inbox.deferred_thread`), to file the lane's next message directly."""
+
+
+@dataclass(slots=True, eq=False)
+class _Lane:
+    """What every plain message of one sender shares (see `CarrierNetwork.submit_single`).
+
+    One per (account, source_addr, source_ton, data_coding, esm_class, registered_delivery),
+    all exact ints, built on first use and kept (everything in it is fixed: the account's
+    configuration, the sender rules' verdict, the key's metadata around the destination).
+    """
+
+    account: str
+    source: str
+    ton: int
+    coding: int
+    esm: int
+    rd: int
+    acct: _Account
+    route: str
+    dests: dict[str, _Dest]
+    """The destinations' table of `route` (shared by every lane of that route)."""
+    verdict: SenderVerdict
+    head: bytes
+    """The key's metadata before the destination: ``account NUL source NUL ton NUL``."""
+    hasher: blake2b
+    """The content key's blake2b (12 octets) having absorbed `head` (copy, never feed)."""
+    tail: str
+    """The key's metadata after the destination up to the validity: ``NUL coding NUL esm NUL
+    rd NUL``."""
+    tail_plain: bytes
+    """`tail` with validity, intended owner and obtained date all None, encoded."""
+    receipt: bool
+    """registered_delivery asks for a receipt of a delivered message."""
+    per_message: bool
+    """The first attempt's latency is the message's draw ("msg" stream), not the part's."""
+    loss: int
+    """The receipt is lost below this "part" word."""
+    receipt_latency: LatencySampler
+    """The account's receipt latency."""
+    max_tps: int | None
+    """The account's submits per second, or None."""
+    dangerous: bool
+    """The account or the sender alone makes a message dangerous (a filtering recipient
+    rejects it whatever the text)."""
+    screened: bool
+    """A filtering recipient must check this sender's messages (`dangerous`, or dangerous
+    URL hosts are configured)."""
+    defer: bool
+    """A delivery may be filed as its raw fields (no brand, no reply possible)."""
+    flags: str
+    """The verdict's flags as a deferred handset message holds them (`flag_text`)."""
+    tps: list[int]
+    """The account's [second, submits in it] (shared with the general path)."""
+
+
+# A plain message on its way to the handset (pushed on the heap by `_take`): lane, dest,
+# key, message id, id number, submitted at, first-attempt latency, validity (s), receipt due
+# (epoch s; None: no receipt), body, validity_s as submitted, source_npi, dest_ton, dest_npi,
+# the "msg" and "part" stream digests, and when `submit` took it its `SubmittedMessage` and
+# its receipt (built at submission for `SubmitOutcome.scheduled`). `_drop_of` turns it into the
+# `_Drop` the general path would have pushed.
+_Plain = tuple[
+    _Lane, _Dest, str, str, int, float, float, float, float | None, bytes, float | None, int, int,
+    int, bytes, bytes, SubmittedMessage | None, ReceiptDue | None,
+]  # fmt: skip
+
+
 @dataclass(slots=True)
 class _Release:
     account: str
@@ -289,7 +408,9 @@ class _OutageEnd:
     fault: CarrierOutageFault
 
 
-_Item = ReceiptDue | MoDue | NetworkEvent | AlertDue | _Drop | _Release | _OutageEnd | _Expiry
+_Item = (
+    ReceiptDue | MoDue | NetworkEvent | AlertDue | _Drop | _Release | _OutageEnd | _Expiry | _Plain
+)
 
 
 def _compile_mix(mix: OutcomeMix, p_absent: float) -> _Mix:
@@ -323,6 +444,31 @@ def _compile_receipts(cfg: ReceiptConfig) -> _Receipts:
         and threshold(cfg.before_resp_rate) == 0
         and threshold(cfg.malformed_rate) == 0
         and threshold(cfg.fake_delivered_rate) == 0,
+    )
+
+
+_R = TypeVar("_R")
+
+ReceiptMaker: TypeAlias = Callable[[float, str, str, int, str | None, str, bool, str], _R]
+"""Builds a caller's receipt order from a receipt's fields (`CarrierNetwork.advance`):
+done_at, resp_message_id, stat, err, the id written in it when it differs from
+resp_message_id (else None), text, intermediate (esm_class 0x20), source_addr (the recipient
+as the ESME addressed it)."""
+
+
+def _made(due: ReceiptDue, receipt: ReceiptMaker[_R]) -> _R:
+    """A `ReceiptDue` as the caller's receipt order."""
+    message_id = due.message_id
+    resp_id = due.resp_message_id
+    return receipt(
+        due.done_at,
+        resp_id,
+        due.stat,
+        due.err,
+        None if message_id == resp_id else message_id,
+        due.text,
+        due.esm_class == ESM_CLASS_INTERMEDIATE,
+        due.source_addr,
     )
 
 
@@ -433,7 +579,10 @@ class CarrierNetwork:
         self._meta_heads: dict[tuple[str, str, int], str] = {}
         self._meta_tails: dict[tuple[int, int, int, str | None, date | None], str] = {}
         self._attempts: dict[str, int] = {}
-        self._tps: dict[str, tuple[int, int]] = {}
+        self._tps: dict[str, list[int]] = {}
+        self._lanes: dict[tuple[str, str, int, int, int, int], _Lane] = {}
+        # Per route index (`_route_mix`): destination_addr -> its plain-path entry.
+        self._dests: list[dict[str, _Dest]] = [{} for _ in self._route_mix]
         self._inflight: dict[str, int] = {}
         self._reassembler = Reassembler(
             timeout=config.handsets.reassembly_timeout_s, max_pending=1_000_000
@@ -591,131 +740,337 @@ class CarrierNetwork:
         Returns:
             The answer (status, id, fault behaviour) and what was scheduled.
         """
-        if (
-            msg.concat is None
-            and not self.events
-            and self._shortcuts
-            and self._faults.empty
-            and not msg.set_dpf
-        ):
-            outcome = self._submit_plain(msg, now)
-            if outcome is not None:
-                return outcome
+        if msg.concat is None and msg.route is None and msg.text is None and not msg.set_dpf:
+            entry = self._take(
+                msg.account, msg.source_addr, msg.source_ton, msg.destination_addr,
+                msg.short_message, msg.data_coding, msg.esm_class, msg.registered_delivery,
+                msg.validity_s, now, msg.source_npi, msg.dest_ton, msg.dest_npi, msg,
+            )  # fmt: skip
+            if entry is not None:
+                lane, _, key, message_id, _, _, first = entry[:7]
+                fate = Fate(
+                    key, 1, "delivered", "DELIVRD", 0, first, (), lane.verdict.displayed, "mix",
+                    first,
+                )  # fmt: skip
+                receipt = entry[17]
+                scheduled = () if receipt is None else (receipt,)
+                return SubmitOutcome(
+                    0, message_id, key, 1, True, False, 0.0, (), scheduled, (), fate
+                )
         return self._submit(msg, now)
 
-    def _submit_plain(self, msg: SubmittedMessage, now: float) -> SubmitOutcome | None:
-        """The shortcut for an ordinary single message that is delivered at the first attempt.
+    def submit_single(
+        self,
+        account: str,
+        source_addr: str,
+        source_ton: int,
+        destination_addr: str,
+        body: bytes,
+        data_coding: int,
+        esm_class: int,
+        registered_delivery: int,
+        validity_s: float | None,
+        now: float,
+        source_npi: int = 0,
+        dest_ton: int = 0,
+        dest_npi: int = 0,
+    ) -> str | None:
+        """Take an ordinary single message if it is plain; the server adapter's hot path.
 
-        Exactly what `_submit` answers and schedules for it (events off, no fault in the plan,
-        no set_dpf, a plain receipt configuration, no queue limit), or None, having changed
-        nothing, when the message is anything else.
+        The arguments are the fields of a `SubmittedMessage` without concatenation, TLV
+        metadata (message key, user_message_reference, intended owner, obtained date, set_dpf),
+        route override or decoded text. When the message is plain (see the module docstring:
+        events off, no fault in the plan, a plain receipt configuration, no queue limit, a
+        subscriber without handset windows or filters against it, delivered at the first
+        attempt) it is accepted exactly as ``submit`` of that `SubmittedMessage` would accept
+        it (same id, key, schedule, effects and handset), and its id is returned; no
+        `SubmitOutcome` is built. Otherwise nothing changes and None is returned: pass the
+        message to ``submit``.
+
+        Args:
+            account: system_id of the bound ESME.
+            source_addr: source_addr as received.
+            source_ton: Its TON.
+            destination_addr: destination_addr as received.
+            body: The short_message octets (no UDH).
+            data_coding: Their data_coding.
+            esm_class: esm_class as received.
+            registered_delivery: registered_delivery as received.
+            validity_s: Validity in seconds from submission, or None.
+            now: Simulated time of arrival (epoch seconds).
+            source_npi: source_addr_npi.
+            dest_ton: dest_addr_ton.
+            dest_npi: dest_addr_npi.
+
+        Returns:
+            The message id (as ``SubmitOutcome.message_id``), or None when not taken.
         """
-        acct = self._accounts.get(msg.account)
-        if acct is None or acct.max_queue is not None or not acct.receipts.plain:
+        entry = self._take(
+            account, source_addr, source_ton, destination_addr, body, data_coding, esm_class,
+            registered_delivery, validity_s, now, source_npi, dest_ton, dest_npi, None,
+        )  # fmt: skip
+        return None if entry is None else entry[3]
+
+    def _take(
+        self,
+        account: str,
+        source_addr: str,
+        source_ton: int,
+        destination_addr: str,
+        body: bytes,
+        data_coding: int,
+        esm_class: int,
+        registered_delivery: int,
+        validity_s: float | None,
+        now: float,
+        source_npi: int,
+        dest_ton: int,
+        dest_npi: int,
+        msg: SubmittedMessage | None,
+    ) -> _Plain | None:
+        """`submit_single`'s shortcut; returns the `_Plain` entry it pushed, or None.
+
+        ``msg`` is the `SubmittedMessage` of these fields when ``submit`` asks: it is kept in
+        the entry, its TLV metadata (message key, user_message_reference, intended owner,
+        obtained date) is honoured (the key; an intended owner or obtained date sends the
+        delivery through the general path, which checks for misdelivery), and the receipt is
+        built now (``submit`` answers it in ``scheduled``; the delivery hands out this very
+        object).
+        """
+        if self.events or not self._shortcuts or not self._faults.empty:
             return None
-        route = msg.route or acct.route
+        if (
+            type(source_ton) is not int  # exact types: 1 == 1.0 == True as keys, not as text
+            or type(data_coding) is not int
+            or type(esm_class) is not int
+            or type(registered_delivery) is not int
+        ):
+            return None
+        lane = self._lanes.get(
+            (account, source_addr, source_ton, data_coding, esm_class, registered_delivery)
+        )
+        if lane is None:
+            lane = self._lane(
+                account, source_addr, source_ton, data_coding, esm_class, registered_delivery
+            )
+            if lane is None:
+                return None
+        dest = lane.dests.get(destination_addr)
+        if dest is None:
+            dest = self._dest(destination_addr, lane.route)
+            if dest is None:
+                return None
+        if not dest.start <= now < dest.end:
+            tenure = dest.sub.history.tenure_at(now)
+            if tenure is None:
+                return None
+            dest.start, dest.end = tenure.start, tenure.end
+        if (
+            dest.dangerous_filter
+            and lane.screened
+            and (lane.dangerous or self._dangerous_text(self._decode(body, data_coding)))
+        ):
+            return None
+        second = int(now)
+        tps = lane.tps
+        count = tps[1] if tps[0] == second else 0
+        max_tps = lane.max_tps
+        if max_tps is not None and count >= max_tps:
+            return None
+        # The key (`_base_key`), its occurrence, and the "msg" and "part" streams.
+        if msg is not None and (
+            msg.message_key is not None
+            or msg.user_message_reference is not None
+            or msg.intended_owner is not None
+            or msg.obtained_date is not None
+        ):
+            base = self._base_key(msg, dest.national)  # metadata from the harness's TLVs
+        else:
+            h = lane.hasher.copy()  # the content key: blake2b over the metadata and the body
+            h.update(dest.head)
+            if validity_s is None:
+                h.update(lane.tail_plain)
+            else:
+                h.update(f"{lane.tail}{validity_s}\0None\0None\0".encode())
+            h.update(body)
+            base = "h:" + h.hexdigest()
+        counter_key = base + "/1"
+        occurrences = self._occurrences
+        occurrence = occurrences.get(counter_key, 0)
+        key = f"{base}#{occurrence}"
+        h = self._msg_hasher.copy()  # `digest_after`, written out
+        h.update(key.encode())
+        m_digest = h.digest()
+        m_outcome, m_absent, _, m_latency = _FIRST_FOUR.unpack_from(m_digest)
+        if m_outcome >= dest.delivered:
+            return None  # `_pick` gives OUTCOMES[0] ("delivered") exactly below cum[0]
+        if m_absent < dest.absent:
+            return None  # absent first
+        h = self._part_hasher.copy()
+        h.update((key + "/1").encode())
+        p_digest = h.digest()
+        p_latency, p_receipt_latency, p_loss = _FIRST_THREE.unpack_from(p_digest)
+        first = dest.latency((m_latency if lane.per_message else p_latency) * _SCALE32 + _HALF32)
+        validity = dest.max_validity
+        if validity_s is not None and validity_s < validity:
+            validity = validity_s
+        if first >= validity:
+            return None
+
+        # Delivered at the first attempt: count, number, schedule (as `_submit` / `_accept`).
+        occurrences[counter_key] = occurrence + 1
+        tps[0] = second
+        tps[1] = count + 1
+        number = self._next_id
+        self._next_id = number + 1
+        message_id = self._format_id(number)
+        final_at = now + first
+        due = (
+            final_at + lane.receipt_latency(p_receipt_latency * _SCALE32 + _HALF32)
+            if lane.receipt and p_loss >= lane.loss
+            else None
+        )
+        entry: _Plain = (
+            lane, dest, key, message_id, number, now, first, validity, due, body, validity_s,
+            source_npi, dest_ton, dest_npi, m_digest, p_digest, msg, None,
+        )  # fmt: skip
+        if msg is not None and due is not None:
+            entry = (*entry[:17], self._plain_receipt(entry, final_at))
+        heapq.heappush(self._heap, (final_at, next(self._counter), entry))
+        return entry
+
+    def _lane(
+        self, account: str, source: str, ton: int, coding: int, esm: int, rd: int
+    ) -> _Lane | None:
+        """Build (and keep) the lane of a sender, or None when its messages are never plain."""
+        if not account:
+            return None  # `SubmittedMessage` refuses it
+        acct = self._account(account)
+        route = acct.route
+        if acct.max_queue is not None or not acct.receipts.plain or acct.receipts.part_scope:
+            return None
         if route not in self._route_mix:
+            return None  # the general path raises
+        verdict = self._senders.check(account, acct.cfg, route, source, ton)
+        if verdict.status != 0 or verdict.blocked:
             return None
-        population = self.population
-        national = population.canonical(msg.destination_addr)
+        tps = self._tps.get(account)
+        if tps is None:
+            tps = self._tps[account] = [0, 0]
+        head = f"{account}\0{source}\0{ton}\0".encode()
+        tail = f"\0{coding}\0{esm}\0{rd}\0"
+        rc = acct.receipts
+        dangerous = bool(
+            (self._attacker_dangerous and acct.cfg.attacker)
+            or (self._spoof_dangerous and verdict.spoof)
+        )
+        lane = _Lane(
+            account, source, ton, coding, esm, rd, acct, route,
+            self._dests[self._route_mix[route]], verdict, head, blake2b(head, digest_size=12),
+            tail,
+            f"{tail}None\0None\0None\0".encode(), rd & 0x03 in (1, 3), rc.per_message,
+            rc.loss, rc.latency, acct.max_tps, dangerous, dangerous or bool(self._dangerous_hosts),
+            verdict.brand is None
+            and not (self._replies and (verdict.replyable or self._reply_alphanumeric)),
+            flag_text(verdict.flags), tps,
+        )  # fmt: skip
+        if len(self._lanes) >= _META_CACHE:
+            self._lanes.clear()
+        self._lanes[(account, source, ton, coding, esm, rd)] = lane
+        return lane
+
+    def _dest(self, addr: str, route: str) -> _Dest | None:
+        """Build (and keep) a destination's entry on a route, or None when it is never plain."""
+        national = self.population.canonical(addr)
         if national is None:
             return None
-        sub = population.get(national)
+        sub = self.population.get(national)
         if (
             sub is None
             or sub.handset
             or sub.reject_all
             or sub.forced_outcome is not None
             or (route == "international" and sub.reject_international)
-            or sub.history.tenure_at(now) is None
         ):
             return None
-        second = int(now)
-        tps_second, tps_count = self._tps.get(msg.account, (second, 0))
-        if tps_second != second:
-            tps_count = 0
-        if acct.max_tps is not None and tps_count >= acct.max_tps:
-            return None
-        verdict = self._senders.check(msg.account, acct.cfg, route, msg.source_addr, msg.source_ton)
-        if verdict.status != 0 or verdict.blocked:
-            return None
-        if sub.dangerous_filter and self._dangerous(msg, acct, verdict):
-            return None
-        base = self._base_key(msg, national)
-        counter_key = base + "/1"
-        occurrence = self._occurrences.get(counter_key, 0)
-        key = f"{base}#{occurrence}"
-        rc = acct.receipts
-        if rc.part_scope:
-            return None
-        # Only the words read here are unpacked (the drop keeps the digests).
-        h = self._msg_hasher.copy()  # `digest_after`, written out
-        h.update(key.encode())
-        m_digest = h.digest()
-        h = self._part_hasher.copy()
-        h.update((key + "/1").encode())
-        p_digest = h.digest()
-        m_outcome, m_absent, _, m_latency = _FIRST_FOUR.unpack_from(m_digest)
-        p_latency, p_receipt_latency, p_loss = _FIRST_THREE.unpack_from(p_digest)
-        mix = self._mix_for(sub, route)
-        if m_outcome >= mix.cum[0]:
-            return None  # `_pick` gives OUTCOMES[0] ("delivered") exactly below cum[0]
-        if m_absent < mix.absent_delivered:
-            return None  # absent first
         carrier = self._carriers[sub.carrier]
+        mix = self._mix_for(sub, route)
         latency = carrier.latency
-        if latency is None:
-            latency = self._route_latency[route]
-        first = latency((m_latency if rc.per_message else p_latency) * _SCALE32 + _HALF32)
-        validity = carrier.max_validity
-        if msg.validity_s is not None and msg.validity_s < validity:
-            validity = msg.validity_s
-        if first >= validity:
-            return None
-
-        # Delivered at the first attempt: count, number, schedule (as `_submit` / `_accept`).
-        account = msg.account
-        self._occurrences[counter_key] = occurrence + 1
-        self._tps[account] = (second, tps_count + 1)
-        number = self._next_id
-        self._next_id = number + 1
-        message_id = self._format_id(number)
-        fate = Fate(key, 1, "delivered", "DELIVRD", 0, first, (), verdict.displayed, "mix", first)
-        final_at = now + first
-        drop = _Drop(
-            final_at, key, account, national, msg, verdict, m_digest, sub, now, acct, route,
-            fate, number, message_id, p_digest, validity,
+        dest = _Dest(
+            addr, national, national.encode(), sub, mix.cum[0], mix.absent_delivered,
+            self._route_latency[route] if latency is None else latency, carrier.max_validity,
+            sub.dangerous_filter, math.inf, -math.inf,
         )  # fmt: skip
-        heap = self._heap
-        heapq.heappush(heap, (final_at, next(self._counter), drop))
-        scheduled: tuple[ReceiptDue, ...] = ()
-        if msg.registered_delivery & 0x03 in (1, 3) and p_loss >= rc.loss:
-            due = final_at + rc.latency(p_receipt_latency * _SCALE32 + _HALF32)
-            body = msg.text[:20] if msg.text is not None else self._preview(msg)
-            receipt = ReceiptDue(
-                due,
-                key,
-                account,
+        table = self._dests[self._route_mix[route]]
+        if len(table) >= _DEST_CACHE:
+            table.clear()
+        table[addr] = dest
+        return dest
+
+    def _thread(self, dest: _Dest, lane: _Lane) -> DeferredThread:
+        """The lane's thread in the recipient's handset (kept on the destination)."""
+        inbox = self._inboxes.get(dest.national)
+        if inbox is None:
+            inbox = self._inboxes[dest.national] = Inbox(dest.national, self._keep)
+        thread = inbox.deferred_thread(lane.verdict.displayed)
+        dest.thread_lane = lane
+        dest.thread = thread
+        return thread
+
+    def _plain_receipt(self, entry: _Plain, final_at: float) -> ReceiptDue:
+        """The receipt of a plain message delivered at ``final_at`` (it has one: ``due``)."""
+        lane = entry[0]
+        message_id = entry[3]
+        submitted = entry[5]
+        due = entry[8]
+        assert due is not None
+        return ReceiptDue(
+            due,
+            entry[2],
+            lane.account,
+            message_id,
+            message_id,
+            1,
+            "DELIVRD",
+            _DELIVERED,
+            0,
+            self._writer.text(
                 message_id,
-                message_id,
-                1,
-                "DELIVRD",
-                _DELIVERED,
-                0,
-                self._writer.text(message_id, now, final_at, "DELIVRD", 0, 1, body),
-                msg.destination_addr,
-                msg.source_addr,
-                ESM_CLASS_RECEIPT,
-                now,
+                submitted,
                 final_at,
-                _NO_FLAGS,
-            )
-            if due >= final_at:
-                drop.follow.append((due, receipt))
-            else:
-                heapq.heappush(heap, (due, next(self._counter), receipt))
-            scheduled = (receipt,)
-        return SubmitOutcome(0, message_id, key, 1, True, False, 0.0, (), scheduled, (), fate)
+                "DELIVRD",
+                0,
+                1,
+                self._preview(entry[9], lane.coding),
+            ),
+            entry[1].addr,
+            lane.source,
+            ESM_CLASS_RECEIPT,
+            submitted,
+            final_at,
+            _NO_FLAGS,
+        )
+
+    def _drop_of(self, entry: _Plain, at: float) -> _Drop:
+        """The `_Drop` the general path schedules for a plain message (with its receipt)."""
+        (
+            lane, dest, key, message_id, number, submitted, first, validity, due, body,
+            validity_s, source_npi, dest_ton, dest_npi, m_digest, p_digest, msg, receipt,
+        ) = entry  # fmt: skip
+        msg = msg or SubmittedMessage(
+            lane.account, lane.source, dest.addr, body, lane.coding, lane.ton, source_npi,
+            lane.esm, lane.rd, validity_s, dest_ton=dest_ton, dest_npi=dest_npi,
+        )  # fmt: skip
+        displayed = lane.verdict.displayed
+        drop = _Drop(
+            at, key, lane.account, dest.national, msg, lane.verdict,
+            m_digest, dest.sub, submitted, lane.acct, lane.route,
+            Fate(key, 1, "delivered", "DELIVRD", 0, first, (), displayed, "mix", first),
+            number, message_id, p_digest, validity,
+        )  # fmt: skip
+        if due is not None:
+            drop.follow.append((due, receipt or self._plain_receipt(entry, at)))
+        return drop
 
     def _submit(self, msg: SubmittedMessage, now: float) -> SubmitOutcome:
         """`submit`'s general path."""
@@ -735,9 +1090,10 @@ class CarrierNetwork:
 
         # Flow control and submit-phase faults: these depend on arrival, like a real SMSC's.
         second = int(now)
-        tps_second, tps_count = self._tps.get(msg.account, (second, 0))
-        if tps_second != second:
-            tps_count = 0
+        tps = self._tps.get(msg.account)
+        if tps is None:
+            tps = self._tps[msg.account] = [second, 0]
+        tps_count = tps[1] if tps[0] == second else 0
         if acct.max_tps is not None and tps_count >= acct.max_tps:
             return self._refused(msg, now, key, int(CommandStatus.ESME_RTHROTTLED), "max_tps")
         if acct.max_queue is not None and self._inflight.get(msg.account, 0) >= acct.max_queue:
@@ -774,7 +1130,8 @@ class CarrierNetwork:
 
         # Accepted: count the occurrence, the second's submits and the in-flight message.
         self._occurrences[counter_key] = occurrence + 1
-        self._tps[msg.account] = (second, tps_count + 1)
+        tps[0] = second
+        tps[1] = tps_count + 1
         number = self._next_id
         self._next_id = number + 1
         message_id = self._format_id(number)
@@ -804,33 +1161,37 @@ class CarrierNetwork:
             return True
         if self._spoof_dangerous and verdict.spoof:
             return True
-        if self._dangerous_hosts:
-            text = self._text(msg).lower()
-            return any(host in text for host in self._dangerous_hosts)
-        return False
+        return bool(self._dangerous_hosts) and self._dangerous_text(self._text(msg))
 
-    def _preview(self, msg: SubmittedMessage) -> str:
+    def _dangerous_text(self, text: str) -> bool:
+        """The text names a dangerous URL host (case-insensitive)."""
+        text = text.lower()
+        return any(host in text for host in self._dangerous_hosts)
+
+    def _preview(self, body: bytes, data_coding: int) -> str:
         """The receipt's ``text:`` (20 characters of the body), memoised per body prefix."""
-        body = msg.short_message
-        key = (body if len(body) <= _PREVIEW_OCTETS else body[:_PREVIEW_OCTETS], msg.data_coding)
+        key = (body if len(body) <= _PREVIEW_OCTETS else body[:_PREVIEW_OCTETS], data_coding)
         preview = self._previews.get(key)
         if preview is None:
             # 44 octets hold 20 characters in every encoding.
-            preview = self._text(msg, _PREVIEW_OCTETS)[:20]
+            preview = self._decode(key[0], data_coding)[:20]
             if len(self._previews) >= _PREVIEW_CACHE:
                 self._previews.clear()
             self._previews[key] = preview
         return preview
 
     @staticmethod
-    def _text(msg: SubmittedMessage, octets: int | None = None) -> str:
-        if msg.text is not None:
-            return msg.text
-        body = msg.short_message if octets is None else msg.short_message[:octets]
+    def _decode(body: bytes, data_coding: int) -> str:
+        """The body as a handset shows it ("" when its data_coding cannot be read)."""
         try:
-            return decode(body, encoding_for_data_coding(msg.data_coding), strict=False)
+            return decode(body, encoding_for_data_coding(data_coding), strict=False)
         except SmsError:
             return ""
+
+    def _text(self, msg: SubmittedMessage) -> str:
+        return (
+            msg.text if msg.text is not None else self._decode(msg.short_message, msg.data_coding)
+        )
 
     def _fate(
         self,
@@ -1178,7 +1539,11 @@ class CarrierNetwork:
                             drop,
                         )
                 else:
-                    body = msg.text[:20] if msg.text is not None else self._preview(msg)
+                    body = (
+                        msg.text[:20]
+                        if msg.text is not None
+                        else self._preview(msg.short_message, msg.data_coding)
+                    )
                     dlvrd = 1 if stat == "DELIVRD" else 0
                     receipt = ReceiptDue(
                         due,
@@ -1283,7 +1648,11 @@ class CarrierNetwork:
             if rc.id_base is None
             else format_id(number, self.config.message_ids, rc.id_base)
         )
-        body = msg.text[:20] if msg.text is not None else self._preview(msg)
+        body = (
+            msg.text[:20]
+            if msg.text is not None
+            else self._preview(msg.short_message, msg.data_coding)
+        )
         done = now + fate.final_after_s
         due = done + rc.latency(p[_P_RECEIPT_LATENCY] * _SCALE32 + _HALF32)
         if p[_P_LATE] < rc.late:
@@ -1417,11 +1786,21 @@ class CarrierNetwork:
             return deadline
         return when
 
-    def advance(self, now: float) -> list[Effect]:
+    @overload
+    def advance(self, now: float) -> list[Effect]: ...
+
+    @overload
+    def advance(self, now: float, receipt: ReceiptMaker[_R]) -> list[Effect | _R]: ...
+
+    def advance(self, now: float, receipt: ReceiptMaker[Any] | None = None) -> list[Any]:
         """Everything due by `now`, in time order.
 
         Args:
             now: Simulated time (epoch seconds); must not go backwards.
+            receipt: When given, each receipt is returned as what it builds from the
+                receipt's fields (`ReceiptMaker`) instead of as a `ReceiptDue`; a plain
+                message's receipt handed out at its delivery is then never built as a
+                `ReceiptDue` at all (the server's adapter builds its orders so).
 
         Returns:
             Receipts to send, MO parts to send and events to publish.
@@ -1438,8 +1817,13 @@ class CarrierNetwork:
             for fault, _ in list(self._parked.values()):
                 if fault not in self._faults:
                     self._unpark(fault, now)
-        out: list[Effect] = []
+        out: list[Any] = []
         heap = self._heap
+        # Plain deliveries go through the general path while events are on or an outage may
+        # be in the plan (neither changes during this call; `_attempt` may find no outage).
+        general = bool(
+            self.events or self._outages or self._faults.revision != self._outages_revision
+        )
         deadline = self._reassembler.next_deadline()
         while True:
             at = heap[0][0] if heap else math.inf
@@ -1453,9 +1837,75 @@ class CarrierNetwork:
             item = heapq.heappop(heap)[2]
             kind = type(item)  # (none of the item classes is subclassed)
             if kind is ReceiptDue:
-                out.append(cast(ReceiptDue, item))
+                out.append(item if receipt is None else _made(cast(ReceiptDue, item), receipt))
+            elif kind is tuple:
+                entry = cast(_Plain, item)
+                lane = entry[0]
+                msg = entry[16]
+                if (
+                    general
+                    or not lane.defer
+                    or (
+                        msg is not None
+                        and (msg.intended_owner is not None or msg.obtained_date is not None)
+                    )
+                ):
+                    # Someone reads this delivery now (events, a reply, an outage to check):
+                    # the general path's drop.
+                    if self._attempt(self._drop_of(entry, at), out, receipt):
+                        deadline = self._reassembler.next_deadline()
+                    continue
+                # `_attempt` and `_deliver` of a plain message, deferred filing, written out.
+                dest = entry[1]
+                thread = dest.thread
+                if dest.thread_lane is not lane or thread is None:
+                    thread = self._thread(dest, lane)
+                body = entry[9]
+                thread.append(
+                    (at, lane.verdict.displayed, entry[2], lane.account, lane.flags, body,
+                     lane.coding)
+                )  # fmt: skip
+                due = entry[8]
+                if due is None:
+                    continue
+                due_receipt = entry[17]
+                if due_receipt is not None:  # built when `submit` took it
+                    if due == at and (not heap or heap[0][0] > at):
+                        out.append(due_receipt if receipt is None else _made(due_receipt, receipt))
+                    else:
+                        heapq.heappush(heap, (due, next(self._counter), due_receipt))
+                    continue
+                if receipt is not None and due == at and (not heap or heap[0][0] > at):
+                    # Handed out now (as `_attempt` does): the caller's own receipt, directly.
+                    message_id = entry[3]
+                    out.append(
+                        receipt(
+                            at,
+                            message_id,
+                            "DELIVRD",
+                            0,
+                            None,
+                            self._writer.text(
+                                message_id,
+                                entry[5],
+                                at,
+                                "DELIVRD",
+                                0,
+                                1,
+                                self._preview(body, lane.coding),
+                            ),
+                            False,
+                            dest.addr,
+                        )
+                    )
+                    continue
+                due_receipt = self._plain_receipt(entry, at)
+                if due == at and (not heap or heap[0][0] > at):
+                    out.append(due_receipt)  # as `_attempt` hands out a receipt due now
+                else:
+                    heapq.heappush(heap, (due, next(self._counter), due_receipt))
             elif kind is _Drop:
-                if self._attempt(cast(_Drop, item), out):
+                if self._attempt(cast(_Drop, item), out, receipt):
                     deadline = self._reassembler.next_deadline()
             elif isinstance(item, _Release):
                 self._inflight[item.account] = self._inflight.get(item.account, 1) - 1
@@ -1467,7 +1917,7 @@ class CarrierNetwork:
             elif isinstance(item, _Expiry):
                 if item.drop.parked:
                     self._expire_parked(item.drop, at, out)
-            elif not isinstance(item, _Drop):
+            elif not isinstance(item, (_Drop, tuple)):
                 out.append(item)
         return out
 
@@ -1482,8 +1932,13 @@ class CarrierNetwork:
             self._outages_revision = plan.revision
         return self._outages
 
-    def _attempt(self, drop: _Drop, out: list[Effect]) -> bool:
-        """Make a delivery attempt; False when a carrier outage delays or fails it."""
+    def _attempt(
+        self, drop: _Drop, out: list[Effect], receipt: ReceiptMaker[Any] | None = None
+    ) -> bool:
+        """Make a delivery attempt; False when a carrier outage delays or fails it.
+
+        A receipt handed out directly goes through ``receipt`` when given (see `advance`).
+        """
         outages = (
             self._outages
             if self._faults.revision == self._outages_revision
@@ -1504,7 +1959,7 @@ class CarrierNetwork:
                 if at == now and type(item) is ReceiptDue and (not heap or heap[0][0] > at):
                     # Due now and nothing else is due at this instant: the heap would hand it
                     # back next, so hand it out directly (same order, one push and pop less).
-                    out.append(item)
+                    out.append(item if receipt is None else _made(item, receipt))
                 else:
                     heapq.heappush(heap, (at, next(counter), item))
             drop.follow = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from simulator.network import EventKind, vendor_fields
+from simulator.network.handsets import Inbox, flag_text
 from simulator.network.messages import SubmittedMessage
 from sms.segments import Method, Sar, plan
 from sms.udh import Concat, split_udh
@@ -99,3 +100,24 @@ def test_vendor_tlvs() -> None:
     assert bad.obtained_date is None
     assert bad.intended_owner is None
     assert len(bad.problems) == 2
+
+
+def test_appending_to_a_deferred_thread_is_file_deferred() -> None:
+    """`Inbox.deferred_thread` + append (the network's hot path) files what `file_deferred`
+    files, threads created in the same order, flags and undecodable bodies included."""
+    filed = [
+        (EPOCH + 1, "ACME", "k1#0", "acme", frozenset(), "hi".encode("utf-16-be"), 0x08),
+        (EPOCH + 2, "BANK", "k2#0", "acme", frozenset({"relabelled", "genuine"}), b"pay", 0x00),
+        (EPOCH + 3, "ACME", "k3#0", "other", frozenset({"spoof"}), b"\x01odd", 0x0B),
+    ]
+    eager, direct = Inbox(NUMBER, 2), Inbox(NUMBER, 2)
+    for at, sender, key, account, flags, body, coding in filed * 2:
+        eager.file_deferred(at, sender, key, account, flags, body, coding)
+        direct.deferred_thread(sender).append(
+            (at, sender, key, account, flag_text(flags), body, coding)
+        )
+    assert direct.view() == eager.view()
+    assert [t.sender for t in direct.view().threads] == ["ACME", "BANK"]
+    acme = direct.view().thread("ACME")
+    assert acme is not None
+    assert len(acme.messages) == 2
